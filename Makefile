@@ -1,0 +1,44 @@
+# Two commands for a fresh Debian machine (run as root): `make run` and `make test`.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: setup run test bench services system-deps system-deps-test messages lint
+
+$(VENV)/.installed: requirements.lock
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q -r requirements.lock
+	touch $@
+
+system-deps:
+	bash scripts/system-deps.sh
+
+system-deps-test:
+	bash scripts/system-deps.sh --test
+
+# Compiled translations (.mo) are build outputs, made here and never committed.
+messages: $(VENV)/.installed
+	$(PY) manage.py compilemessages --ignore=.venv -v 0
+
+setup: system-deps $(VENV)/.installed messages
+
+# The embedded default: SQLite, Celery tasks in-process, the demo county loaded.
+run: setup
+	DJANGO_SETTINGS_MODULE=config.settings.local $(PY) manage.py migrate --noinput -v 0
+	DJANGO_SETTINGS_MODULE=config.settings.local $(PY) manage.py seed_demo
+	DJANGO_SETTINGS_MODULE=config.settings.local $(PY) manage.py runserver 127.0.0.1:8000
+
+services:
+	bash scripts/services.sh
+
+# The whole suite against the machine's PostgreSQL and Redis.
+test: system-deps-test $(VENV)/.installed messages services
+	$(PY) -m pytest -n 2 --dist loadfile
+
+bench: setup services
+	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+lint: $(VENV)/.installed
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .

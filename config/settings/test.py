@@ -1,0 +1,20 @@
+"""Test settings: the machine's real PostgreSQL and Redis."""
+
+from .base import *  # noqa: F403
+from .base import env
+
+DEBUG = False
+SECRET_KEY = "test-only-not-a-secret"
+DATABASES = {
+    "default": env.db("TEST_DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/fupin")
+}
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+ID_NUMBER_KEYS = ["xfGCJ1QWdHzYkq3bQ4fQ2c7n2l8G3W2y4tZQm2Zp0Xk="]
+ID_NUMBER_HASH_KEY = "test-hash-key"
+CELERY_BROKER_URL = env.str("TEST_REDIS_URL", default="redis://127.0.0.1:6379/15")
+CELERY_RESULT_BACKEND = CELERY_BROKER_URL
+MEDIA_ROOT = "/tmp/fupin-test-media"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}

@@ -1,0 +1,40 @@
+import pytest
+
+pytestmark = pytest.mark.django_db
+
+
+def test_token_endpoint_gives_a_token_that_authenticates(world, api):
+    world.cadre.set_password("s3cret-pass")
+    world.cadre.save()
+    r = api.post("/api/v1/auth/token/", {"username": "cadre", "password": "s3cret-pass"}, format="json")
+    assert r.status_code == 200
+    token = r.json()["token"]
+    api.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    r = api.get("/api/v1/regions/")
+    assert r.status_code == 200
+    assert [x["name"] for x in r.json()["results"]] == ["五通村"]
+
+
+def test_wrong_password_is_a_400_in_the_error_shape(world, api):
+    r = api.post("/api/v1/auth/token/", {"username": "cadre", "password": "nope"}, format="json")
+    assert r.status_code == 400
+    body = r.json()
+    assert body["code"] == "invalid"
+    assert set(body) == {"message", "code", "extra"}
+
+
+def test_unauthenticated_api_call_is_401(api):
+    r = api.get("/api/v1/regions/")
+    assert r.status_code == 401
+    assert r.json()["code"] == "not_authenticated"
+
+
+def test_regions_follow_scope(world, api_as):
+    names = lambda user: {x["name"] for x in api_as(user).get("/api/v1/regions/?page_size=500").json()["results"]}  # noqa: E731
+    assert names(world.county_office) == {"临桂区", "五通镇", "两江镇", "五通村", "茶洞村", "两江村"}
+    assert names(world.township_officer) == {"五通镇", "五通村", "茶洞村"}
+    assert names(world.officer) == {"五通镇", "五通村", "茶洞村"}
+    assert names(world.other_cadre) == {"定江村"}
+    r = api_as(world.cadre).get(f"/api/v1/regions/{world.vz.pk}/")
+    assert r.status_code == 404
+    assert r.json()["code"] == "not_found"

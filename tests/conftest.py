@@ -1,0 +1,92 @@
+import pytest
+from rest_framework.test import APIClient
+
+from accounts.models import Role
+
+from .factories import (
+    BankFactory,
+    BranchFactory,
+    CountyFactory,
+    PolicyProfileFactory,
+    TownshipFactory,
+    UserFactory,
+    VillageFactory,
+)
+
+
+class World:
+    """Two counties. County A has townships T1 (villages V1a, V1b) and T2 (V2a); bank B has
+    branch BR1 serving T1 and BR2 serving T2. County Z, with one township and village, is
+    somebody else's: nobody in county A may see it. One user per role, at the unit the role
+    belongs to."""
+
+    def __init__(self):
+        self.county = CountyFactory(name="临桂区", code="450312")
+        self.t1 = TownshipFactory(parent=self.county, name="五通镇", code="450312101")
+        self.t2 = TownshipFactory(parent=self.county, name="两江镇", code="450312102")
+        self.v1a = VillageFactory(parent=self.t1, name="五通村", code="450312101201")
+        self.v1b = VillageFactory(parent=self.t1, name="茶洞村", code="450312101202")
+        self.v2a = VillageFactory(parent=self.t2, name="两江村", code="450312102201")
+        self.other_county = CountyFactory(name="灵川县", code="450323")
+        self.tz = TownshipFactory(parent=self.other_county, name="定江镇", code="450323101")
+        self.vz = VillageFactory(parent=self.tz, name="定江村", code="450323101201")
+        self.bank = BankFactory(name="临桂农商银行", code="B001")
+        self.br1 = BranchFactory(parent=self.bank, name="五通支行", code="B001-01")
+        self.br1.served_townships.set([self.t1])
+        self.br2 = BranchFactory(parent=self.bank, name="两江支行", code="B001-02")
+        self.br2.served_townships.set([self.t2])
+        self.profile = PolicyProfileFactory(county=self.county)
+        self.other_profile = PolicyProfileFactory(county=self.other_county)
+
+        self.cadre = UserFactory(username="cadre", unit=self.v1a, roles=[Role.VILLAGE_CADRE])
+        self.township_officer = UserFactory(username="township", unit=self.t1, roles=[Role.TOWNSHIP_OFFICER])
+        self.county_office = UserFactory(username="county", unit=self.county, roles=[Role.COUNTY_OFFICE])
+        self.officer = UserFactory(username="officer", unit=self.br1, roles=[Role.LOAN_OFFICER])
+        self.approver = UserFactory(username="approver", unit=self.br1, roles=[Role.APPROVER])
+        self.finance = UserFactory(username="finance", unit=self.county, roles=[Role.FINANCE])
+        self.committee = UserFactory(username="committee", unit=self.county, roles=[Role.FUND_COMMITTEE])
+        self.admin = UserFactory(username="admin", unit=self.county, roles=[Role.ADMIN])
+        self.other_cadre = UserFactory(username="othercadre", unit=self.vz, roles=[Role.VILLAGE_CADRE])
+
+    def users(self):
+        return {
+            "cadre": self.cadre,
+            "township_officer": self.township_officer,
+            "county_office": self.county_office,
+            "officer": self.officer,
+            "approver": self.approver,
+            "finance": self.finance,
+            "committee": self.committee,
+            "admin": self.admin,
+        }
+
+
+@pytest.fixture
+def world(db) -> World:
+    return World()
+
+
+@pytest.fixture
+def api():
+    """An API client; `api.force_authenticate(user)` to act as someone."""
+    return APIClient()
+
+
+@pytest.fixture
+def api_as(world):
+    def make(user):
+        client = APIClient()
+        client.force_authenticate(user)
+        return client
+
+    return make
+
+
+@pytest.fixture
+def client_as(client):
+    def make(user):
+        client.force_login(user)
+        return client
+
+    return make
+

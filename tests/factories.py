@@ -1,0 +1,162 @@
+"""Factories for test data (factory_boy, Faker zh_CN). Faker's zh_CN `ssn` gives valid
+GB 11643 numbers, so members are real-looking people."""
+
+import datetime
+import itertools
+from decimal import Decimal
+
+import factory
+from faker import Faker
+
+from accounts.models import OrgUnit, Role, User
+from households import idnumbers
+from households.models import CreditRating, Household, Member
+from policies.models import PolicyProfile
+
+fake = Faker("zh_CN")
+_codes = itertools.count(1)
+
+
+def id_number(birth: datetime.date, seq: int = 1, area: str = "450322") -> str:
+    """A valid ID number for a birth date; `seq` makes it unique (odd last digit = male)."""
+    first17 = f"{area}{birth:%Y%m%d}{seq % 1000:03d}"
+    return first17 + idnumbers.check_char(first17)
+
+
+_id_seq = itertools.count(1)
+
+
+def unique_id_number(age: int = 40, on: datetime.date | None = None) -> str:
+    on = on or datetime.date.today()
+    n = next(_id_seq)
+    birth = datetime.date(on.year - age, 1 + n % 12, 1 + n % 28)
+    if birth > on.replace(year=on.year - age):
+        birth = birth.replace(year=birth.year - 1)
+    area = f"{450300 + (n // 1000) % 99:06d}"
+    return id_number(birth, n, area)
+
+
+class OrgUnitFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = OrgUnit
+
+    kind = OrgUnit.Kind.COUNTY
+    code = factory.LazyFunction(lambda: f"T{next(_codes):08d}")
+    name = factory.LazyFunction(lambda: fake.city_name())
+
+
+class CountyFactory(OrgUnitFactory):
+    kind = OrgUnit.Kind.COUNTY
+    name = factory.Sequence(lambda n: f"测试县{n}")
+
+
+class TownshipFactory(OrgUnitFactory):
+    kind = OrgUnit.Kind.TOWNSHIP
+    parent = factory.SubFactory(CountyFactory)
+    name = factory.Sequence(lambda n: f"测试镇{n}")
+
+
+class VillageFactory(OrgUnitFactory):
+    kind = OrgUnit.Kind.VILLAGE
+    parent = factory.SubFactory(TownshipFactory)
+    name = factory.Sequence(lambda n: f"测试村{n}")
+
+
+class BankFactory(OrgUnitFactory):
+    kind = OrgUnit.Kind.BANK
+    name = factory.Sequence(lambda n: f"测试农商银行{n}")
+
+
+class BranchFactory(OrgUnitFactory):
+    kind = OrgUnit.Kind.BRANCH
+    parent = factory.SubFactory(BankFactory)
+    name = factory.Sequence(lambda n: f"测试支行{n}")
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    name = factory.LazyFunction(lambda: fake.name())
+    password = factory.django.Password("pass12345")
+
+    @factory.post_generation
+    def roles(self, create, extracted, **kwargs):
+        if create and extracted:
+            self.roles.set(Role.objects.filter(code__in=extracted))
+
+
+class PolicyProfileFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = PolicyProfile
+
+    county = factory.SubFactory(CountyFactory)
+    name = "默认政策"
+    effective_from = datetime.date(2015, 1, 1)
+    source_text = "P1 临桂区扶贫小额信贷实施细则"
+
+
+class HouseholdFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Household
+        skip_postgeneration_save = True
+
+    registration_no = factory.Sequence(lambda n: f"45032210{n:08d}")
+    village = factory.SubFactory(VillageFactory)
+    poverty_status = Household.PovertyStatus.NOT_EXITED
+    address = factory.LazyFunction(lambda: fake.street_address())
+    annual_income = Decimal("12000.00")
+
+    @factory.post_generation
+    def head(self, create, extracted, **kwargs):
+        """Every household gets a head unless `head=False`."""
+        if create and extracted is not False:
+            MemberFactory(household=self, is_head=True, relation=Member.Relation.HEAD, **kwargs)
+
+
+class MemberFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Member
+        exclude = ["number", "age"]
+
+    household = factory.SubFactory(HouseholdFactory, head=False)
+    name = factory.LazyFunction(lambda: fake.name())
+    relation = Member.Relation.SPOUSE
+    is_head = False
+    phone = factory.LazyFunction(lambda: fake.phone_number())
+    age = 40
+    number = factory.LazyAttribute(lambda o: unique_id_number(o.age))
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        number = kwargs.pop("id_number", None)
+        member = model_class(*args, **kwargs)
+        member.set_id_number(idnumbers.parse(number or unique_id_number()))
+        member.save()
+        return member
+
+    @factory.lazy_attribute
+    def id_number(self):
+        return self.number
+
+
+class CreditRatingFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = CreditRating
+
+    household = factory.SubFactory(HouseholdFactory)
+    score_integrity = 25
+    score_labour = 18
+    score_income = 15
+    score_project = 12
+    score_assets = 12
+    score = 82
+    grade = CreditRating.Grade.AAA
+    credit_limit = Decimal("50000.00")
+    valid_from = factory.LazyFunction(datetime.date.today)
+    valid_to = factory.LazyAttribute(lambda o: o.valid_from + datetime.timedelta(days=364))
+    profile = factory.SubFactory(PolicyProfileFactory)
+    branch = factory.SubFactory(BranchFactory)
+    rated_by = factory.SubFactory(UserFactory)
