@@ -1,3 +1,7 @@
+from .urls_excel import urlpatterns as excel_urlpatterns
+
 app_name = "households"
 
-urlpatterns = []
+urlpatterns = [
+    *excel_urlpatterns,
+]
