@@ -1,9 +1,20 @@
+"""Reads: the profile in force, the rate in force, the working-day calendar, and the scoped
+querysets behind the pages and the API."""
+
+from __future__ import annotations
+
 import datetime
 
-from accounts.models import OrgUnit
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from .exceptions import PolicyProfileMissing
-from .models import PolicyProfile
+from accounts.models import OrgUnit
+from accounts.scoping import county_q
+from core.exceptions import ApplicationError
+
+from .exceptions import CalendarMissing, PolicyProfileMissing, RateMissing
+from .models import CalendarDay, CalendarYear, PolicyProfile, Rate
 
 
 def profile_for(*, county: OrgUnit, on_date: datetime.date) -> PolicyProfile:
@@ -23,3 +34,154 @@ def county_of(unit: OrgUnit) -> OrgUnit:
     while unit.kind != OrgUnit.Kind.COUNTY:
         unit = unit.parent
     return unit
+
+
+def profile_list(*, user, on_date: datetime.date | None = None) -> QuerySet[PolicyProfile]:
+    """Profiles of the counties the user sees, each annotated with `next_from` (the day the next
+    version of the same county takes over, or None) so a list can say which one is in force
+    without a query per row. See `profile_status`."""
+    following = PolicyProfile.objects.filter(
+        county=OuterRef("county"), effective_from__gt=OuterRef("effective_from")
+    ).order_by("effective_from")
+    return (
+        PolicyProfile.objects.filter(county_q(user, "county"))
+        .select_related("county", "created_by")
+        .annotate(next_from=Subquery(following.values("effective_from")[:1]))
+        .order_by("county__code", "-effective_from")
+    )
+
+
+def profile_status(profile: PolicyProfile, on_date: datetime.date | None = None) -> str:
+    """ "in_force", "scheduled" (takes effect later) or "superseded", for a profile from
+    `profile_list` (which carries `next_from`)."""
+    on_date = on_date or timezone.localdate()
+    if profile.effective_from > on_date:
+        return "scheduled"
+    if profile.next_from is not None and profile.next_from <= on_date:
+        return "superseded"
+    return "in_force"
+
+
+def latest_profile(*, county: OrgUnit) -> PolicyProfile | None:
+    return PolicyProfile.objects.filter(county=county).order_by("-effective_from").first()
+
+
+# ---- interest rates --------------------------------------------------------------------------
+
+
+def tenor_for(*, basis: str, term_months: int) -> str:
+    """The rate tenor for a loan term (DOMAIN §5): benchmark ≤ 12 months → le1y, 13-60 → 1to5y,
+    above 60 → gt5y; LPR ≤ 12 months → the 1-year LPR, longer → the 5-year LPR (the 2021 transition
+    policy prices 1-3 year loans off the 5-year LPR)."""
+    if term_months < 1:
+        raise ApplicationError(
+            _("The term must be at least 1 month."),
+            "invalid",
+            {"fields": {"term_months": [_("The term must be at least 1 month.")]}},
+        )
+    if basis == Rate.Kind.BENCHMARK:
+        if term_months <= 12:
+            return Rate.Tenor.UP_TO_1Y
+        return Rate.Tenor.Y1_TO_5 if term_months <= 60 else Rate.Tenor.OVER_5Y
+    if basis == Rate.Kind.LPR:
+        return Rate.Tenor.LPR_1Y if term_months <= 12 else Rate.Tenor.LPR_5Y
+    raise ApplicationError(
+        _("Unknown rate basis %(basis)s.") % {"basis": basis},
+        "invalid",
+        {"fields": {"basis": [_("Choose the PBOC benchmark rate or the LPR.")]}},
+    )
+
+
+def rate_for(*, basis: str, term_months: int, on_date: datetime.date) -> Rate:
+    """The rate of `basis` for a loan of `term_months` in force on `on_date`."""
+    tenor = tenor_for(basis=basis, term_months=term_months)
+    rate = (
+        Rate.objects.filter(kind=basis, tenor=tenor, effective_from__lte=on_date)
+        .order_by("-effective_from")
+        .first()
+    )
+    if rate is None:
+        raise RateMissing(kind=Rate.Kind(basis), tenor=Rate.Tenor(tenor), on_date=on_date)
+    return rate
+
+
+def rate_list() -> QuerySet[Rate]:
+    """All rates (national data, the same for every user), newest first, with `next_from` so a
+    list can mark the one in force per tenor."""
+    following = Rate.objects.filter(
+        kind=OuterRef("kind"), tenor=OuterRef("tenor"), effective_from__gt=OuterRef("effective_from")
+    ).order_by("effective_from")
+    return (
+        Rate.objects.select_related("created_by")
+        .annotate(next_from=Subquery(following.values("effective_from")[:1]))
+        .order_by("-effective_from", "kind", "tenor")
+    )
+
+
+# ---- working-day calendar ----------------------------------------------------------------------
+
+
+def is_working_day(date: datetime.date) -> bool:
+    """Whether `date` is a working day: weekdays except statutory holidays, plus the weekends
+    that are adjusted working days (调休). Raises CalendarMissing for a year with no data."""
+    found = CalendarDay.objects.filter(date=date).values_list("is_working_day", flat=True).first()
+    if found is None:
+        raise CalendarMissing(date.year)
+    return found
+
+
+def add_working_days(start: datetime.date, count: int) -> datetime.date:
+    """The date of the `count`-th working day counted from `start`, as publicity counts them
+    (DOMAIN §4.3): `start` is day 1 if it is a working day, otherwise day 1 is the next working
+    day. So a notice posted on `start` for `count` days ends at the end of the returned day.
+
+    Two queries whatever `count` is: the count-th stored working day on or after `start`, then the
+    stored years, to prove no year between `start` and that day is missing (a missing year would
+    otherwise be skipped silently)."""
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise ApplicationError(
+            _("Count at least 1 working day."),
+            "invalid",
+            {"fields": {"count": [_("Count at least 1 working day.")]}},
+        )
+    end = (
+        CalendarDay.objects.filter(date__gte=start, is_working_day=True)
+        .order_by("date")
+        .values_list("date", flat=True)[count - 1 : count]
+        .first()
+    )
+    covered = set(CalendarYear.objects.filter(year__gte=start.year).values_list("year", flat=True))
+    last_year = end.year if end is not None else max(covered, default=start.year) + 1
+    for year in range(start.year, last_year + 1):
+        if year not in covered:
+            raise CalendarMissing(year)
+    if end is None:
+        # Every stored year from `start` on was used up without reaching the count.
+        raise CalendarMissing(last_year)
+    return end
+
+
+def calendar_years() -> QuerySet[CalendarYear]:
+    """Stored years with their counts of working days, rest days on weekdays (holidays) and
+    working days on weekends (adjusted working days), in one query."""
+    weekend = Q(days__date__iso_week_day__gte=6)
+    return (
+        CalendarYear.objects.select_related("loaded_by")
+        .annotate(
+            working_days=Count("days", filter=Q(days__is_working_day=True)),
+            rest_days=Count("days", filter=Q(days__is_working_day=False)),
+            holiday_weekdays=Count("days", filter=Q(days__is_working_day=False) & ~weekend),
+            adjusted_workdays=Count("days", filter=Q(days__is_working_day=True) & weekend),
+        )
+        .order_by("-year")
+    )
+
+
+def calendar_special_days(*, year: int) -> QuerySet[CalendarDay]:
+    """The days of a year that are not plain weekdays or weekends: holidays and adjusted working
+    days, plus weekend rest days inside a holiday (they carry the holiday's name)."""
+    return CalendarDay.objects.filter(year_id=year).filter(
+        Q(is_working_day=False, date__iso_week_day__lte=5)
+        | Q(is_working_day=True, date__iso_week_day__gte=6)
+        | ~Q(note="")
+    )

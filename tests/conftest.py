@@ -61,6 +61,25 @@ class World:
         }
 
 
+@pytest.fixture(autouse=True)
+def reference_data(request):
+    """The working-day calendar and the rate table come from a data migration. A transactional
+    test (the browser tests) flushes them, so tests that use the database get back whatever is
+    missing (one query each when nothing is)."""
+    uses_db = request.node.get_closest_marker("django_db") or {"db", "transactional_db", "live_server"} & set(
+        request.fixturenames
+    )
+    if not uses_db:
+        return
+    # pytest-django's `db` honours a transactional marker or fixture on the same test.
+    request.getfixturevalue("db")
+    from policies import seeding
+    from policies.models import CalendarDay, CalendarYear, Rate
+
+    seeding.seed_calendar(CalendarYear, CalendarDay)
+    seeding.seed_rates(Rate)
+
+
 @pytest.fixture
 def world(db) -> World:
     return World()
