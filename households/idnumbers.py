@@ -6,16 +6,36 @@ from __future__ import annotations
 import datetime
 import hashlib
 import hmac
+import re
 from dataclasses import dataclass
 
-from cryptography.fernet import Fernet, MultiFernet
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 CHECK_CHARS = "10X98765432"
 SOURCE = "GB 11643-1999; DOMAIN §2"
+_SHAPE = re.compile(r"[0-9]{17}[0-9X]")
+_SPACES = re.compile(r"\s+")
+
+
+# Full-width digits and X, as a Chinese input method types them.
+_FULL_WIDTH = str.maketrans({chr(0xFF10 + d): str(d) for d in range(10)} | {"Ｘ": "X", "ｘ": "X"})
+
+
+def normalise(raw: str) -> str:
+    """The canonical spelling: full-width digits and X become ASCII, spaces go, and a lower-case
+    x becomes X. Without this the same person could be registered twice under two spellings
+    with two different hashes. Nothing else is converted: other look-alike digits are refused."""
+    return _SPACES.sub("", raw.translate(_FULL_WIDTH)).upper()
+
+
+def looks_like(raw: str) -> bool:
+    """Whether a search term has the shape of an ID number (used to search by exact number)."""
+    return isinstance(raw, str) and bool(_SHAPE.fullmatch(normalise(raw)))
 
 
 def check_char(first17: str) -> str:
@@ -40,25 +60,25 @@ def parse(raw) -> IdInfo:
             _("The ID number must be text; a number cell loses digits (set the Excel column to Text)."),
             code="id_not_text",
         )
-    number = raw.strip().upper()
+    number = normalise(raw)
+    if not number:
+        raise ValidationError(_("Enter the ID number."), code="id_required")
     if len(number) != 18:
         raise ValidationError(
             _("An ID number has 18 characters; this one has %(n)d.") % {"n": len(number)},
             code="id_length",
         )
-    if not number[:17].isdigit() or not (number[17].isdigit() or number[17] == "X"):
-        raise ValidationError(
-            _("An ID number is 17 digits followed by a digit or X."), code="id_characters"
-        )
+    # ASCII only: str.isdigit() would also accept digits such as "²" or "٣".
+    if not _SHAPE.fullmatch(number):
+        raise ValidationError(_("An ID number is 17 digits followed by a digit or X."), code="id_characters")
     try:
         birth = datetime.date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
     except ValueError:
         raise ValidationError(
-            _("Characters 7-14 of the ID number are not a real birth date (%(d)s).")
-            % {"d": number[6:14]},
+            _("Characters 7-14 of the ID number are not a real birth date (%(d)s).") % {"d": number[6:14]},
             code="id_birth_date",
         ) from None
-    if birth.year < 1900 or birth > datetime.date.today():
+    if birth.year < 1900 or birth > timezone.localdate():
         raise ValidationError(
             _("Characters 7-14 of the ID number are not a possible birth date (%(d)s).")
             % {"d": number[6:14]},
@@ -109,3 +129,16 @@ def lookup_hash(number: str) -> str:
     if not key:
         raise ImproperlyConfigured("ID_NUMBER_HASH_KEY is empty: ID numbers cannot be looked up.")
     return hmac.new(key.encode(), number.encode(), hashlib.sha256).hexdigest()
+
+
+def is_encrypted_with_newest_key(token: str) -> bool:
+    """Whether a stored token already uses the first (newest) key, so rotation can skip it."""
+    keys = settings.ID_NUMBER_KEYS
+    if not keys:
+        raise ImproperlyConfigured("ID_NUMBER_KEYS is empty: ID numbers cannot be encrypted.")
+    newest = keys[0]
+    try:
+        Fernet(newest.encode() if isinstance(newest, str) else newest).decrypt(token.encode())
+    except InvalidToken:
+        return False
+    return True

@@ -40,8 +40,12 @@ class Household(models.Model):
     exited_on = models.DateField(_("exited on"), null=True, blank=True)
     address = models.CharField(_("address"), max_length=200, blank=True)
     # The electronic file's summary (P1 art.42): assets, liabilities, business and income.
-    assets = models.DecimalField(_("assets (yuan)"), default=Decimal("0"), validators=[MinValueValidator(0)], **MONEY)
-    debts = models.DecimalField(_("debts (yuan)"), default=Decimal("0"), validators=[MinValueValidator(0)], **MONEY)
+    assets = models.DecimalField(
+        _("assets (yuan)"), default=Decimal("0"), validators=[MinValueValidator(0)], **MONEY
+    )
+    debts = models.DecimalField(
+        _("debts (yuan)"), default=Decimal("0"), validators=[MinValueValidator(0)], **MONEY
+    )
     annual_income = models.DecimalField(
         _("annual family income (yuan)"), default=Decimal("0"), validators=[MinValueValidator(0)], **MONEY
     )
@@ -136,11 +140,15 @@ class CreditRating(models.Model):
     household = models.ForeignKey(
         Household, on_delete=models.CASCADE, related_name="ratings", verbose_name=_("household")
     )
-    score_integrity = models.PositiveSmallIntegerField(_("integrity"))
-    score_labour = models.PositiveSmallIntegerField(_("labour and skills"))
-    score_income = models.PositiveSmallIntegerField(_("family income"))
-    score_project = models.PositiveSmallIntegerField(_("project"))
-    score_assets = models.PositiveSmallIntegerField(_("assets and debts"))
+    # The five dimensions of the common 100-point scheme (DOMAIN §2). They are empty when a bank
+    # sends only the total from its own scoring system through the API.
+    DIMENSIONS = ("score_integrity", "score_labour", "score_income", "score_project", "score_assets")
+
+    score_integrity = models.PositiveSmallIntegerField(_("integrity"), null=True, blank=True)
+    score_labour = models.PositiveSmallIntegerField(_("labour and skills"), null=True, blank=True)
+    score_income = models.PositiveSmallIntegerField(_("family income"), null=True, blank=True)
+    score_project = models.PositiveSmallIntegerField(_("project"), null=True, blank=True)
+    score_assets = models.PositiveSmallIntegerField(_("assets and debts"), null=True, blank=True)
     score = models.PositiveSmallIntegerField(_("score"))
     grade = models.CharField(_("grade"), max_length=8, choices=Grade.choices)
     credit_limit = models.DecimalField(_("credit line"), **MONEY)
@@ -163,8 +171,27 @@ class CreditRating(models.Model):
         verbose_name_plural = _("credit ratings")
         ordering = ["household", "-valid_from", "-id"]
         constraints = [
-            models.CheckConstraint(condition=Q(valid_from__lte=models.F("valid_to")), name="rating_valid_order"),
+            models.CheckConstraint(
+                condition=Q(valid_from__lte=models.F("valid_to")), name="rating_valid_order"
+            ),
             models.CheckConstraint(condition=Q(credit_limit__gte=0), name="rating_limit_nonnegative"),
+            models.CheckConstraint(
+                condition=Q(
+                    score_integrity__isnull=True,
+                    score_labour__isnull=True,
+                    score_income__isnull=True,
+                    score_project__isnull=True,
+                    score_assets__isnull=True,
+                )
+                | Q(
+                    score_integrity__isnull=False,
+                    score_labour__isnull=False,
+                    score_income__isnull=False,
+                    score_project__isnull=False,
+                    score_assets__isnull=False,
+                ),
+                name="rating_dimensions_all_or_none",
+            ),
         ]
 
     def __str__(self):
@@ -172,6 +199,10 @@ class CreditRating(models.Model):
 
     def is_valid_on(self, on) -> bool:
         return self.grade != self.Grade.NONE and self.valid_from <= on <= self.valid_to
+
+    @property
+    def has_dimensions(self) -> bool:
+        return self.score_integrity is not None
 
 
 class BlacklistEntry(models.Model):

@@ -1,10 +1,164 @@
-from django.db.models import QuerySet
+"""Reads for households, ratings and the blacklist, always narrowed to what the user may see.
+Querysets come with their joins and prefetches applied, so a page's query count does not grow
+with its rows."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.db.models import Prefetch, Q, QuerySet
+from django.http import Http404
+from django.utils import timezone
 
 from accounts.scoping import village_q
 
-from .models import Household
+from . import idnumbers
+from .models import BlacklistEntry, CreditRating, Household, Member
+
+
+def ratings_in_force(on: datetime.date) -> QuerySet[CreditRating]:
+    """Ratings covering `on`, the one in force first: the latest start wins, so a re-rating
+    replaces the earlier rating from its first day, even at grade "none"."""
+    return CreditRating.objects.filter(valid_from__lte=on, valid_to__gte=on).order_by("-valid_from", "-id")
+
+
+def active_blacklist() -> QuerySet[BlacklistEntry]:
+    return BlacklistEntry.objects.filter(removed_at__isnull=True)
 
 
 def household_list(*, user) -> QuerySet[Household]:
-    """Households the user may see (scoped), ready for lists."""
+    """Households the user may see (scoped)."""
     return Household.objects.filter(village_q(user, "village")).select_related("village__parent")
+
+
+def with_list_data(qs: QuerySet[Household]) -> QuerySet[Household]:
+    """Everything a list row shows in a fixed number of queries: members (head first),
+    `current_ratings` (in force today, the first one current) and `active_blacklist`."""
+    on = timezone.localdate()
+    return qs.select_related("village__parent").prefetch_related(
+        Prefetch("members", queryset=Member.objects.order_by("-is_head", "id")),
+        Prefetch("ratings", queryset=ratings_in_force(on), to_attr="current_ratings"),
+        Prefetch("blacklist_entries", queryset=active_blacklist(), to_attr="active_blacklist"),
+    )
+
+
+def household_search(*, user, q: str = "", village_id=None, status: str = "") -> QuerySet[Household]:
+    """The households list: scoped; `q` is a member's name (part of it), a registration number
+    (part of it) or a whole ID number, which is found through its keyed hash because the number
+    itself is stored encrypted. Each household appears once."""
+    qs = household_list(user=user)
+    q = (q or "").strip()
+    if q:
+        if idnumbers.looks_like(q):
+            match = Q(
+                pk__in=Member.objects.filter(
+                    id_number_hash=idnumbers.lookup_hash(idnumbers.normalise(q))
+                ).values("household_id")
+            )
+        else:
+            # A subquery, not a join, so a household with two matching members is listed once.
+            match = Q(pk__in=Member.objects.filter(name__icontains=q).values("household_id")) | Q(
+                registration_no__icontains=q
+            )
+        qs = qs.filter(match)
+    if village_id not in (None, ""):
+        try:
+            qs = qs.filter(village_id=int(village_id))
+        except (TypeError, ValueError):
+            return qs.none()
+    if status:
+        qs = qs.filter(poverty_status=status)
+    return with_list_data(qs).order_by("village__code", "registration_no")
+
+
+def household_detail(*, user, pk) -> Household:
+    """One household with its members, rating history and blacklist history; 404 when it does
+    not exist or lies outside the user's area (the two are indistinguishable on purpose)."""
+    qs = household_list(user=user).prefetch_related(
+        Prefetch("members", queryset=Member.objects.order_by("-is_head", "id")),
+        Prefetch(
+            "ratings",
+            queryset=CreditRating.objects.select_related("branch", "rated_by", "profile").order_by(
+                "-valid_from", "-id"
+            ),
+        ),
+        Prefetch(
+            "blacklist_entries",
+            queryset=BlacklistEntry.objects.select_related("added_by", "removed_by").order_by("-added_at"),
+        ),
+    )
+    try:
+        return qs.get(pk=int(pk))
+    except (Household.DoesNotExist, TypeError, ValueError):
+        raise Http404 from None
+
+
+def household_get(*, user, pk) -> Household:
+    """One household without its history (for writes and sub-lists): scoped like the detail."""
+    try:
+        return household_list(user=user).get(pk=int(pk))
+    except (Household.DoesNotExist, TypeError, ValueError):
+        raise Http404 from None
+
+
+def current_rating(household: Household, on: datetime.date | None = None) -> CreditRating | None:
+    """The rating in force on `on` (today by default), or None. Its grade may be "none": the bank
+    then found the household below the lowest band, and `is_valid_on` says it may not borrow."""
+    today = timezone.localdate()
+    on = on or today
+    cached = getattr(household, "current_ratings", None)
+    if cached is not None and on == today:
+        return cached[0] if cached else None
+    history = getattr(household, "_prefetched_objects_cache", {}).get("ratings")
+    if history is not None:
+        # The detail page prefetched the whole history: pick from it the same way the query would.
+        covering = [r for r in history if r.valid_from <= on <= r.valid_to]
+        return max(covering, key=lambda r: (r.valid_from, r.pk), default=None)
+    return ratings_in_force(on).filter(household=household).first()
+
+
+def active_blacklist_entry(household: Household) -> BlacklistEntry | None:
+    cached = getattr(household, "active_blacklist", None)
+    if cached is None:
+        cached = getattr(household, "_prefetched_objects_cache", {}).get("blacklist_entries")
+        if cached is not None:
+            cached = [e for e in cached if e.is_active]
+    if cached is not None:
+        return cached[0] if cached else None
+    return active_blacklist().filter(household=household).select_related("added_by").first()
+
+
+def rating_list(*, household: Household) -> QuerySet[CreditRating]:
+    return household.ratings.select_related("branch", "rated_by", "profile").order_by("-valid_from", "-id")
+
+
+def blacklist_entries(*, user, active: bool | None = True, household_id=None) -> QuerySet[BlacklistEntry]:
+    """Blacklist entries of households in the user's area; `active` None means all of them."""
+    qs = BlacklistEntry.objects.filter(village_q(user, "household__village")).select_related(
+        "household__village__parent", "added_by", "removed_by"
+    )
+    if active is True:
+        qs = qs.filter(removed_at__isnull=True)
+    elif active is False:
+        qs = qs.filter(removed_at__isnull=False)
+    if household_id not in (None, ""):
+        try:
+            qs = qs.filter(household_id=int(household_id))
+        except (TypeError, ValueError):
+            return qs.none()
+    return qs.order_by("-added_at", "-id")
+
+
+def blacklist_entry(*, user, pk) -> BlacklistEntry:
+    try:
+        return blacklist_entries(user=user, active=None).get(pk=int(pk))
+    except (BlacklistEntry.DoesNotExist, TypeError, ValueError):
+        raise Http404 from None
+
+
+def head_of(household: Household) -> Member | None:
+    """The head from prefetched members (no query when they are prefetched)."""
+    for member in household.members.all():
+        if member.is_head:
+            return member
+    return None

@@ -1,29 +1,49 @@
 """Writes for households, members, ratings and the blacklist. Every function takes the acting
-user, checks scope and role, runs in one transaction and leaves an audit record."""
+user, checks role and scope, runs in one transaction and leaves an audit record. Every rule
+failure is an `ApplicationError` (see households/exceptions.py for how it names the field)."""
 
 from __future__ import annotations
 
+import calendar
 import datetime
 from collections.abc import Iterable
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.models import OrgUnit, Role
-from accounts.scoping import visible_villages
+from accounts.models import OrgUnit
+from accounts.scoping import village_q, visible_villages
 from core.audit import audit
-from core.exceptions import ApplicationError, NotPermitted
+from core.exceptions import ApplicationError, ConflictError, NotPermitted
+from policies.models import PolicyProfile
+from policies.selectors import county_of, profile_for
 
 from . import idnumbers
-from .exceptions import DuplicateIdNumber
-from .models import Household, Member
+from .exceptions import AlreadyBlacklisted, duplicate_id_number, field_error, member_error
+from .models import BlacklistEntry, CreditRating, Household, Member
+from .permissions import BLACKLIST_KEEPERS, HOUSEHOLD_EDITORS, rating_branch
 
-HOUSEHOLD_EDITORS = (Role.VILLAGE_CADRE, Role.TOWNSHIP_OFFICER, Role.COUNTY_OFFICE, Role.ADMIN)
-HOUSEHOLD_FIELDS = ("registration_no", "village", "poverty_status", "exited_on", "address", "assets", "debts", "annual_income", "business")
+HOUSEHOLD_FIELDS = (
+    "registration_no",
+    "village",
+    "poverty_status",
+    "exited_on",
+    "address",
+    "assets",
+    "debts",
+    "annual_income",
+    "business",
+)
 MEMBER_FIELDS = ("name", "relation", "is_head", "phone", "labour_capacity")
+
+# ---------------------------------------------------------------------------------------------
+# Households and members
+# ---------------------------------------------------------------------------------------------
 
 
 def _require_editor(user) -> None:
@@ -31,80 +51,161 @@ def _require_editor(user) -> None:
         raise NotPermitted(_("Only village cadres, township and county poverty staff may enter households."))
 
 
-def _require_village_in_scope(user, village: OrgUnit) -> None:
-    if village is None or not visible_villages(user).filter(pk=village.pk).exists():
-        raise ApplicationError(
-            _("You can only enter households in villages of your own area."), "out_of_scope", field="village"
+def _require_village_in_scope(user, village) -> None:
+    if not isinstance(village, OrgUnit) or not visible_villages(user).filter(pk=village.pk).exists():
+        raise field_error(
+            "village",
+            _("Choose a village of your own area; households can only be entered there."),
+            rule="village_in_scope",
+            source="DOMAIN §1",
         )
 
 
-def _check_members(members: list[dict]) -> None:
-    """One head per household, who is the head by relation too; no number twice in one form."""
-    heads = [m for m in members if m.get("is_head")]
-    if len(heads) != 1:
-        raise ApplicationError(
-            _("A household has exactly one head; %(n)d members are marked as head.") % {"n": len(heads)},
-            "household_head",
-            field="members",
+def _require_household_in_scope(user, household: Household) -> None:
+    if not Household.objects.filter(village_q(user, "village"), pk=household.pk).exists():
+        raise NotPermitted(_("This household is outside your area."))
+
+
+def _validation_error(e: ValidationError) -> ApplicationError:
+    """A model's own validation (lengths, choices, uniqueness of the registration number) in the
+    one error type, every field's messages kept for the page and the API."""
+    fields = e.message_dict if hasattr(e, "error_dict") else {"__all__": e.messages}
+    first, messages = next(iter(fields.items()))
+    return ApplicationError(
+        messages[0], "invalid", {"fields": fields}, field=None if first == "__all__" else first
+    )
+
+
+def _member_validation_error(index: int, e: ValidationError) -> ApplicationError:
+    fields = e.message_dict if hasattr(e, "error_dict") else {"__all__": e.messages}
+    first, messages = next(iter(fields.items()))
+    return ApplicationError(
+        messages[0],
+        "invalid",
+        {"fields": {"members": {str(index): fields}}},
+        field=f"members.{index}.{first}",
+    )
+
+
+def _validate_status(household: Household) -> None:
+    """An exited household has its exit date, and only an exited one has one."""
+    if household.poverty_status == Household.PovertyStatus.EXITED and not household.exited_on:
+        raise field_error("exited_on", _("Give the date the household exited poverty."))
+    if household.poverty_status != Household.PovertyStatus.EXITED and household.exited_on:
+        raise field_error("exited_on", _("Only an exited household has an exit date."))
+    if household.exited_on and household.exited_on > timezone.localdate():
+        raise field_error("exited_on", _("The exit date cannot be in the future."))
+
+
+def _normalise_members(members: list[dict], existing: dict[int, Member]) -> list[dict]:
+    """Parse every ID number and make relation and head agree. A member dict with an `id` of an
+    existing member and no `id_number` keeps the stored number (`id_info` None)."""
+    out = []
+    for i, raw in enumerate(members):
+        data = dict(raw)
+        number = data.pop("id_number", None)
+        member_id = data.get("id")
+        if member_id:
+            if member_id not in existing:
+                raise member_error(i, "id", _("This member does not belong to this household."))
+            keep = number is None or (isinstance(number, str) and not number.strip())
+            # A partial item keeps the stored relation, so the head is still known.
+            data.setdefault("relation", existing[member_id].relation)
+        else:
+            keep = False
+        if keep:
+            data["id_info"] = None
+        else:
+            try:
+                data["id_info"] = idnumbers.parse(number)
+            except ValidationError as e:
+                raise member_error(i, "id_number", e.messages[0]) from None
+        if data.get("relation") == Member.Relation.HEAD:
+            data["is_head"] = True
+        elif data.get("is_head"):
+            data["relation"] = Member.Relation.HEAD
+        out.append(data)
+    return out
+
+
+def _check_members(members: list[dict], existing: dict[int, Member]) -> None:
+    """One head per household (DOMAIN §2); the same number not twice in one household."""
+    heads = sum(1 for m in members if m.get("is_head"))
+    if heads != 1:
+        raise field_error(
+            "members",
+            _("A household has exactly one head; %(n)d members are marked as head.") % {"n": heads},
+            rule="household_one_head",
+            source="DOMAIN §2",
         )
     seen = set()
-    for m in members:
-        number = m["id_info"].number
-        if number in seen:
-            raise ApplicationError(
-                _("ID number %(masked)s appears twice in this household.") % {"masked": idnumbers.mask(number)},
-                "duplicate_id_number",
-                field="members",
+    for i, m in enumerate(members):
+        info = m["id_info"]
+        number_hash = idnumbers.lookup_hash(info.number) if info else existing[m["id"]].id_number_hash
+        if number_hash in seen:
+            masked = idnumbers.mask(info.number) if info else existing[m["id"]].id_number_masked
+            raise member_error(
+                i,
+                "id_number",
+                _("ID number %(masked)s appears twice in this household.") % {"masked": masked},
+                rule="id_number_unique",
+                source="DOMAIN §2",
             )
-        seen.add(number)
+        seen.add(number_hash)
 
 
-def _normalise_member(data: dict) -> dict:
-    """Parse the ID number (raises ValidationError on `id_number`) and set relation/head consistently."""
-    data = dict(data)
-    try:
-        data["id_info"] = idnumbers.parse(data.pop("id_number", None))
-    except ValidationError as e:
-        raise ValidationError({"id_number": e.messages}) from None
-    if data.get("relation") == Member.Relation.HEAD:
-        data["is_head"] = True
-    elif data.get("is_head"):
-        data["relation"] = Member.Relation.HEAD
-    return data
-
-
-def _save_member(member: Member, data: dict) -> Member:
+def _save_member(member: Member, data: dict, index: int) -> Member:
     for field in MEMBER_FIELDS:
         if field in data:
-            setattr(member, field, data[field])
-    if "id_info" in data:
-        member.set_id_number(data["id_info"])
-    member.full_clean(exclude=["household"])
-    # The unique index on the hash is the real guard; the query only gives a friendlier message.
-    clash = Member.objects.filter(id_number_hash=member.id_number_hash).exclude(pk=member.pk).exists()
-    if clash:
-        raise DuplicateIdNumber(member.id_number_masked, field="members")
+            value = data[field]
+            setattr(member, field, value.strip() if isinstance(value, str) else value)
+    info = data.get("id_info")
+    if info is not None and (
+        member.pk is None or idnumbers.lookup_hash(info.number) != member.id_number_hash
+    ):
+        member.set_id_number(info)
+    # The unique index on the hash is the real guard; this query only gives a friendlier message
+    # before the model's generic "already exists" one.
+    if Member.objects.filter(id_number_hash=member.id_number_hash).exclude(pk=member.pk).exists():
+        raise duplicate_id_number(member.id_number_masked, index)
+    try:
+        member.full_clean(exclude=["household", "id_number_hash"])
+    except ValidationError as e:
+        raise _member_validation_error(index, e) from None
     try:
         with transaction.atomic():
             member.save()
     except IntegrityError:
-        raise DuplicateIdNumber(member.id_number_masked, field="members") from None
+        # Someone registered the same person in the same instant.
+        raise duplicate_id_number(member.id_number_masked, index) from None
     return member
+
+
+def _save_household(household: Household) -> None:
+    _validate_status(household)
+    try:
+        household.full_clean()
+    except ValidationError as e:
+        raise _validation_error(e) from None
+    try:
+        with transaction.atomic():
+            household.save()
+    except IntegrityError:
+        raise field_error("registration_no", _("This registration number is already registered.")) from None
 
 
 @transaction.atomic
 def household_create(*, acting_user, members: Iterable[dict], reason: str = "", **fields) -> Household:
-    """Create a household with its members. `members` are dicts of MEMBER_FIELDS plus `id_number`."""
+    """Create a household with its members. `members` are dicts of MEMBER_FIELDS plus `id_number`
+    (text; a number is refused because Excel loses digits). Any failure rolls everything back."""
     _require_editor(acting_user)
     _require_village_in_scope(acting_user, fields.get("village"))
-    members = [_normalise_member(m) for m in members]
-    _check_members(members)
+    members = _normalise_members(list(members), {})
+    _check_members(members, {})
     household = Household(**{k: v for k, v in fields.items() if k in HOUSEHOLD_FIELDS})
-    _validate_status(household)
-    household.full_clean()
-    household.save()
-    for data in members:
-        _save_member(Member(household=household), data)
+    _save_household(household)
+    for i, data in enumerate(members):
+        _save_member(Member(household=household), data, i)
     audit(
         actor=acting_user,
         action="household.create",
@@ -115,56 +216,308 @@ def household_create(*, acting_user, members: Iterable[dict], reason: str = "", 
     return household
 
 
-def _validate_status(household: Household) -> None:
-    if household.poverty_status == Household.PovertyStatus.EXITED and not household.exited_on:
-        raise ValidationError({"exited_on": _("Give the date the household exited poverty.")})
-    if household.poverty_status != Household.PovertyStatus.EXITED and household.exited_on:
-        raise ValidationError({"exited_on": _("Only an exited household has an exit date.")})
-
-
 @transaction.atomic
 def household_update(
     *, acting_user, household: Household, members: Iterable[dict] | None = None, reason: str = "", **fields
 ) -> Household:
     """Change a household and, when `members` is given, replace its member list: dicts with an
-    `id` update that member, dicts without add one, and members not listed are removed."""
+    `id` update that member (without `id_number` the stored number stays), dicts without add one,
+    and members not listed are removed. Any failure rolls everything back."""
     _require_editor(acting_user)
+    # Locked so two people editing the same household at once do not interleave member writes.
     household = Household.objects.select_for_update().get(pk=household.pk)
-    _require_village_in_scope(acting_user, household.village)
+    _require_household_in_scope(acting_user, household)
     before = {f: str(getattr(household, f)) for f in HOUSEHOLD_FIELDS}
     for key, value in fields.items():
         if key in HOUSEHOLD_FIELDS:
             setattr(household, key, value)
-    _require_village_in_scope(acting_user, household.village)
-    _validate_status(household)
-    household.full_clean()
-    household.save()
+    if "village" in fields:
+        _require_village_in_scope(acting_user, household.village)
+    _save_household(household)
+    member_changes = {}
     if members is not None:
         existing = {m.pk: m for m in household.members.all()}
-        normalised = []
-        for data in members:
-            data = dict(data)
-            if data.get("id") and not data.get("id_number"):
-                # Editing without retyping the number keeps the stored one.
-                data["id_number"] = existing[data["id"]].id_number if data["id"] in existing else None
-            normalised.append(_normalise_member(data))
-        _check_members(normalised)
+        normalised = _normalise_members(list(members), existing)
+        _check_members(normalised, existing)
         keep = {d["id"] for d in normalised if d.get("id")}
-        unknown = keep - existing.keys()
-        if unknown:
-            raise ApplicationError(_("A member does not belong to this household."), "invalid", field="members")
-        # Heads change in two steps so the one-head constraint is never broken mid-way.
-        household.members.exclude(pk__in=keep).delete()
+        removed = [m for pk, m in existing.items() if pk not in keep]
+        try:
+            household.members.filter(pk__in=[m.pk for m in removed]).delete()
+        except ProtectedError:
+            raise field_error(
+                "members", _("A member with loan records cannot be removed from the household.")
+            ) from None
+        # Heads change in two steps so the one-head index is never broken mid-way.
         household.members.filter(is_head=True).update(is_head=False)
-        for data in normalised:
+        for i, data in enumerate(normalised):
             member = existing.get(data.get("id")) or Member(household=household)
-            _save_member(member, data)
+            if member.pk:
+                member.is_head = False
+            _save_member(member, data, i)
+        member_changes = {
+            "members": {
+                "added": sum(1 for d in normalised if not d.get("id")),
+                "removed": [m.pk for m in removed],
+                "count": len(normalised),
+            }
+        }
     after = {f: str(getattr(household, f)) for f in HOUSEHOLD_FIELDS}
     audit(
         actor=acting_user,
         action="household.update",
         obj=household,
         reason=reason,
-        data={"changed": {f: [before[f], after[f]] for f in HOUSEHOLD_FIELDS if before[f] != after[f]}},
+        data={
+            "changed": {f: [before[f], after[f]] for f in HOUSEHOLD_FIELDS if before[f] != after[f]},
+            **member_changes,
+        },
     )
     return household
+
+
+# ---------------------------------------------------------------------------------------------
+# Credit ratings
+# ---------------------------------------------------------------------------------------------
+
+# (rating field, profile field holding its maximum)
+DIMENSIONS = (
+    ("score_integrity", "score_integrity_max"),
+    ("score_labour", "score_labour_max"),
+    ("score_income", "score_income_max"),
+    ("score_project", "score_project_max"),
+    ("score_assets", "score_assets_max"),
+)
+# A bank's own scoring system sends a total on the common 100-point scale (DOMAIN §2).
+TOTAL_SCORE_MAX = 100
+
+
+@dataclass(frozen=True)
+class GradeBand:
+    grade: str
+    min_score: int
+    credit_limit: Decimal
+
+
+def grade_bands(profile: PolicyProfile) -> list[GradeBand]:
+    """The profile's bands, best first. The rating page's live preview gets exactly these."""
+    return [
+        GradeBand(CreditRating.Grade.AAA, profile.grade_aaa_min, profile.line_aaa),
+        GradeBand(CreditRating.Grade.AA, profile.grade_aa_min, profile.line_aa),
+        GradeBand(CreditRating.Grade.A, profile.grade_a_min, profile.line_a),
+    ]
+
+
+def grade_for(profile: PolicyProfile, score: int) -> tuple[str, Decimal]:
+    """Grade and credit line for a score: the best band whose minimum it reaches; below the A
+    band the household is not rated and has no line."""
+    for band in grade_bands(profile):
+        if score >= band.min_score:
+            return band.grade, band.credit_limit
+    return CreditRating.Grade.NONE, Decimal("0.00")
+
+
+def rating_valid_to(valid_from: datetime.date, months: int) -> datetime.date:
+    """The last day of a validity of `months` months: the day before the same day-of-month that
+    many months later. When that day does not exist (31 January + 1 month, 29 February + 12) the
+    period runs to the end of the shorter month, so it is never cut short."""
+    index = valid_from.month - 1 + months
+    year, month = valid_from.year + index // 12, index % 12 + 1
+    if valid_from.day > calendar.monthrange(year, month)[1]:
+        return datetime.date(year, month, calendar.monthrange(year, month)[1])
+    return datetime.date(year, month, valid_from.day) - datetime.timedelta(days=1)
+
+
+def dimension_label(field: str) -> str:
+    return str(CreditRating._meta.get_field(field).verbose_name)
+
+
+def _whole_number(field: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise field_error(field, _("Enter a whole number of points."))
+    return value
+
+
+@transaction.atomic
+def rating_create(
+    *,
+    acting_user,
+    household: Household,
+    score_integrity: int | None = None,
+    score_labour: int | None = None,
+    score_income: int | None = None,
+    score_project: int | None = None,
+    score_assets: int | None = None,
+    score: int | None = None,
+    valid_from: datetime.date | None = None,
+    comment: str = "",
+) -> CreditRating:
+    """Rate a household (评级授信, P1 art.10, P2 §5(1)): either the five dimension scores of the
+    profile in force, summed, or a bank system's own total; grade, credit line and validity come
+    from the profile."""
+    branch = rating_branch(acting_user)
+    if branch is None:
+        raise NotPermitted(_("Only a bank loan officer of a branch may rate households."))
+    household = Household.objects.select_related("village__parent").get(pk=household.pk)
+    township = household.village.parent
+    if not branch.served_townships.filter(pk=township.pk).exists():
+        raise NotPermitted(
+            _("Your branch does not serve %(township)s; only the branch serving it may rate this household.")
+            % {"township": township}
+        )
+    if valid_from is None:
+        valid_from = timezone.localdate()
+    if not isinstance(valid_from, datetime.date):
+        raise field_error("valid_from", _("Enter a valid date."))
+    # Not stated by the policies; our rule: a rating records an assessment already made, so it
+    # starts today at the latest. Earlier dates are fine (entering ratings done on paper), and a
+    # mistyped future year cannot leave a household with a line that never takes effect.
+    if valid_from > timezone.localdate():
+        raise field_error("valid_from", _("A rating cannot start in the future."))
+    profile = profile_for(county=county_of(household.village), on_date=valid_from)
+
+    given = {
+        "score_integrity": score_integrity,
+        "score_labour": score_labour,
+        "score_income": score_income,
+        "score_project": score_project,
+        "score_assets": score_assets,
+    }
+    entered = [f for f, v in given.items() if v is not None]
+    if entered and score is not None:
+        raise field_error("score", _("Give either the five dimension scores or a total score, not both."))
+    if entered:
+        for field, max_field in DIMENSIONS:
+            if given[field] is None:
+                raise field_error(
+                    field,
+                    _("Give the score for %(dimension)s as well.") % {"dimension": dimension_label(field)},
+                )
+            value = _whole_number(field, given[field])
+            maximum = getattr(profile, max_field)
+            if not 0 <= value <= maximum:
+                raise field_error(
+                    field,
+                    _(
+                        "%(dimension)s: %(value)d points is outside 0 to %(max)d "
+                        "(policy profile “%(profile)s”)."
+                    )
+                    % {
+                        "dimension": dimension_label(field),
+                        "value": value,
+                        "max": maximum,
+                        "profile": profile.name,
+                    },
+                    rule="rating_dimension_range",
+                    source="DOMAIN §2; policy profile",
+                )
+        total = sum(given.values())
+    elif score is not None:
+        total = _whole_number("score", score)
+        if not 0 <= total <= TOTAL_SCORE_MAX:
+            raise field_error(
+                "score",
+                _("The total score must be between 0 and %(max)d.") % {"max": TOTAL_SCORE_MAX},
+                rule="rating_score_range",
+                source="DOMAIN §2",
+            )
+    else:
+        raise field_error(
+            "score",
+            _("Give the five dimension scores, or the total score from the bank's own scoring system."),
+        )
+
+    grade, credit_limit = grade_for(profile, total)
+    rating = CreditRating(
+        household=household,
+        **given,
+        score=total,
+        grade=grade,
+        credit_limit=credit_limit,
+        valid_from=valid_from,
+        valid_to=rating_valid_to(valid_from, profile.rating_valid_months),
+        profile=profile,
+        branch=branch,
+        rated_by=acting_user,
+        comment=(comment or "").strip(),
+    )
+    try:
+        rating.full_clean()
+    except ValidationError as e:
+        raise _validation_error(e) from None
+    rating.save()
+    audit(
+        actor=acting_user,
+        action="rating.create",
+        obj=rating,
+        data={
+            "household": household.pk,
+            "score": total,
+            "grade": grade,
+            "credit_limit": str(credit_limit),
+            "valid_from": str(rating.valid_from),
+            "valid_to": str(rating.valid_to),
+            "profile": profile.pk,
+        },
+    )
+    return rating
+
+
+# ---------------------------------------------------------------------------------------------
+# Blacklist
+# ---------------------------------------------------------------------------------------------
+
+
+def _require_blacklist_keeper(user) -> None:
+    if not user.has_role(*BLACKLIST_KEEPERS):
+        raise NotPermitted(_("Only the county poverty office and bank loan officers keep the blacklist."))
+
+
+def _required_reason(reason, field: str = "reason") -> str:
+    reason = (reason or "").strip() if isinstance(reason, str) else ""
+    if not reason:
+        raise field_error(field, _("Give the reason; it is kept with the entry."))
+    return reason
+
+
+@transaction.atomic
+def blacklist_add(*, acting_user, household: Household, reason: str) -> BlacklistEntry:
+    """Put a household on the blacklist (P1 art.22: malicious default blocks new support)."""
+    _require_blacklist_keeper(acting_user)
+    _require_household_in_scope(acting_user, household)
+    reason = _required_reason(reason)
+    entry = BlacklistEntry(household=household, reason=reason, added_by=acting_user)
+    # The partial unique index allows one active entry per household; it, not a prior query,
+    # decides, so two people adding at the same moment get one entry and one clear refusal.
+    try:
+        with transaction.atomic():
+            entry.save()
+    except IntegrityError:
+        active = BlacklistEntry.objects.filter(household=household, removed_at__isnull=True).first()
+        raise AlreadyBlacklisted(active) from None
+    audit(
+        actor=acting_user, action="blacklist.add", obj=entry, reason=reason, data={"household": household.pk}
+    )
+    return entry
+
+
+@transaction.atomic
+def blacklist_remove(*, acting_user, entry: BlacklistEntry, reason: str) -> BlacklistEntry:
+    """Take a household off the blacklist. The entry stays, with who removed it, when and why."""
+    _require_blacklist_keeper(acting_user)
+    entry = BlacklistEntry.objects.select_for_update().select_related("household").get(pk=entry.pk)
+    _require_household_in_scope(acting_user, entry.household)
+    reason = _required_reason(reason)
+    if not entry.is_active:
+        raise ConflictError(_("This blacklist entry has already been removed."))
+    entry.removed_by = acting_user
+    entry.removed_at = timezone.now()
+    entry.removal_reason = reason
+    entry.save(update_fields=["removed_by", "removed_at", "removal_reason"])
+    audit(
+        actor=acting_user,
+        action="blacklist.remove",
+        obj=entry,
+        reason=reason,
+        data={"household": entry.household_id},
+    )
+    return entry

@@ -1,0 +1,433 @@
+"""REST API for households, ratings and the blacklist (API.md). Serializers only check the shape
+of the input (the 400 `invalid` answers) and format the output; every rule lives in services."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from rest_framework import serializers, status
+from rest_framework.generics import GenericAPIView
+from rest_framework.response import Response
+
+from accounts.models import OrgUnit
+from accounts.scoping import visible_villages
+from core.exceptions import NotPermitted
+
+from . import idnumbers, selectors, services
+from .models import BlacklistEntry, CreditRating, Household, Member
+from .permissions import can_edit_households, can_keep_blacklist, can_see_full_id, rating_branch
+
+# ---------------------------------------------------------------------------------------------
+# Fields and output serializers
+# ---------------------------------------------------------------------------------------------
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class IdNumberField(serializers.Field):
+    """An 18-character ID number given as text. A JSON number is refused, not converted:
+    an 18-digit number does not survive a float, and a silent conversion hides that."""
+
+    default_error_messages = {"required": gettext_lazy("Enter the ID number.")}
+
+    def to_internal_value(self, data):
+        try:
+            return idnumbers.parse(data).number
+        except DjangoValidationError as e:
+            raise serializers.ValidationError(e.messages) from None
+
+    def to_representation(self, value):
+        return value
+
+
+class MemberSerializer(serializers.ModelSerializer):
+    id_number = serializers.SerializerMethodField(
+        help_text=gettext_lazy(
+            "Masked (4503**********1234) except on the detail to roles allowed the full number."
+        )
+    )
+    age = serializers.SerializerMethodField(
+        help_text=gettext_lazy("Completed years today, from the ID number.")
+    )
+
+    class Meta:
+        model = Member
+        fields = [
+            "id",
+            "name",
+            "id_number",
+            "relation",
+            "is_head",
+            "phone",
+            "labour_capacity",
+            "birth_date",
+            "is_male",
+            "age",
+        ]
+        read_only_fields = fields
+
+    def get_id_number(self, member) -> str:
+        return member.id_number if self.context.get("full_id") else member.id_number_masked
+
+    def get_age(self, member) -> int:
+        return member.age_on(timezone.localdate())
+
+
+class RatingBriefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = CreditRating
+        fields = ["id", "score", "grade", "credit_limit", "valid_from", "valid_to"]
+        read_only_fields = fields
+
+
+class HouseholdSerializer(serializers.ModelSerializer):
+    village_name = serializers.CharField(source="village.name", read_only=True)
+    township = serializers.IntegerField(source="village.parent_id", read_only=True)
+    township_name = serializers.CharField(source="village.parent.name", read_only=True)
+    members = MemberSerializer(many=True, read_only=True)
+    current_rating = serializers.SerializerMethodField()
+    blacklisted = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Household
+        fields = [
+            "id",
+            "registration_no",
+            "village",
+            "village_name",
+            "township",
+            "township_name",
+            "poverty_status",
+            "exited_on",
+            "address",
+            "assets",
+            "debts",
+            "annual_income",
+            "business",
+            "members",
+            "current_rating",
+            "blacklisted",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(RatingBriefSerializer(allow_null=True))
+    def get_current_rating(self, household):
+        rating = selectors.current_rating(household)
+        return RatingBriefSerializer(rating).data if rating else None
+
+    def get_blacklisted(self, household) -> bool:
+        return selectors.active_blacklist_entry(household) is not None
+
+
+class RatingSerializer(serializers.ModelSerializer):
+    branch_name = serializers.CharField(source="branch.name", read_only=True)
+    rated_by_name = serializers.CharField(source="rated_by.__str__", read_only=True)
+
+    class Meta:
+        model = CreditRating
+        fields = [
+            "id",
+            "household",
+            "score",
+            "grade",
+            "credit_limit",
+            "valid_from",
+            "valid_to",
+            "score_integrity",
+            "score_labour",
+            "score_income",
+            "score_project",
+            "score_assets",
+            "profile",
+            "branch",
+            "branch_name",
+            "rated_by",
+            "rated_by_name",
+            "rated_at",
+            "comment",
+        ]
+        read_only_fields = fields
+
+
+class BlacklistEntrySerializer(serializers.ModelSerializer):
+    registration_no = serializers.CharField(source="household.registration_no", read_only=True)
+    village_name = serializers.CharField(source="household.village.name", read_only=True)
+    is_active = serializers.BooleanField(read_only=True)
+    added_by_name = serializers.CharField(source="added_by.__str__", read_only=True)
+    removed_by_name = serializers.SerializerMethodField()
+
+    class Meta:
+        model = BlacklistEntry
+        fields = [
+            "id",
+            "household",
+            "registration_no",
+            "village_name",
+            "reason",
+            "is_active",
+            "added_by",
+            "added_by_name",
+            "added_at",
+            "removed_by",
+            "removed_by_name",
+            "removed_at",
+            "removal_reason",
+        ]
+        read_only_fields = fields
+
+    def get_removed_by_name(self, entry) -> str | None:
+        return str(entry.removed_by) if entry.removed_by_id else None
+
+
+# ---------------------------------------------------------------------------------------------
+# Input serializers (shape only)
+# ---------------------------------------------------------------------------------------------
+
+
+class MemberInputSerializer(serializers.Serializer):
+    id = serializers.IntegerField(
+        required=False, help_text=gettext_lazy("An existing member's id (PATCH); omit for a new member.")
+    )
+    name = serializers.CharField(max_length=50)
+    id_number = IdNumberField(
+        required=False,
+        help_text=gettext_lazy("Full 18-character number, as text. Optional for an existing member."),
+    )
+    relation = serializers.ChoiceField(choices=Member.Relation.choices)
+    is_head = serializers.BooleanField(required=False, default=False)
+    phone = serializers.CharField(max_length=20, required=False, allow_blank=True)
+    labour_capacity = serializers.ChoiceField(choices=Member.Labour.choices, required=False)
+
+    def validate(self, attrs):
+        if not attrs.get("id") and not attrs.get("id_number"):
+            raise serializers.ValidationError({"id_number": [_("Enter the ID number.")]})
+        return attrs
+
+
+MONEY_INPUT = {"max_digits": 14, "decimal_places": 2, "min_value": 0, "required": False}
+
+
+class HouseholdInputSerializer(serializers.Serializer):
+    registration_no = serializers.CharField(max_length=32)
+    village = serializers.PrimaryKeyRelatedField(queryset=OrgUnit.objects.none())
+    poverty_status = serializers.ChoiceField(choices=Household.PovertyStatus.choices, required=False)
+    exited_on = serializers.DateField(required=False, allow_null=True)
+    address = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    assets = serializers.DecimalField(**MONEY_INPUT)
+    debts = serializers.DecimalField(**MONEY_INPUT)
+    annual_income = serializers.DecimalField(**MONEY_INPUT)
+    business = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    members = MemberInputSerializer(many=True, allow_empty=False)
+    reason = serializers.CharField(required=False, allow_blank=True, write_only=True)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A village outside the user's area is answered exactly like one that does not exist.
+        request = self.context.get("request")
+        if request is not None:
+            self.fields["village"].queryset = visible_villages(request.user)
+
+
+class HouseholdFilterSerializer(serializers.Serializer):
+    q = serializers.CharField(required=False, allow_blank=True)
+    village = serializers.IntegerField(required=False)
+    status = serializers.ChoiceField(
+        choices=Household.PovertyStatus.choices, required=False, allow_blank=True
+    )
+
+
+class RatingInputSerializer(serializers.Serializer):
+    score_integrity = serializers.IntegerField(required=False, allow_null=True)
+    score_labour = serializers.IntegerField(required=False, allow_null=True)
+    score_income = serializers.IntegerField(required=False, allow_null=True)
+    score_project = serializers.IntegerField(required=False, allow_null=True)
+    score_assets = serializers.IntegerField(required=False, allow_null=True)
+    score = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        help_text=gettext_lazy(
+            "A total (0-100) from the bank's own scoring system, instead of the five scores."
+        ),
+    )
+    valid_from = serializers.DateField(required=False, allow_null=True)
+    comment = serializers.CharField(required=False, allow_blank=True)
+
+
+class BlacklistInputSerializer(serializers.Serializer):
+    household = serializers.PrimaryKeyRelatedField(queryset=Household.objects.none())
+    reason = serializers.CharField()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        if request is not None:
+            self.fields["household"].queryset = selectors.household_list(user=request.user)
+
+
+class ReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField()
+
+
+# ---------------------------------------------------------------------------------------------
+# Views
+# ---------------------------------------------------------------------------------------------
+
+
+def _detail_data(request, household_pk):
+    household = selectors.household_detail(user=request.user, pk=household_pk)
+    return HouseholdSerializer(household, context={"full_id": can_see_full_id(request.user)}).data
+
+
+class HouseholdListApi(GenericAPIView):
+    """Households in the user's area. In lists every ID number is masked."""
+
+    serializer_class = HouseholdSerializer
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("q", str, description="Member name, registration number or a whole ID number"),
+            OpenApiParameter("village", int),
+            OpenApiParameter("status", str, enum=Household.PovertyStatus.values),
+        ],
+        responses=HouseholdSerializer(many=True),
+    )
+    def get(self, request):
+        filters = HouseholdFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        qs = selectors.household_search(
+            user=request.user,
+            q=filters.validated_data.get("q", ""),
+            village_id=filters.validated_data.get("village"),
+            status=filters.validated_data.get("status", ""),
+        )
+        page = self.paginate_queryset(qs)
+        return self.get_paginated_response(
+            HouseholdSerializer(page, many=True, context={"full_id": False}).data
+        )
+
+    @extend_schema(request=HouseholdInputSerializer, responses={201: HouseholdSerializer})
+    def post(self, request):
+        if not can_edit_households(request.user):
+            raise NotPermitted(
+                _("Only village cadres, township and county poverty staff may enter households.")
+            )
+        data = HouseholdInputSerializer(data=request.data, context={"request": request})
+        data.is_valid(raise_exception=True)
+        household = services.household_create(acting_user=request.user, **data.validated_data)
+        return Response(_detail_data(request, household.pk), status=status.HTTP_201_CREATED)
+
+
+class HouseholdDetailApi(GenericAPIView):
+    """One household. Members' ID numbers are full only for roles whose work needs them."""
+
+    serializer_class = HouseholdSerializer
+
+    def get(self, request, pk):
+        return Response(_detail_data(request, pk))
+
+    @extend_schema(
+        request=HouseholdInputSerializer(partial=True),
+        responses=HouseholdSerializer,
+        description="Fields given are changed. `members`, when given, is the complete new member list: "
+        "items with `id` update that member (without `id_number` the stored number stays), items "
+        "without `id` are added, members left out are removed.",
+    )
+    def patch(self, request, pk):
+        household = selectors.household_get(user=request.user, pk=pk)
+        if not can_edit_households(request.user):
+            raise NotPermitted(
+                _("Only village cadres, township and county poverty staff may enter households.")
+            )
+        data = HouseholdInputSerializer(data=request.data, partial=True, context={"request": request})
+        data.is_valid(raise_exception=True)
+        services.household_update(acting_user=request.user, household=household, **data.validated_data)
+        return Response(_detail_data(request, household.pk))
+
+
+class RatingListApi(GenericAPIView):
+    """A household's rating history, newest first; POST rates it (a loan officer of the branch
+    serving the household's township)."""
+
+    serializer_class = RatingSerializer
+
+    @extend_schema(responses=RatingSerializer(many=True))
+    def get(self, request, pk):
+        household = selectors.household_get(user=request.user, pk=pk)
+        page = self.paginate_queryset(selectors.rating_list(household=household))
+        return self.get_paginated_response(RatingSerializer(page, many=True).data)
+
+    @extend_schema(request=RatingInputSerializer, responses={201: RatingSerializer})
+    def post(self, request, pk):
+        household = selectors.household_get(user=request.user, pk=pk)
+        if rating_branch(request.user) is None:
+            raise NotPermitted(_("Only a bank loan officer of a branch may rate households."))
+        data = RatingInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        rating = services.rating_create(acting_user=request.user, household=household, **data.validated_data)
+        return Response(RatingSerializer(rating).data, status=status.HTTP_201_CREATED)
+
+
+class BlacklistListApi(GenericAPIView):
+    """Blacklist entries of households in the user's area. `?active=true` (default), `false`
+    (removed entries) or `all`; `?household=` narrows to one household."""
+
+    serializer_class = BlacklistEntrySerializer
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("active", str, enum=["true", "false", "all"]),
+            OpenApiParameter("household", int),
+        ],
+        responses=BlacklistEntrySerializer(many=True),
+    )
+    def get(self, request):
+        choice = request.query_params.get("active", "true")
+        if choice not in ("true", "false", "all"):
+            raise serializers.ValidationError({"active": [_("Use true, false or all.")]})
+        active = {"true": True, "false": False, "all": None}[choice]
+        qs = selectors.blacklist_entries(
+            user=request.user, active=active, household_id=request.query_params.get("household")
+        )
+        page = self.paginate_queryset(qs)
+        return self.get_paginated_response(BlacklistEntrySerializer(page, many=True).data)
+
+    @extend_schema(request=BlacklistInputSerializer, responses={201: BlacklistEntrySerializer})
+    def post(self, request):
+        if not can_keep_blacklist(request.user):
+            raise NotPermitted(_("Only the county poverty office and bank loan officers keep the blacklist."))
+        data = BlacklistInputSerializer(data=request.data, context={"request": request})
+        data.is_valid(raise_exception=True)
+        entry = services.blacklist_add(acting_user=request.user, **data.validated_data)
+        return Response(BlacklistEntrySerializer(entry).data, status=status.HTTP_201_CREATED)
+
+
+class BlacklistDetailApi(GenericAPIView):
+    serializer_class = BlacklistEntrySerializer
+
+    def get(self, request, pk):
+        return Response(BlacklistEntrySerializer(selectors.blacklist_entry(user=request.user, pk=pk)).data)
+
+    @extend_schema(
+        request=ReasonSerializer,
+        parameters=[OpenApiParameter("reason", str, description="The reason, when not in the body")],
+        responses=BlacklistEntrySerializer,
+        description="Removes the household from the blacklist. The entry is kept, with who removed "
+        "it, when and why; the answer is the updated entry.",
+    )
+    def delete(self, request, pk):
+        entry = selectors.blacklist_entry(user=request.user, pk=pk)
+        if not can_keep_blacklist(request.user):
+            raise NotPermitted(_("Only the county poverty office and bank loan officers keep the blacklist."))
+        body = request.data if hasattr(request.data, "get") else {}
+        data = ReasonSerializer(data={"reason": body.get("reason") or request.query_params.get("reason", "")})
+        data.is_valid(raise_exception=True)
+        entry = services.blacklist_remove(
+            acting_user=request.user, entry=entry, reason=data.validated_data["reason"]
+        )
+        entry = selectors.blacklist_entry(user=request.user, pk=entry.pk)
+        return Response(BlacklistEntrySerializer(entry).data)

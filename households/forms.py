@@ -1,0 +1,150 @@
+"""Page forms. They check the shape of what was typed; the rules are the services'."""
+
+from __future__ import annotations
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
+
+from accounts.scoping import visible_villages
+
+from . import idnumbers
+from .models import Household, Member
+from .services import DIMENSIONS, HOUSEHOLD_FIELDS, dimension_label
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs, format="%Y-%m-%d")
+
+
+class VillageChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj):
+        return f"{obj.parent.name} · {obj.name}" if obj.parent_id else obj.name
+
+
+class IdNumberFormField(forms.CharField):
+    """Checked with the same GB 11643 rules as everywhere else; answers the normalised number."""
+
+    def clean(self, value):
+        value = super().clean(value)
+        if not value:
+            return ""
+        try:
+            return idnumbers.parse(value).number
+        except ValidationError as e:
+            raise forms.ValidationError(e.messages) from None
+
+
+class HouseholdForm(forms.ModelForm):
+    village = VillageChoiceField(queryset=None, label=_("village"))
+
+    class Meta:
+        model = Household
+        fields = list(HOUSEHOLD_FIELDS)
+        widgets = {"exited_on": DateInput()}
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["village"].queryset = visible_villages(user).order_by("code")
+        self.fields["registration_no"].help_text = _("The 建档立卡 number of the household.")
+
+
+class MemberForm(forms.Form):
+    id = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    # With a context: other apps translate a bare "name" as the name of a thing (名称).
+    name = forms.CharField(label=pgettext_lazy("person", "name"), max_length=50)
+    id_number = IdNumberFormField(
+        label=_("ID number"),
+        required=False,
+        max_length=40,
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+    relation = forms.ChoiceField(
+        label=_("relation to head"), choices=[("", "---------"), *Member.Relation.choices]
+    )
+    is_head = forms.BooleanField(label=_("head of household"), required=False)
+    phone = forms.CharField(label=_("phone"), max_length=20, required=False)
+    labour_capacity = forms.ChoiceField(
+        label=_("labour capacity"), choices=Member.Labour.choices, initial=Member.Labour.FULL
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        masked = self.initial.get("masked")
+        if masked:
+            self.fields["id_number"].widget.attrs["placeholder"] = masked
+            self.fields["id_number"].help_text = _("Leave empty to keep the stored number (%(masked)s).") % {
+                "masked": masked
+            }
+
+    def clean(self):
+        cleaned = super().clean()
+        if not cleaned.get("id") and not cleaned.get("id_number") and "id_number" not in self.errors:
+            self.add_error("id_number", _("Enter the ID number."))
+        return cleaned
+
+    def member_data(self) -> dict:
+        """The member as the services take it; no `id_number` means "keep the stored one"."""
+        data = {
+            k: self.cleaned_data.get(k) for k in ("name", "relation", "is_head", "phone", "labour_capacity")
+        }
+        if self.cleaned_data.get("id"):
+            data["id"] = self.cleaned_data["id"]
+        if self.cleaned_data.get("id_number"):
+            data["id_number"] = self.cleaned_data["id_number"]
+        return data
+
+
+MemberFormSet = forms.formset_factory(MemberForm, extra=2, can_delete=True, can_delete_extra=False)
+
+
+class RatingForm(forms.Form):
+    """The five dimensions with the maxima of the profile in force. The inputs carry min/max
+    for the browser; the service checks the ranges and computes the result."""
+
+    valid_from = forms.DateField(label=_("valid from"), required=False, widget=DateInput())
+    comment = forms.CharField(label=_("comment"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
+
+    def __init__(self, *args, profile, **kwargs):
+        super().__init__(*args, **kwargs)
+        dims = {}
+        for field, max_field in DIMENSIONS:
+            maximum = getattr(profile, max_field)
+            dims[field] = forms.IntegerField(
+                label=_("%(dimension)s (0-%(max)d points)")
+                % {"dimension": dimension_label(field), "max": maximum},
+                widget=forms.NumberInput(
+                    attrs={"min": 0, "max": maximum, "step": 1, "data-dimension": field}
+                ),
+            )
+        # Dimensions first, in the scheme's order.
+        self.fields = {**dims, **self.fields}
+        self.fields["valid_from"].help_text = _("Empty means today.")
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(label=_("reason"), widget=forms.Textarea(attrs={"rows": 4}))
+
+
+class HouseholdFilterForm(forms.Form):
+    q = forms.CharField(
+        label=_("Search"),
+        required=False,
+        widget=forms.TextInput(attrs={"placeholder": _("Name, ID number or registration number")}),
+    )
+    village = VillageChoiceField(
+        queryset=None, label=_("village"), required=False, empty_label=_("All villages")
+    )
+    status = forms.ChoiceField(
+        label=_("poverty status"),
+        required=False,
+        choices=[("", _("All")), *Household.PovertyStatus.choices],
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["village"].queryset = visible_villages(user).order_by("code")

@@ -1,0 +1,365 @@
+"""Pages for households, ratings and the blacklist. Views read through selectors, write through
+services, and put a service's error next to the field it names."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from core.exceptions import ApplicationError, NotPermitted
+from policies.selectors import county_of, profile_for
+
+from . import selectors, services
+from .forms import HouseholdFilterForm, HouseholdForm, MemberFormSet, RatingForm, ReasonForm
+from .models import CreditRating
+from .permissions import can_edit_households, can_keep_blacklist, can_rate, can_see_full_id
+
+PAGE_SIZE = 20
+
+
+def _page(request, qs):
+    return Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+
+
+def _place_error(exc: ApplicationError, form, member_forms=None, member_errors=None) -> None:
+    """Show a service's error where it belongs: by `extra.fields` when it has them (a member's
+    field as ``members: {"<index>": {"id_number": [...]}}``), else by `exc.field`, else at the
+    top of the form. `member_forms[i]` is the form of the i-th member given to the service."""
+    member_forms = member_forms or []
+
+    def add(target, field, msgs):
+        visible = field in target.fields and not target.fields[field].widget.is_hidden
+        target.add_error(field if visible else None, [str(m) for m in msgs])
+
+    fields = exc.extra.get("fields") if isinstance(exc.extra, dict) else None
+    if not fields:
+        field = exc.field or "__all__"
+        if field.startswith("members."):
+            _members, index, name = (field.split(".") + ["", ""])[:3]
+            fields = {"members": {index: {name: [exc.message]}}}
+        else:
+            fields = {field: [exc.message]}
+    for key, msgs in fields.items():
+        if key == "members" and member_errors is not None:
+            if isinstance(msgs, dict):
+                for index, item in msgs.items():
+                    i = int(index) if str(index).isdigit() else -1
+                    for name, member_msgs in item.items():
+                        if 0 <= i < len(member_forms):
+                            add(member_forms[i], name, member_msgs)
+                        else:
+                            member_errors.extend(str(m) for m in member_msgs)
+            else:
+                member_errors.extend(str(m) for m in msgs)
+        else:
+            add(form, key, msgs)
+
+
+def _require(allowed: bool) -> None:
+    if not allowed:
+        raise PermissionDenied
+
+
+# ---------------------------------------------------------------------------------------------
+# Households
+# ---------------------------------------------------------------------------------------------
+
+
+@login_required
+def household_list(request):
+    filters = HouseholdFilterForm(request.GET or None, user=request.user)
+    criteria = filters.cleaned_data if filters.is_bound and filters.is_valid() else {}
+    village = criteria.get("village")
+    qs = selectors.household_search(
+        user=request.user,
+        q=criteria.get("q", ""),
+        village_id=village.pk if village else None,
+        status=criteria.get("status", ""),
+    )
+    page = _page(request, qs)
+    rows = [
+        {
+            "household": h,
+            "head": selectors.head_of(h),
+            "rating": selectors.current_rating(h),
+            "blacklisted": selectors.active_blacklist_entry(h) is not None,
+        }
+        for h in page.object_list
+    ]
+    return render(
+        request,
+        "households/list.html",
+        {
+            "filters": filters,
+            "page_obj": page,
+            "rows": rows,
+            "can_create": can_edit_households(request.user),
+        },
+    )
+
+
+@login_required
+def household_detail(request, pk):
+    household = selectors.household_detail(user=request.user, pk=pk)
+    user = request.user
+    today = timezone.localdate()
+    full_id = can_see_full_id(user)
+    members = [
+        {"member": m, "id_number": m.id_number if full_id else m.id_number_masked, "age": m.age_on(today)}
+        for m in household.members.all()
+    ]
+    entry = selectors.active_blacklist_entry(household)
+    keeper = can_keep_blacklist(user)
+    return render(
+        request,
+        "households/detail.html",
+        {
+            "household": household,
+            "members": members,
+            "rating": selectors.current_rating(household),
+            "ratings": household.ratings.all(),
+            "blacklist_entry": entry,
+            "blacklist_history": household.blacklist_entries.all(),
+            "can_edit": can_edit_households(user),
+            "can_rate": can_rate(user, household),
+            "can_blacklist_add": keeper and entry is None,
+            "can_blacklist_remove": keeper and entry is not None,
+            "today": today,
+        },
+    )
+
+
+def _member_initial(household, full_id: bool) -> list[dict]:
+    return [
+        {
+            "id": m.pk,
+            "name": m.name,
+            "id_number": m.id_number if full_id else "",
+            "masked": m.id_number_masked,
+            "relation": m.relation,
+            "is_head": m.is_head,
+            "phone": m.phone,
+            "labour_capacity": m.labour_capacity,
+        }
+        for m in household.members.all()
+    ]
+
+
+def _members_from(formset) -> tuple[list[dict], list]:
+    """The members to save and, at the same positions, the forms they came from (so an error
+    about member 2 lands on the form of member 2). Blank extra rows and deleted rows are left out."""
+    data, forms = [], []
+    for form in formset.forms:
+        if formset._should_delete_form(form) or not form.cleaned_data:
+            continue
+        data.append(form.member_data())
+        forms.append(form)
+    return data, forms
+
+
+def _household_form_page(request, household=None):
+    user = request.user
+    _require(can_edit_households(user))
+    initial = _member_initial(household, can_see_full_id(user)) if household else None
+    # Binding the form changes the instance in memory; the page title keeps the stored number.
+    original_no = household.registration_no if household else ""
+    member_errors: list[str] = []
+    if request.method == "POST":
+        form = HouseholdForm(request.POST, instance=household, user=user)
+        formset = MemberFormSet(request.POST, prefix="members", initial=initial)
+        if form.is_valid() and formset.is_valid():
+            members, member_forms = _members_from(formset)
+            fields = {f: form.cleaned_data[f] for f in services.HOUSEHOLD_FIELDS if f in form.cleaned_data}
+            try:
+                if household is None:
+                    saved = services.household_create(acting_user=user, members=members, **fields)
+                    messages.success(
+                        request, _("Household %(no)s was created.") % {"no": saved.registration_no}
+                    )
+                else:
+                    saved = services.household_update(
+                        acting_user=user, household=household, members=members, **fields
+                    )
+                    messages.success(
+                        request, _("Household %(no)s was saved.") % {"no": saved.registration_no}
+                    )
+                return redirect("households:detail", pk=saved.pk)
+            except NotPermitted as e:
+                raise PermissionDenied(e.message) from None
+            except ApplicationError as e:
+                # The service rolled back everything; the page shows why, next to the field.
+                _place_error(e, form, member_forms, member_errors)
+    else:
+        form = HouseholdForm(instance=household, user=user)
+        formset = MemberFormSet(prefix="members", initial=initial)
+    member_errors += [str(e) for e in formset.non_form_errors()]
+    return render(
+        request,
+        "households/form.html",
+        {
+            "form": form,
+            "formset": formset,
+            "household": household,
+            "original_no": original_no,
+            "member_errors": member_errors,
+        },
+    )
+
+
+@login_required
+def household_create(request):
+    return _household_form_page(request)
+
+
+@login_required
+def household_edit(request, pk):
+    household = selectors.household_detail(user=request.user, pk=pk)
+    return _household_form_page(request, household)
+
+
+# ---------------------------------------------------------------------------------------------
+# Ratings
+# ---------------------------------------------------------------------------------------------
+
+
+def _bands_for_preview(profile) -> list[dict]:
+    return [
+        {"grade": b.grade, "min": b.min_score, "line": f"{b.credit_limit:,.2f}"}
+        for b in services.grade_bands(profile)
+    ]
+
+
+@login_required
+def household_rate(request, pk):
+    household = selectors.household_get(user=request.user, pk=pk)
+    _require(can_rate(request.user, household))
+    context = {"household": household, "head": selectors.head_of(household)}
+    try:
+        profile = profile_for(county=county_of(household.village), on_date=timezone.localdate())
+    except ApplicationError as e:
+        return render(request, "households/rate.html", {**context, "profile_error": e.message})
+    form = RatingForm(request.POST or None, profile=profile)
+    if request.method == "POST" and form.is_valid():
+        scores = {f: form.cleaned_data[f] for f, _max in services.DIMENSIONS}
+        try:
+            rating = services.rating_create(
+                acting_user=request.user,
+                household=household,
+                valid_from=form.cleaned_data["valid_from"],
+                comment=form.cleaned_data["comment"],
+                **scores,
+            )
+        except NotPermitted as e:
+            raise PermissionDenied(e.message) from None
+        except ApplicationError as e:
+            _place_error(e, form)
+        else:
+            messages.success(
+                request,
+                _("Rated %(score)d points: grade %(grade)s, credit line %(line)s yuan, valid until %(to)s.")
+                % {
+                    "score": rating.score,
+                    "grade": rating.get_grade_display(),
+                    "line": f"{rating.credit_limit:,.2f}",
+                    "to": rating.valid_to,
+                },
+            )
+            return redirect("households:detail", pk=household.pk)
+    return render(
+        request,
+        "households/rate.html",
+        {
+            **context,
+            "form": form,
+            "profile": profile,
+            "dimension_fields": [form[f] for f, _max in services.DIMENSIONS],
+            "other_fields": [form["valid_from"], form["comment"]],
+            "preview": {
+                "bands": _bands_for_preview(profile),
+                "none_label": str(CreditRating.Grade.NONE.label),
+                "total_max": profile.score_total,
+            },
+        },
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Blacklist
+# ---------------------------------------------------------------------------------------------
+
+
+@login_required
+def blacklist_add(request, pk):
+    household = selectors.household_get(user=request.user, pk=pk)
+    _require(can_keep_blacklist(request.user))
+    form = ReasonForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.blacklist_add(
+                acting_user=request.user, household=household, reason=form.cleaned_data["reason"]
+            )
+        except NotPermitted as e:
+            raise PermissionDenied(e.message) from None
+        except ApplicationError as e:
+            _place_error(e, form)
+        else:
+            messages.success(request, _("Household %(no)s is now on the blacklist.") % {"no": household})
+            return redirect("households:detail", pk=household.pk)
+    return render(
+        request,
+        "households/blacklist_form.html",
+        {"household": household, "form": form, "adding": True, "head": selectors.head_of(household)},
+    )
+
+
+@login_required
+def blacklist_remove(request, pk):
+    household = selectors.household_get(user=request.user, pk=pk)
+    _require(can_keep_blacklist(request.user))
+    entry = selectors.active_blacklist_entry(household)
+    if entry is None:
+        messages.warning(request, _("Household %(no)s is not on the blacklist.") % {"no": household})
+        return redirect("households:detail", pk=household.pk)
+    form = ReasonForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.blacklist_remove(
+                acting_user=request.user, entry=entry, reason=form.cleaned_data["reason"]
+            )
+        except NotPermitted as e:
+            raise PermissionDenied(e.message) from None
+        except ApplicationError as e:
+            _place_error(e, form)
+        else:
+            messages.success(
+                request, _("Household %(no)s was removed from the blacklist.") % {"no": household}
+            )
+            return redirect("households:detail", pk=household.pk)
+    return render(
+        request,
+        "households/blacklist_form.html",
+        {
+            "household": household,
+            "form": form,
+            "adding": False,
+            "entry": entry,
+            "head": selectors.head_of(household),
+        },
+    )
+
+
+@login_required
+def blacklist(request):
+    qs = selectors.blacklist_entries(user=request.user, active=True).prefetch_related("household__members")
+    page = _page(request, qs)
+    rows = [{"entry": e, "head": selectors.head_of(e.household)} for e in page.object_list]
+    return render(
+        request,
+        "households/blacklist_list.html",
+        {"page_obj": page, "rows": rows, "can_remove": can_keep_blacklist(request.user)},
+    )

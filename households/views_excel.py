@@ -1,0 +1,218 @@
+"""Pages for importing households from Excel and exporting the list. The work is in excel.py;
+these views handle the upload, keep the file between preview and commit, and answer."""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from pathlib import PurePath
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import PermissionDenied
+from django.core.files.storage import default_storage
+from django.http import HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.utils.http import content_disposition_header
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views import View
+
+from . import excel, selectors
+from .forms import HouseholdFilterForm
+from .permissions import can_edit_households
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+SESSION_KEY = "households_excel_import"
+UPLOAD_DIR = "imports"
+# A preview that is never confirmed leaves its file behind; files older than this are removed
+# at the next upload, so personal data does not pile up on the server.
+STALE_AFTER = datetime.timedelta(hours=24)
+# The preview page stays readable for a whole county's file; the counts say what is not shown.
+SHOW_ERRORS = 500
+SHOW_HOUSEHOLDS = 300
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(label=gettext_lazy("Excel file"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["file"].help_text = _(
+            "An .xlsx file laid out like the template, at most %(mb)d MB and %(rows)d rows."
+        ) % {"mb": excel.MAX_FILE_SIZE // (1024 * 1024), "rows": excel.MAX_ROWS}
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        name = upload.name.lower()
+        if not name.endswith(".xlsx"):
+            raise forms.ValidationError(
+                _(
+                    "Only .xlsx files can be imported. Open the file in Excel or WPS and save it as "
+                    "“Excel Workbook (*.xlsx)”."
+                )
+            )
+        if upload.size > excel.MAX_FILE_SIZE:
+            raise forms.ValidationError(excel.file_too_large_message())
+        return upload
+
+
+class ImportAllowedMixin(LoginRequiredMixin):
+    """Village cadres, township and county poverty staff and administrators (DOMAIN §1)."""
+
+    def dispatch(self, request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return self.handle_no_permission()
+        if not can_edit_households(request.user):
+            raise PermissionDenied
+        return super().dispatch(request, *args, **kwargs)
+
+
+def _pending_name(token: str) -> str:
+    # Built only from the server's own uuid, never from anything the browser sends.
+    return f"{UPLOAD_DIR}/{uuid.UUID(hex=token).hex}.xlsx"
+
+
+def _discard(token: str | None) -> None:
+    if token:
+        default_storage.delete(_pending_name(token))
+
+
+def _sweep_stale() -> None:
+    try:
+        _dirs, files = default_storage.listdir(UPLOAD_DIR)
+    except (FileNotFoundError, NotImplementedError):
+        return
+    cutoff = timezone.now() - STALE_AFTER
+    for name in files:
+        path = f"{UPLOAD_DIR}/{name}"
+        try:
+            if default_storage.get_modified_time(path) < cutoff:
+                default_storage.delete(path)
+        except (FileNotFoundError, NotImplementedError):
+            continue
+
+
+def _clean_filename(name: str) -> str:
+    return PurePath(name.replace("\\", "/")).name[:100] or "import.xlsx"
+
+
+def _preview_context(preview: excel.ImportPreview, **extra) -> dict:
+    return {
+        "preview": preview,
+        "errors": preview.errors[:SHOW_ERRORS],
+        "errors_hidden": max(0, len(preview.errors) - SHOW_ERRORS),
+        "households": preview.households[:SHOW_HOUSEHOLDS],
+        "households_hidden": max(0, len(preview.households) - SHOW_HOUSEHOLDS),
+        **extra,
+    }
+
+
+def _xlsx_response(data: bytes, filename: str) -> HttpResponse:
+    response = HttpResponse(data, content_type=XLSX)
+    # RFC 6266 with a UTF-8 fallback, so the Chinese file name survives every browser.
+    response["Content-Disposition"] = content_disposition_header(True, filename)
+    return response
+
+
+def _list_url() -> str | None:
+    try:
+        return reverse("households:list")
+    except NoReverseMatch:
+        return None
+
+
+class ImportView(ImportAllowedMixin, View):
+    template_name = "households/import.html"
+
+    def get(self, request):
+        return render(request, self.template_name, {"form": ImportForm(), "columns": excel.COLUMNS})
+
+    def post(self, request):
+        form = ImportForm(request.POST, request.FILES)
+        if not form.is_valid():
+            return render(request, self.template_name, {"form": form, "columns": excel.COLUMNS}, status=400)
+        upload = form.cleaned_data["file"]
+        filename = _clean_filename(upload.name)
+        preview = excel.parse_workbook(upload, user=request.user)
+
+        # A new upload replaces whatever was waiting for confirmation.
+        _discard(request.session.pop(SESSION_KEY, {}).get("token"))
+        _sweep_stale()
+        token = None
+        if preview.ok:
+            token = uuid.uuid4().hex
+            upload.seek(0)
+            default_storage.save(_pending_name(token), upload)
+            request.session[SESSION_KEY] = {
+                "token": token,
+                "filename": filename,
+                "households": len(preview.households),
+                "members": preview.member_count,
+            }
+        context = _preview_context(preview, filename=filename, token=token)
+        return render(request, "households/import_preview.html", context)
+
+
+class ImportCommitView(ImportAllowedMixin, View):
+    def get(self, request):
+        return HttpResponseRedirect(reverse("households:import"))
+
+    def post(self, request):
+        pending = request.session.get(SESSION_KEY) or {}
+        token = pending.get("token")
+        if (
+            not token
+            or request.POST.get("token") != token
+            or not default_storage.exists(_pending_name(token))
+        ):
+            messages.error(
+                request, _("There is no file waiting to be imported, or it has expired; upload it again.")
+            )
+            return HttpResponseRedirect(reverse("households:import"))
+        filename = pending["filename"]
+        try:
+            with default_storage.open(_pending_name(token), "rb") as file:
+                count = excel.import_commit(acting_user=request.user, file=file, filename=filename)
+        except excel.ImportRejected as e:
+            # Something changed since the preview (someone registered the same person meanwhile).
+            context = _preview_context(e.preview, filename=filename, token=None, rejected=True)
+            return render(request, "households/import_preview.html", context, status=409)
+        finally:
+            # One attempt per upload: after it, the file (personal data) is not kept.
+            request.session.pop(SESSION_KEY, None)
+            _discard(token)
+        messages.success(
+            request,
+            _("Imported %(households)d households with %(members)d members from %(filename)s.")
+            % {"households": count, "members": pending.get("members", 0), "filename": filename},
+        )
+        return HttpResponseRedirect(_list_url() or reverse("households:import"))
+
+
+class ImportTemplateView(ImportAllowedMixin, View):
+    def get(self, request):
+        data = excel.import_template(user=request.user)
+        return _xlsx_response(data, "贫困户导入模板.xlsx")
+
+
+class ExportView(LoginRequiredMixin, View):
+    """The household list as a workbook, filtered by the list page's parameters."""
+
+    def get(self, request):
+        # The list page's own filter form, read the same way, so the file holds what the list shows.
+        filters = HouseholdFilterForm(request.GET or None, user=request.user)
+        criteria = filters.cleaned_data if filters.is_bound and filters.is_valid() else {}
+        village = criteria.get("village")
+        queryset = selectors.household_search(
+            user=request.user,
+            q=criteria.get("q", ""),
+            village_id=village.pk if village else None,
+            status=criteria.get("status", ""),
+        )
+        data = excel.export_workbook(user=request.user, queryset=queryset)
+        filename = f"贫困户名单-{timezone.localdate():%Y%m%d}.xlsx"
+        return _xlsx_response(data, filename)
