@@ -11,6 +11,7 @@ def navigation(request):
         return {"nav_items": []}
     items = [(_("Home"), reverse("home"))]
     items.append((_("Households"), reverse("households:list")))
+    items.append((_("Blacklist"), reverse("households:blacklist")))
     if user.has_role(Role.ADMIN):
         items.append((_("Policy profiles"), reverse("policies:profile_list")))
         items.append((_("Interest rates"), reverse("policies:rate_list")))
