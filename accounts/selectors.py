@@ -1,17 +1,27 @@
-from django.db.models import Count, Q
+import datetime
+
+from django.db.models import Count, Exists, OuterRef, Q
 
 from .scoping import visible_regions
 
 
-def home_summary(*, user) -> dict:
-    """Counts for the home page, all within the user's scope."""
+def home_summary(*, user, today: datetime.date | None = None) -> dict:
+    """Counts for the home page, all within the user's scope (two queries)."""
+    from households.models import BlacklistEntry, CreditRating, Household
     from households.selectors import household_list
 
-    households = household_list(user=user)
-    counts = households.aggregate(
+    today = today or datetime.date.today()
+    valid_rating = CreditRating.objects.filter(
+        household=OuterRef("pk"), valid_from__lte=today, valid_to__gte=today
+    ).exclude(grade=CreditRating.Grade.NONE)
+    blacklisted = BlacklistEntry.objects.filter(household=OuterRef("pk"), removed_at__isnull=True)
+    counts = household_list(user=user).aggregate(
         total=Count("pk"),
-        not_exited=Count("pk", filter=Q(poverty_status="not_exited")),
-        exited=Count("pk", filter=Q(poverty_status="exited")),
+        not_exited=Count("pk", filter=Q(poverty_status=Household.PovertyStatus.NOT_EXITED)),
+        exited=Count("pk", filter=Q(poverty_status=Household.PovertyStatus.EXITED)),
+        monitored=Count("pk", filter=Q(poverty_status__in=Household.MONITORED)),
+        rated=Count("pk", filter=Q(Exists(valid_rating))),
+        blacklisted=Count("pk", filter=Q(Exists(blacklisted))),
     )
     regions = visible_regions(user).aggregate(
         townships=Count("pk", filter=Q(kind="township")), villages=Count("pk", filter=Q(kind="village"))

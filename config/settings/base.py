@@ -11,7 +11,13 @@ env = environ.Env()
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 
+# The project's apps come first: their translations then win over Django's own for the same
+# words (the admin's 注销 would otherwise replace our 退出登录).
 INSTALLED_APPS = [
+    "core",
+    "accounts",
+    "policies",
+    "households",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -23,10 +29,6 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    "core",
-    "accounts",
-    "policies",
-    "households",
 ]
 
 MIDDLEWARE = [
