@@ -18,6 +18,7 @@ INSTALLED_APPS = [
     "accounts",
     "policies",
     "households",
+    "loans",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",

@@ -1,0 +1,271 @@
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
+from django_fsm import ConcurrentTransitionMixin, FSMField
+
+from accounts.models import OrgUnit
+from households.models import Household, Member
+
+from .purposes import Purpose
+from .workflow import ApplicationWorkflow, State
+
+MONEY = {"max_digits": 12, "decimal_places": 2}
+
+
+class UseMode(models.TextChoices):
+    SELF = "self", _("Household borrows, uses and repays (户借户用户还)")
+    ENTRUSTED = "entrusted", _("Entrusted to an enterprise (户贷企用)")
+    INDIRECT = "indirect", _("Indirect, through an implementing entity (间接带动)")
+
+
+class LoanApplication(ConcurrentTransitionMixin, ApplicationWorkflow, models.Model):
+    """A household's application (贫困户专项贷款业务申请表, P1 art.11) and its journey through
+    village review, publicity and the bank. The state moves only through the transitions in
+    workflow.py, called by services.py."""
+
+    household = models.ForeignKey(
+        Household, on_delete=models.PROTECT, related_name="applications", verbose_name=_("household")
+    )
+    borrower = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="applications", verbose_name=_("borrower")
+    )
+    amount = models.DecimalField(_("amount (yuan)"), validators=[MinValueValidator(Decimal("0.01"))], **MONEY)
+    term_months = models.PositiveSmallIntegerField(_("term (months)"))
+    purpose_category = models.CharField(_("purpose"), max_length=32, choices=Purpose.choices)
+    purpose_detail = models.TextField(_("project description"), blank=True)
+    use_mode = models.CharField(_("use mode"), max_length=16, choices=UseMode.choices, default=UseMode.SELF)
+    entity_name = models.CharField(_("implementing entity"), max_length=200, blank=True)
+    entity_attested = models.BooleanField(
+        _("entity registered, with a local settlement account, creditworthy and without open lawsuits"),
+        default=False,
+    )
+    capacity_attested = models.BooleanField(
+        _("borrower has full civil capacity and labour or business capacity"), default=False
+    )
+    bank_account_no = models.CharField(_("account at the lending bank"), max_length=40, blank=True)
+    consent_publicity = models.BooleanField(_("borrower consents to publicity"), default=False)
+    consent_credit_query = models.BooleanField(_("borrower consents to the credit report query"), default=False)
+
+    state = FSMField(_("state"), default=State.DRAFT, choices=State.choices, protected=True, db_index=True)
+    branch = models.ForeignKey(
+        OrgUnit,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="applications",
+        verbose_name=_("bank branch"),
+        help_text=_("The branch serving the household's township."),
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("entered by")
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    submitted_on = models.DateField(_("submitted on"), null=True, blank=True)
+
+    # Bank acceptance and pre-loan investigation (受理, 贷前调查)
+    investigated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("investigating officer"),
+    )
+    investigated_on = models.DateField(_("investigated on"), null=True, blank=True)
+    investigation_findings = models.TextField(_("investigation findings"), blank=True)
+
+    # Review and approval (审查审批)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("approver"),
+    )
+    approved_on = models.DateField(_("approved on"), null=True, blank=True)
+    approved_amount = models.DecimalField(_("approved amount"), null=True, blank=True, **MONEY)
+    approved_term_months = models.PositiveSmallIntegerField(_("approved term (months)"), null=True, blank=True)
+    rate = models.DecimalField(_("annual rate (%)"), max_digits=6, decimal_places=4, null=True, blank=True)
+    rate_basis = models.CharField(_("rate basis"), max_length=16, blank=True)
+
+    decision_reason = models.TextField(_("reason for rejection or withdrawal"), blank=True)
+
+    class Meta:
+        verbose_name = _("loan application")
+        verbose_name_plural = _("loan applications")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # Four-eyes (DOMAIN §4.5): the approver is never the investigating officer.
+            models.CheckConstraint(
+                condition=Q(approved_by__isnull=True)
+                | Q(investigated_by__isnull=True)
+                | ~Q(approved_by=F("investigated_by")),
+                name="application_four_eyes",
+            ),
+            models.CheckConstraint(
+                condition=Q(approved_amount__isnull=True) | Q(approved_amount__lte=F("amount")),
+                name="application_approved_not_above_requested",
+            ),
+        ]
+
+    def __str__(self):
+        return f"#{self.pk} {self.household} {self.amount}"
+
+
+class ApplicationHistory(models.Model):
+    """One row per transition: who, when, from, to and why."""
+
+    application = models.ForeignKey(
+        LoanApplication, on_delete=models.CASCADE, related_name="history", verbose_name=_("application")
+    )
+    transition = models.CharField(_("transition"), max_length=32)
+    from_state = models.CharField(_("from state"), max_length=32, choices=State.choices)
+    to_state = models.CharField(_("to state"), max_length=32, choices=State.choices)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("by")
+    )
+    at = models.DateTimeField(_("at"), auto_now_add=True)
+    comment = models.TextField(_("comment"), blank=True)
+
+    class Meta:
+        verbose_name = _("application history")
+        verbose_name_plural = _("application history")
+        ordering = ["at", "id"]
+
+
+class PublicityNotice(models.Model):
+    """A notice at one level (village, township, county) for the profile's number of working days."""
+
+    class Level(models.TextChoices):
+        VILLAGE = "village", _("Village")
+        TOWNSHIP = "township", _("Township")
+        COUNTY = "county", _("County")
+
+    class Status(models.TextChoices):
+        RUNNING = "running", _("Running")
+        ENDED = "ended", _("Ended without objection")
+        SUSPENDED = "suspended", _("Suspended by an objection")
+
+    application = models.ForeignKey(
+        LoanApplication, on_delete=models.CASCADE, related_name="notices", verbose_name=_("application")
+    )
+    level = models.CharField(_("level"), max_length=16, choices=Level.choices)
+    start_on = models.DateField(_("posted on"))
+    end_on = models.DateField(_("ends on"))
+    working_days = models.PositiveSmallIntegerField(_("working days"))
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.RUNNING)
+    posted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("posted by")
+    )
+
+    class Meta:
+        verbose_name = _("publicity notice")
+        verbose_name_plural = _("publicity notices")
+        ordering = ["application", "start_on", "level"]
+        indexes = [models.Index(fields=["status", "end_on"])]
+
+
+class Objection(models.Model):
+    application = models.ForeignKey(
+        LoanApplication, on_delete=models.CASCADE, related_name="objections", verbose_name=_("application")
+    )
+    notice = models.ForeignKey(
+        PublicityNotice,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="objections",
+        verbose_name=_("notice"),
+    )
+    raised_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("recorded by")
+    )
+    objector = models.CharField(_("objector"), max_length=100, blank=True, help_text=_("Who raised it."))
+    text = models.TextField(_("objection"))
+    raised_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("objection")
+        verbose_name_plural = _("objections")
+        ordering = ["-raised_at"]
+
+
+def investigation_photo_path(instance, filename):
+    return f"investigations/{instance.application_id}/{filename}"
+
+
+class InvestigationPhoto(models.Model):
+    application = models.ForeignKey(
+        LoanApplication, on_delete=models.CASCADE, related_name="photos", verbose_name=_("application")
+    )
+    image = models.ImageField(_("photo"), upload_to=investigation_photo_path)
+    caption = models.CharField(_("caption"), max_length=200, blank=True)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("uploaded by")
+    )
+    uploaded_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("investigation photo")
+        verbose_name_plural = _("investigation photos")
+
+
+class Loan(models.Model):
+    """The loan created at disbursement (发放); its servicing comes with the servicing issue."""
+
+    class State(models.TextChoices):
+        ACTIVE = "active", _("Active")
+        OVERDUE = "overdue", _("Overdue")
+        EXTENDED = "extended", _("Extended")
+        SETTLED = "settled", _("Settled")
+        COMPENSATED = "compensated", _("Compensated")
+        WRITTEN_OFF = "written_off", _("Written off")
+
+    OPEN_STATES = (State.ACTIVE, State.OVERDUE, State.EXTENDED)
+
+    application = models.OneToOneField(
+        LoanApplication,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="loan",
+        verbose_name=_("application"),
+    )
+    household = models.ForeignKey(Household, on_delete=models.PROTECT, related_name="loans", verbose_name=_("household"))
+    borrower = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="loans", verbose_name=_("borrower"))
+    branch = models.ForeignKey(OrgUnit, on_delete=models.PROTECT, related_name="loans", verbose_name=_("bank branch"))
+    contract_no = models.CharField(_("contract number"), max_length=64, unique=True)
+    receipt_no = models.CharField(_("receipt number"), max_length=64, unique=True)
+    amount = models.DecimalField(_("amount"), **MONEY)
+    rate = models.DecimalField(_("annual rate (%)"), max_digits=6, decimal_places=4)
+    rate_basis = models.CharField(_("rate basis"), max_length=16)
+    term_months = models.PositiveSmallIntegerField(_("term (months)"))
+    disbursed_on = models.DateField(_("disbursed on"))
+    maturity_on = models.DateField(_("matures on"))
+    use_mode = models.CharField(_("use mode"), max_length=16, choices=UseMode.choices)
+    purpose_category = models.CharField(_("purpose"), max_length=32, choices=Purpose.choices)
+    outstanding = models.DecimalField(_("outstanding principal"), **MONEY)
+    state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.ACTIVE, db_index=True)
+    classification = models.CharField(_("classification"), max_length=16, default="normal")
+    days_past_due = models.PositiveIntegerField(_("days past due"), default=0)
+    disbursed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("disbursed by")
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("loan")
+        verbose_name_plural = _("loans")
+        ordering = ["-disbursed_on", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(outstanding__gte=0) & Q(outstanding__lte=F("amount")), name="loan_outstanding_range"),
+            models.CheckConstraint(condition=Q(maturity_on__gt=F("disbursed_on")), name="loan_maturity_after_disbursement"),
+        ]
+
+    def __str__(self):
+        return self.contract_no
