@@ -8,6 +8,7 @@ api_v1 = [
     path("", include("accounts.api_urls")),
     path("", include("policies.api_urls")),
     path("", include("households.api_urls")),
+    path("", include("loans.api_urls")),
 ]
 
 urlpatterns = [
@@ -15,6 +16,7 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("policies/", include("policies.urls")),
     path("households/", include("households.urls")),
+    path("loans/", include("loans.urls")),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", include(api_v1)),

@@ -48,7 +48,9 @@ class LoanApplication(ConcurrentTransitionMixin, ApplicationWorkflow, models.Mod
     )
     bank_account_no = models.CharField(_("account at the lending bank"), max_length=40, blank=True)
     consent_publicity = models.BooleanField(_("borrower consents to publicity"), default=False)
-    consent_credit_query = models.BooleanField(_("borrower consents to the credit report query"), default=False)
+    consent_credit_query = models.BooleanField(
+        _("borrower consents to the credit report query"), default=False
+    )
 
     state = FSMField(_("state"), default=State.DRAFT, choices=State.choices, protected=True, db_index=True)
     branch = models.ForeignKey(
@@ -89,7 +91,9 @@ class LoanApplication(ConcurrentTransitionMixin, ApplicationWorkflow, models.Mod
     )
     approved_on = models.DateField(_("approved on"), null=True, blank=True)
     approved_amount = models.DecimalField(_("approved amount"), null=True, blank=True, **MONEY)
-    approved_term_months = models.PositiveSmallIntegerField(_("approved term (months)"), null=True, blank=True)
+    approved_term_months = models.PositiveSmallIntegerField(
+        _("approved term (months)"), null=True, blank=True
+    )
     rate = models.DecimalField(_("annual rate (%)"), max_digits=6, decimal_places=4, null=True, blank=True)
     rate_basis = models.CharField(_("rate basis"), max_length=16, blank=True)
 
@@ -137,6 +141,9 @@ class ApplicationHistory(models.Model):
         verbose_name_plural = _("application history")
         ordering = ["at", "id"]
 
+    def __str__(self):
+        return f"{self.application_id}: {self.from_state} → {self.to_state}"
+
 
 class PublicityNotice(models.Model):
     """A notice at one level (village, township, county) for the profile's number of working days."""
@@ -169,6 +176,9 @@ class PublicityNotice(models.Model):
         ordering = ["application", "start_on", "level"]
         indexes = [models.Index(fields=["status", "end_on"])]
 
+    def __str__(self):
+        return f"{self.application_id} {self.level} {self.start_on}–{self.end_on}"
+
 
 class Objection(models.Model):
     application = models.ForeignKey(
@@ -194,6 +204,9 @@ class Objection(models.Model):
         verbose_name_plural = _("objections")
         ordering = ["-raised_at"]
 
+    def __str__(self):
+        return self.text[:40]
+
 
 def investigation_photo_path(instance, filename):
     return f"investigations/{instance.application_id}/{filename}"
@@ -213,6 +226,9 @@ class InvestigationPhoto(models.Model):
     class Meta:
         verbose_name = _("investigation photo")
         verbose_name_plural = _("investigation photos")
+
+    def __str__(self):
+        return self.caption or self.image.name
 
 
 class Loan(models.Model):
@@ -236,9 +252,15 @@ class Loan(models.Model):
         related_name="loan",
         verbose_name=_("application"),
     )
-    household = models.ForeignKey(Household, on_delete=models.PROTECT, related_name="loans", verbose_name=_("household"))
-    borrower = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="loans", verbose_name=_("borrower"))
-    branch = models.ForeignKey(OrgUnit, on_delete=models.PROTECT, related_name="loans", verbose_name=_("bank branch"))
+    household = models.ForeignKey(
+        Household, on_delete=models.PROTECT, related_name="loans", verbose_name=_("household")
+    )
+    borrower = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="loans", verbose_name=_("borrower")
+    )
+    branch = models.ForeignKey(
+        OrgUnit, on_delete=models.PROTECT, related_name="loans", verbose_name=_("bank branch")
+    )
     contract_no = models.CharField(_("contract number"), max_length=64, unique=True)
     receipt_no = models.CharField(_("receipt number"), max_length=64, unique=True)
     amount = models.DecimalField(_("amount"), **MONEY)
@@ -250,11 +272,17 @@ class Loan(models.Model):
     use_mode = models.CharField(_("use mode"), max_length=16, choices=UseMode.choices)
     purpose_category = models.CharField(_("purpose"), max_length=32, choices=Purpose.choices)
     outstanding = models.DecimalField(_("outstanding principal"), **MONEY)
-    state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.ACTIVE, db_index=True)
+    state = models.CharField(
+        _("state"), max_length=16, choices=State.choices, default=State.ACTIVE, db_index=True
+    )
     classification = models.CharField(_("classification"), max_length=16, default="normal")
     days_past_due = models.PositiveIntegerField(_("days past due"), default=0)
     disbursed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("disbursed by")
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("disbursed by"),
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
@@ -263,8 +291,13 @@ class Loan(models.Model):
         verbose_name_plural = _("loans")
         ordering = ["-disbursed_on", "-id"]
         constraints = [
-            models.CheckConstraint(condition=Q(outstanding__gte=0) & Q(outstanding__lte=F("amount")), name="loan_outstanding_range"),
-            models.CheckConstraint(condition=Q(maturity_on__gt=F("disbursed_on")), name="loan_maturity_after_disbursement"),
+            models.CheckConstraint(
+                condition=Q(outstanding__gte=0) & Q(outstanding__lte=F("amount")),
+                name="loan_outstanding_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(maturity_on__gt=F("disbursed_on")), name="loan_maturity_after_disbursement"
+            ),
         ]
 
     def __str__(self):

@@ -92,7 +92,9 @@ class ApplicationWorkflow:
     def withdraw(self):
         pass
 
-    @transition(field="state", source=State.PUBLICITY, target=State.VILLAGE_REVIEW, permission=_publicity_runner)
+    @transition(
+        field="state", source=State.PUBLICITY, target=State.VILLAGE_REVIEW, permission=_publicity_runner
+    )
     def object(self):
         pass
 
@@ -100,11 +102,15 @@ class ApplicationWorkflow:
     def end_publicity(self):
         pass
 
-    @transition(field="state", source=State.BANK_ACCEPTANCE, target=State.BANK_APPROVAL, permission=_branch_officer)
+    @transition(
+        field="state", source=State.BANK_ACCEPTANCE, target=State.BANK_APPROVAL, permission=_branch_officer
+    )
     def accept(self):
         pass
 
-    @transition(field="state", source=State.BANK_ACCEPTANCE, target=State.REJECTED, permission=_branch_officer)
+    @transition(
+        field="state", source=State.BANK_ACCEPTANCE, target=State.REJECTED, permission=_branch_officer
+    )
     def decline(self):
         pass
 

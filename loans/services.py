@@ -1,0 +1,463 @@
+"""Writes for loan applications: every step is one atomic function that locks the application
+row, takes the transition, writes the history row and an audit record, and does its side
+effects (notices, the loan record). A failed step leaves the database as it was."""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+
+from dateutil.relativedelta import relativedelta
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django_fsm import can_proceed, has_transition_perm
+
+from accounts.models import OrgUnit, Role
+from core.audit import audit
+from core.exceptions import ApplicationError, ConflictError, NotPermitted
+from households.models import Household, Member
+from policies.selectors import add_working_days, county_of, profile_for, rate_for
+
+from . import eligibility
+from .exceptions import TransitionNotAllowed
+from .models import ApplicationHistory, InvestigationPhoto, Loan, LoanApplication, Objection, PublicityNotice
+from .workflow import State
+
+EDITABLE_FIELDS = (
+    "borrower",
+    "amount",
+    "term_months",
+    "purpose_category",
+    "purpose_detail",
+    "use_mode",
+    "entity_name",
+    "entity_attested",
+    "capacity_attested",
+    "bank_account_no",
+    "consent_publicity",
+    "consent_credit_query",
+)
+
+
+def _today() -> datetime.date:
+    return timezone.localdate()
+
+
+def _lock(application: LoanApplication) -> LoanApplication:
+    """Re-read the application under a row lock. A second request for the same application
+    waits here until the first commits, then sees the new state and is refused (409)."""
+    return (
+        LoanApplication.objects.select_for_update(of=("self",))
+        .select_related("household__village__parent__parent", "borrower", "branch__parent")
+        .get(pk=application.pk)
+    )
+
+
+def _take(app: LoanApplication, name: str, acting_user, comment: str = "", *, system: bool = False) -> str:
+    """Take transition `name` on a locked application and record it. Returns the old state."""
+    method = getattr(app, name)
+    if not can_proceed(method):
+        raise TransitionNotAllowed(app, name)
+    if not system and not has_transition_perm(method, acting_user):
+        raise NotPermitted(_("Your role or unit may not take this step on this application."))
+    from_state = app.state
+    method()
+    app.save()
+    ApplicationHistory.objects.create(
+        application=app,
+        transition=name,
+        from_state=from_state,
+        to_state=app.state,
+        by=acting_user if not system else None,
+        comment=comment,
+    )
+    audit(
+        actor=acting_user if not system else None,
+        action=f"application.{name}",
+        obj=app,
+        reason=comment,
+        data={"from": from_state, "to": app.state},
+    )
+    return from_state
+
+
+def _require_reason(reason: str, field: str = "comment") -> None:
+    if not (reason or "").strip():
+        raise ApplicationError(_("Give the reason."), "reason_required", field=field)
+
+
+def branch_for(household: Household) -> OrgUnit | None:
+    """The branch serving the household's township (DOMAIN §4.4)."""
+    return (
+        OrgUnit.objects.filter(kind=OrgUnit.Kind.BRANCH, served_townships=household.village.parent_id)
+        .order_by("code")
+        .first()
+    )
+
+
+def _check_borrower(household: Household, borrower: Member) -> None:
+    if borrower is None or borrower.household_id != household.pk:
+        raise ApplicationError(
+            _("The borrower must be a member of this household."), "borrower_not_member", field="borrower"
+        )
+
+
+@transaction.atomic
+def application_create(*, acting_user, household: Household, borrower: Member, **fields) -> LoanApplication:
+    """A draft application entered by the household's village cadre (P1 art.11)."""
+    if not (acting_user.has_role(Role.VILLAGE_CADRE) and acting_user.unit_id == household.village_id):
+        raise NotPermitted(_("Only a cadre of the household's village enters its applications."))
+    _check_borrower(household, borrower)
+    app = LoanApplication(
+        household=household,
+        borrower=borrower,
+        created_by=acting_user,
+        branch=branch_for(household),
+        **{k: v for k, v in fields.items() if k in EDITABLE_FIELDS and k != "borrower"},
+    )
+    app.full_clean()
+    app.save()
+    audit(actor=acting_user, action="application.create", obj=app, data={"amount": str(app.amount)})
+    return app
+
+
+@transaction.atomic
+def application_update(*, acting_user, application: LoanApplication, **fields) -> LoanApplication:
+    app = _lock(application)
+    if app.state != State.DRAFT:
+        raise TransitionNotAllowed(app, "edit")
+    if not (acting_user.has_role(Role.VILLAGE_CADRE) and acting_user.unit_id == app.household.village_id):
+        raise NotPermitted(_("Only a cadre of the household's village edits its applications."))
+    for key, value in fields.items():
+        if key in EDITABLE_FIELDS:
+            setattr(app, key, value)
+    _check_borrower(app.household, app.borrower)
+    app.full_clean()
+    app.save()
+    audit(actor=acting_user, action="application.update", obj=app, data={"fields": sorted(fields)})
+    return app
+
+
+@transaction.atomic
+def application_submit(*, acting_user, application: LoanApplication, comment: str = "") -> LoanApplication:
+    app = _lock(application)
+    today = _today()
+    eligibility.require_application_eligible(app, on_date=today, stage="submission")
+    if app.branch_id is None:
+        app.branch = branch_for(app.household)
+    if app.branch_id is None:
+        raise ApplicationError(
+            _("No bank branch serves this township yet; an administrator must assign one."), "no_branch"
+        )
+    app.submitted_on = today
+    _take(app, "submit", acting_user, comment)
+    return app
+
+
+@transaction.atomic
+def application_send_back(*, acting_user, application, comment: str = "") -> LoanApplication:
+    app = _lock(application)
+    _require_reason(comment)
+    _take(app, "send_back", acting_user, comment)
+    return app
+
+
+@transaction.atomic
+def application_village_reject(*, acting_user, application, comment: str = "") -> LoanApplication:
+    app = _lock(application)
+    _require_reason(comment)
+    app.decision_reason = comment
+    _take(app, "village_reject", acting_user, comment)
+    return app
+
+
+@transaction.atomic
+def application_withdraw(*, acting_user, application, comment: str = "") -> LoanApplication:
+    app = _lock(application)
+    _require_reason(comment)
+    app.decision_reason = comment
+    _take(app, "withdraw", acting_user, comment)
+    PublicityNotice.objects.filter(application=app, status=PublicityNotice.Status.RUNNING).update(
+        status=PublicityNotice.Status.SUSPENDED
+    )
+    return app
+
+
+def _require_consents(app: LoanApplication) -> None:
+    """PIPL art.25: publishing personal information needs the person's separate consent."""
+    failed = []
+    if not app.consent_publicity:
+        failed.append(("consent_publicity", _("The borrower has not consented to publicity.")))
+    if not app.consent_credit_query:
+        failed.append(
+            ("consent_credit_query", _("The borrower has not consented to the credit report query."))
+        )
+    if failed:
+        raise ApplicationError(
+            failed[0][1],
+            "rule_failed",
+            {
+                "rules": [
+                    {"rule": r, "message": str(m), "source": "PIPL art.25; DOMAIN §4.3"} for r, m in failed
+                ]
+            },
+            field=failed[0][0],
+        )
+
+
+@transaction.atomic
+def application_village_approve(*, acting_user, application, comment: str = "") -> LoanApplication:
+    """Village review passed (P1 art.12): notices go up at every level the profile requires,
+    each for its number of working days counted on the working-day calendar."""
+    app = _lock(application)
+    _require_consents(app)
+    today = _today()
+    eligibility.require_application_eligible(app, on_date=today, stage="village_approval")
+    profile = profile_for(county=county_of(app.household.village), on_date=today)
+    end = add_working_days(today, profile.publicity_days)
+    _take(app, "village_approve", acting_user, comment)
+    PublicityNotice.objects.bulk_create(
+        PublicityNotice(
+            application=app,
+            level=level,
+            start_on=today,
+            end_on=end,
+            working_days=profile.publicity_days,
+            posted_by=acting_user,
+        )
+        for level in profile.publicity_levels
+    )
+    return app
+
+
+@transaction.atomic
+def objection_lodge(*, acting_user, application, text: str, objector: str = "") -> Objection:
+    """An objection during publicity suspends the application and returns it to village review."""
+    app = _lock(application)
+    _require_reason(text, "text")
+    if app.state != State.PUBLICITY:
+        raise TransitionNotAllowed(app, "object")
+    level = _objection_level(acting_user)
+    notice = app.notices.filter(status=PublicityNotice.Status.RUNNING, level=level).first()
+    _take(app, "object", acting_user, text)
+    objection = Objection.objects.create(
+        application=app, notice=notice, raised_by=acting_user, objector=objector, text=text
+    )
+    app.notices.filter(status=PublicityNotice.Status.RUNNING).update(status=PublicityNotice.Status.SUSPENDED)
+    audit(actor=acting_user, action="application.objection", obj=objection, reason=text)
+    return objection
+
+
+def _objection_level(user) -> str:
+    if user.has_role(Role.COUNTY_OFFICE):
+        return PublicityNotice.Level.COUNTY
+    if user.has_role(Role.TOWNSHIP_OFFICER):
+        return PublicityNotice.Level.TOWNSHIP
+    return PublicityNotice.Level.VILLAGE
+
+
+def publicity_end_due(*, on_date: datetime.date | None = None) -> list[int]:
+    """Move every application whose notices all ended without objection on to bank acceptance.
+    A notice ends at the end of its last day, so it is over once that day has passed. Each
+    application commits on its own; running this twice changes nothing the second time."""
+    on_date = on_date or _today()
+    candidates = (
+        LoanApplication.objects.filter(state=State.PUBLICITY)
+        .exclude(notices__status=PublicityNotice.Status.SUSPENDED)
+        .exclude(notices__end_on__gte=on_date)
+        .filter(notices__isnull=False)
+        .values_list("pk", flat=True)
+        .distinct()
+    )
+    moved = []
+    for pk in candidates:
+        with transaction.atomic():
+            app = _lock(LoanApplication(pk=pk))
+            running = app.notices.filter(status=PublicityNotice.Status.RUNNING)
+            # Re-checked under the lock: an objection may have come in meanwhile.
+            if app.state != State.PUBLICITY or running.filter(end_on__gte=on_date).exists():
+                continue
+            running.update(status=PublicityNotice.Status.ENDED)
+            _take(app, "end_publicity", None, _("Publicity ended without objection."), system=True)
+            moved.append(pk)
+    return moved
+
+
+@transaction.atomic
+def application_accept(
+    *,
+    acting_user,
+    application,
+    findings: str,
+    investigated_on: datetime.date | None = None,
+    comment: str = "",
+) -> LoanApplication:
+    """Bank acceptance with the pre-loan investigation (受理, 贷前调查)."""
+    app = _lock(application)
+    _require_reason(findings, "findings")
+    app.investigated_by = acting_user
+    app.investigated_on = investigated_on or _today()
+    app.investigation_findings = findings
+    _take(app, "accept", acting_user, comment)
+    return app
+
+
+@transaction.atomic
+def application_decline(*, acting_user, application, comment: str = "") -> LoanApplication:
+    app = _lock(application)
+    _require_reason(comment)
+    app.decision_reason = comment
+    _take(app, "decline", acting_user, comment)
+    return app
+
+
+@transaction.atomic
+def investigation_photo_add(*, acting_user, application, image, caption: str = "") -> InvestigationPhoto:
+    app = _lock(application)
+    if app.state not in (State.BANK_ACCEPTANCE, State.BANK_APPROVAL):
+        raise TransitionNotAllowed(app, "photo")
+    if not (acting_user.has_role(Role.LOAN_OFFICER) and acting_user.unit_id == app.branch_id):
+        raise NotPermitted(_("Only a loan officer of the branch adds investigation photos."))
+    photo = InvestigationPhoto(application=app, image=image, caption=caption, uploaded_by=acting_user)
+    photo.full_clean()
+    photo.save()
+    audit(actor=acting_user, action="application.photo", obj=app, data={"photo": photo.pk})
+    return photo
+
+
+@transaction.atomic
+def application_approve(
+    *,
+    acting_user,
+    application,
+    amount: Decimal | None = None,
+    term_months: int | None = None,
+    comment: str = "",
+) -> LoanApplication:
+    """Review and approval (审查审批) by an approver who did not investigate (four-eyes)."""
+    app = _lock(application)
+    if app.investigated_by_id == acting_user.pk:
+        raise NotPermitted(
+            _("You investigated this application, so another approver must approve it (four-eyes)."),
+            "four_eyes",
+        )
+    amount = app.amount if amount is None else Decimal(amount)
+    term_months = app.term_months if term_months is None else int(term_months)
+    if amount > app.amount:
+        raise ApplicationError(
+            _("The approved amount cannot exceed the %(requested)s yuan requested.")
+            % {"requested": app.amount},
+            "approved_above_requested",
+            field="amount",
+        )
+    today = _today()
+    eligibility.require_application_eligible(
+        app, on_date=today, stage="approval", amount=amount, term_months=term_months
+    )
+    profile = profile_for(county=county_of(app.household.village), on_date=today)
+    rate = rate_for(basis=profile.rate_basis, term_months=term_months, on_date=today)
+    app.approved_by = acting_user
+    app.approved_on = today
+    app.approved_amount = amount
+    app.approved_term_months = term_months
+    app.rate = rate.annual_rate
+    app.rate_basis = profile.rate_basis
+    _take(app, "approve", acting_user, comment)
+    return app
+
+
+@transaction.atomic
+def application_reject(*, acting_user, application, comment: str = "") -> LoanApplication:
+    app = _lock(application)
+    _require_reason(comment)
+    app.decision_reason = comment
+    _take(app, "reject", acting_user, comment)
+    return app
+
+
+@transaction.atomic
+def application_return_to_officer(*, acting_user, application, comment: str = "") -> LoanApplication:
+    app = _lock(application)
+    _require_reason(comment)
+    _take(app, "return_to_officer", acting_user, comment)
+    return app
+
+
+@transaction.atomic
+def application_disburse(
+    *,
+    acting_user,
+    application,
+    contract_no: str,
+    receipt_no: str,
+    disbursed_on: datetime.date | None = None,
+    comment: str = "",
+) -> Loan:
+    """Disbursement (发放): the loan record with contract and receipt numbers and maturity."""
+    app = _lock(application)
+    disbursed_on = disbursed_on or _today()
+    if disbursed_on > _today():
+        raise ApplicationError(
+            _("The disbursement date cannot be in the future."), "invalid", field="disbursed_on"
+        )
+    if not can_proceed(app.disburse):
+        raise TransitionNotAllowed(app, "disburse")
+    eligibility.require_application_eligible(
+        app,
+        on_date=disbursed_on,
+        stage="disbursement",
+        amount=app.approved_amount,
+        term_months=app.approved_term_months,
+    )
+    _take(app, "disburse", acting_user, comment)
+    loan = Loan(
+        application=app,
+        household=app.household,
+        borrower=app.borrower,
+        branch=app.branch,
+        contract_no=(contract_no or "").strip(),
+        receipt_no=(receipt_no or "").strip(),
+        amount=app.approved_amount,
+        rate=app.rate,
+        rate_basis=app.rate_basis,
+        term_months=app.approved_term_months,
+        disbursed_on=disbursed_on,
+        maturity_on=disbursed_on + relativedelta(months=app.approved_term_months),
+        use_mode=app.use_mode,
+        purpose_category=app.purpose_category,
+        outstanding=app.approved_amount,
+        disbursed_by=acting_user,
+    )
+    # Uniqueness of the numbers is left to the database, which also settles a race.
+    loan.full_clean(exclude=["application"], validate_unique=False)
+    try:
+        with transaction.atomic():
+            loan.save()
+    except IntegrityError:
+        raise ConflictError(
+            _("This contract or receipt number is already used by another loan."), "duplicate_number"
+        ) from None
+    audit(
+        actor=acting_user,
+        action="loan.disburse",
+        obj=loan,
+        data={"amount": str(loan.amount), "contract_no": loan.contract_no, "application": app.pk},
+    )
+    return loan
+
+
+# The transitions the API and pages may post, by name (end_publicity belongs to the daily task).
+TRANSITIONS = {
+    "submit": application_submit,
+    "send_back": application_send_back,
+    "village_approve": application_village_approve,
+    "village_reject": application_village_reject,
+    "withdraw": application_withdraw,
+    "accept": application_accept,
+    "decline": application_decline,
+    "approve": application_approve,
+    "reject": application_reject,
+    "return_to_officer": application_return_to_officer,
+    "disburse": application_disburse,
+}

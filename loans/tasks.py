@@ -1,0 +1,13 @@
+import datetime
+
+from celery import shared_task
+
+from . import services
+
+
+@shared_task(name="loans.end_due_publicity")
+def end_due_publicity(on_date: str | None = None) -> list[int]:
+    """Daily: applications whose every notice ended without objection go on to bank acceptance.
+    Safe to run twice: the second run finds nothing left in publicity that is due."""
+    day = datetime.date.fromisoformat(on_date) if on_date else None
+    return services.publicity_end_due(on_date=day)
