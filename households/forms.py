@@ -40,7 +40,7 @@ class IdNumberFormField(forms.CharField):
 
 
 class HouseholdForm(forms.ModelForm):
-    village = VillageChoiceField(queryset=None, label=_("village"))
+    village = VillageChoiceField(queryset=None, label=_("village"), empty_label=_("Choose a village"))
 
     class Meta:
         model = Household
@@ -51,6 +51,7 @@ class HouseholdForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.fields["village"].queryset = visible_villages(user).order_by("code")
         self.fields["registration_no"].help_text = _("The 建档立卡 number of the household.")
+        self.fields["exited_on"].help_text = _("Only for 已脱贫 households, e.g. 2020-12-31.")
 
 
 class MemberForm(forms.Form):
@@ -62,9 +63,10 @@ class MemberForm(forms.Form):
         required=False,
         max_length=40,
         widget=forms.TextInput(attrs={"autocomplete": "off"}),
+        error_messages={"required": _("Enter the ID number.")},
     )
     relation = forms.ChoiceField(
-        label=_("relation to head"), choices=[("", "---------"), *Member.Relation.choices]
+        label=_("relation to head"), choices=[("", _("Choose")), *Member.Relation.choices]
     )
     is_head = forms.BooleanField(label=_("head of household"), required=False)
     phone = forms.CharField(label=_("phone"), max_length=20, required=False)
@@ -74,10 +76,17 @@ class MemberForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        id_number = self.fields["id_number"]
+        if not self.initial.get("id"):
+            # A new member has no stored number to keep: the number is required (and marked so).
+            id_number.required = True
+            return
         masked = self.initial.get("masked")
-        if masked:
-            self.fields["id_number"].widget.attrs["placeholder"] = masked
-            self.fields["id_number"].help_text = _("Leave empty to keep the stored number (%(masked)s).") % {
+        if masked and not self.initial.get("id_number"):
+            # The user may not see the full number: the field is empty and the masked one is
+            # shown. When the full number is pre-filled, there is nothing to explain.
+            id_number.widget.attrs["placeholder"] = masked
+            id_number.help_text = _("Leave empty to keep the stored number (%(masked)s).") % {
                 "masked": masked
             }
 
@@ -99,7 +108,29 @@ class MemberForm(forms.Form):
         return data
 
 
-MemberFormSet = forms.formset_factory(MemberForm, extra=2, can_delete=True, can_delete_extra=False)
+class BaseMemberFormSet(forms.BaseFormSet):
+    def add_fields(self, form, index):
+        super().add_fields(form, index)
+        if "DELETE" in form.fields:
+            form.fields["DELETE"].label = _("Remove from the household")
+
+    def clean(self):
+        """A household needs at least its head: refuse a form whose member rows are all blank
+        or marked for removal, with the error shown at the members section."""
+        kept = [
+            form
+            for i, form in enumerate(self.forms)
+            if (i < self.initial_form_count() or form.has_changed()) and not self._should_delete_form(form)
+        ]
+        if not kept:
+            raise forms.ValidationError(
+                _("Enter at least one member, the head of household."), code="no_members"
+            )
+
+
+MemberFormSet = forms.formset_factory(
+    MemberForm, formset=BaseMemberFormSet, extra=2, can_delete=True, can_delete_extra=False
+)
 
 
 class RatingForm(forms.Form):

@@ -10,6 +10,7 @@ from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from core.exceptions import ApplicationError, NotPermitted
 from policies.selectors import county_of, profile_for
@@ -172,7 +173,10 @@ def _household_form_page(request, household=None):
     if request.method == "POST":
         form = HouseholdForm(request.POST, instance=household, user=user)
         formset = MemberFormSet(request.POST, prefix="members", initial=initial)
-        if form.is_valid() and formset.is_valid():
+        # Both are checked (no short-circuit), so a form without members says so next to the
+        # members section even while household fields are wrong too.
+        form_ok, members_ok = form.is_valid(), formset.is_valid()
+        if form_ok and members_ok:
             members, member_forms = _members_from(formset)
             fields = {f: form.cleaned_data[f] for f in services.HOUSEHOLD_FIELDS if f in form.cleaned_data}
             try:
@@ -234,6 +238,20 @@ def _bands_for_preview(profile) -> list[dict]:
     ]
 
 
+def _bands_text(bands: list[dict]) -> str:
+    """The bands as one sentence, punctuated for the language (；and 。in Chinese)."""
+    parts = [
+        _("%(grade)s (%(min)d points or more): credit line %(line)s yuan")
+        % {"grade": b["grade"], "min": b["min"], "line": b["line"]}
+        for b in bands
+    ]
+    if bands:
+        parts.append(_("below %(min)d points: not rated, no credit line") % {"min": bands[-1]["min"]})
+    return _("Bands: %(bands)s. The system computes the final result when you save.") % {
+        "bands": pgettext("list separator", "; ").join(parts)
+    }
+
+
 @login_required
 def household_rate(request, pk):
     household = selectors.household_get(user=request.user, pk=pk)
@@ -270,6 +288,7 @@ def household_rate(request, pk):
                 },
             )
             return redirect("households:detail", pk=household.pk)
+    bands = _bands_for_preview(profile)
     return render(
         request,
         "households/rate.html",
@@ -279,9 +298,11 @@ def household_rate(request, pk):
             "profile": profile,
             "dimension_fields": [form[f] for f, _max in services.DIMENSIONS],
             "other_fields": [form["valid_from"], form["comment"]],
+            "bands_text": _bands_text(bands),
             "preview": {
-                "bands": _bands_for_preview(profile),
+                "bands": bands,
                 "none_label": str(CreditRating.Grade.NONE.label),
+                "none_line": _("no credit line"),
                 "total_max": profile.score_total,
             },
         },
@@ -326,6 +347,8 @@ def blacklist_remove(request, pk):
         messages.warning(request, _("Household %(no)s is not on the blacklist.") % {"no": household})
         return redirect("households:detail", pk=household.pk)
     form = ReasonForm(request.POST or None)
+    # The page also shows why the household was listed: this field is the other reason.
+    form.fields["reason"].label = _("reason for removal")
     if request.method == "POST" and form.is_valid():
         try:
             services.blacklist_remove(

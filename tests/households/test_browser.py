@@ -83,4 +83,27 @@ def test_rating_preview_follows_the_bands(world, live_server, page):
     assert page.text_content("[data-preview=grade]") == "AA"
     page.fill("input[name=score_integrity]", "0")
     assert page.text_content("[data-preview=total]") == "45"
-    assert page.text_content("[data-preview=line]") == "0.00"
+    assert page.text_content("[data-preview=line]") in ("不授信", "no credit line")  # not "0.00"
+
+
+def test_exit_date_shows_only_for_an_exited_household(world, live_server, page):
+    login(page, live_server, world.cadre)
+    page.goto(live_server.url + reverse("households:create"))
+    assert not page.is_visible("#id_exited_on")
+    page.select_option("select[name=poverty_status]", "exited")
+    assert page.is_visible("#id_exited_on") and page.is_enabled("#id_exited_on")
+    page.fill("#id_exited_on", "2020-12-01")
+    page.select_option("select[name=poverty_status]", "not_exited")
+    # Hidden and disabled, so a date typed before changing the status is not sent.
+    assert not page.is_visible("#id_exited_on") and page.is_disabled("#id_exited_on")
+
+
+def test_relation_head_and_the_head_box_stay_in_step(world, live_server, page):
+    login(page, live_server, world.cadre)
+    page.goto(live_server.url + reverse("households:create"))
+    page.select_option("select[name=members-0-relation]", "head")
+    assert page.is_checked("input[name=members-0-is_head]")
+    page.check("input[name=members-1-is_head]")
+    assert page.input_value("select[name=members-1-relation]") == "head"
+    page.select_option("select[name=members-1-relation]", "spouse")
+    assert not page.is_checked("input[name=members-1-is_head]")

@@ -98,6 +98,23 @@ def test_list_shows_masked_ids_places_status_rating_and_blacklist(world, client_
     assert "新增贫困户" in html
 
 
+def test_list_shows_no_credit_line_below_the_lowest_band(world, client_as, home):
+    CreditRatingFactory(
+        household=home,
+        profile=world.profile,
+        branch=world.br1,
+        rated_by=world.officer,
+        score=45,
+        grade="none",
+        credit_limit="0.00",
+    )
+    html = client_as(world.cadre).get(reverse("households:list")).content.decode()
+    assert "未达评级" in html
+    assert "0.00" not in html
+    assert '<td class="num">-</td>' in html
+    assert '<th class="num">授信额度（元）</th>' in html
+
+
 def test_list_search_filters_and_scope(world, client_as, home):
     HouseholdFactory(village=world.v1b, registration_no="450312-B-001", head__name="陈二")
     HouseholdFactory(village=world.vz, registration_no="450323-Z-001")
@@ -161,6 +178,21 @@ def test_detail_shows_members_ages_and_ids_by_role(world, client_as, home):
         client_as(world.township_officer).get(reverse("households:detail", args=[home.pk])).content.decode()
     )
     assert spouse.id_number not in html and spouse.id_number_masked in html
+
+
+def test_detail_says_no_credit_line_below_the_lowest_band(world, client_as, home):
+    CreditRatingFactory(
+        household=home,
+        profile=world.profile,
+        branch=world.br1,
+        rated_by=world.officer,
+        score=45,
+        grade="none",
+        credit_limit="0.00",
+    )
+    html = client_as(world.cadre).get(reverse("households:detail", args=[home.pk])).content.decode()
+    assert "45 分，不授信" in html
+    assert "授信额度 0.00" not in html and '<td class="num">-</td>' in html  # rating history
 
 
 def test_detail_buttons_follow_what_the_user_may_do(world, client_as, home):
@@ -240,6 +272,60 @@ def test_create_page_renders_the_household_form_and_member_formset(world, client
         assert f'name="{name}"' in html
     assert 'id="add-member"' in html and "__prefix__" in html
     assert "<script src" not in html  # no CDN script
+    # A new member's ID number is required, and marked so (the template row too).
+    formset = r.context["formset"]
+    assert all(f.fields["id_number"].required for f in formset.forms)
+    assert formset.empty_form.fields["id_number"].required
+    assert "请选择村" in html and "请选择" in html and ">---------<" not in html
+    # The exit date stays in the page (visible without JavaScript); the script hides it.
+    assert 'name="exited_on"' in html and "仅已脱贫户填写" in html
+
+
+def test_submitting_no_member_says_so_at_the_members(world, client_as):
+    client = client_as(world.cadre)
+    # Everything empty: the household fields and the members section both say what is missing.
+    r = client.post(reverse("households:create"), formset_data([{}, {}], registration_no=""))
+    assert r.status_code == 200
+    assert "registration_no" in r.context["form"].errors
+    assert r.context["member_errors"] == ["请至少录入户主一人。"]
+    html = r.content.decode()
+    assert 'id="members-errors"' in html and "请至少录入户主一人。" in html
+    # A complete household without members: only the members section is flagged.
+    r = client.post(reverse("households:create"), formset_data([{}, {}], village=str(world.v1a.pk)))
+    assert r.status_code == 200 and not r.context["form"].errors
+    assert r.context["member_errors"] == ["请至少录入户主一人。"]
+    assert not Household.objects.exists()
+
+
+def test_removing_every_member_on_edit_says_so_at_the_members(world, client_as, home):
+    head, spouse = home.members.order_by("-is_head", "id")
+    members = [
+        {
+            "id": m.pk,
+            "name": m.name,
+            "id_number": "",
+            "relation": m.relation,
+            "is_head": m.is_head,
+            "phone": "",
+            "labour_capacity": "full",
+            "DELETE": "on",
+        }
+        for m in (head, spouse)
+    ]
+    data = formset_data(members, initial=2, registration_no=home.registration_no, village=str(world.v1a.pk))
+    r = client_as(world.cadre).post(reverse("households:edit", args=[home.pk]), data)
+    assert r.status_code == 200
+    assert r.context["member_errors"] == ["请至少录入户主一人。"]
+    assert home.members.count() == 2
+
+
+def test_a_new_member_without_id_number_is_flagged_on_its_field(world, client_as):
+    data = formset_data([row("韦小宝", head=True)], village=str(world.v1a.pk))
+    data["members-0-id_number"] = ""
+    r = client_as(world.cadre).post(reverse("households:create"), data)
+    assert r.status_code == 200
+    assert r.context["formset"].forms[0].errors["id_number"] == ["请填写身份证号。"]
+    assert not r.context["member_errors"]
 
 
 def test_create_saves_and_redirects_to_the_detail(world, client_as):
@@ -312,6 +398,10 @@ def test_edit_prefills_members_and_saves_changes(world, client_as, home):
     # The township officer does not see full numbers, so the field is empty with the masked one shown.
     html = r.content.decode()
     assert head.id_number not in html and head.id_number_masked in html
+    assert "留空则保留已登记的号码" in html
+    # Stored members may keep their number, so it is not required; they can be removed.
+    assert not forms[0].fields["id_number"].required and forms[2].fields["id_number"].required
+    assert "从本户移除" in html
     data = formset_data(
         [
             {
@@ -350,10 +440,10 @@ def test_edit_prefills_members_and_saves_changes(world, client_as, home):
 
 def test_a_cadre_sees_full_numbers_on_the_edit_form(world, client_as, home):
     head = home.members.get(is_head=True)
-    assert (
-        head.id_number
-        in client_as(world.cadre).get(reverse("households:edit", args=[home.pk])).content.decode()
-    )
+    html = client_as(world.cadre).get(reverse("households:edit", args=[home.pk])).content.decode()
+    assert head.id_number in html
+    # The full number is in the field: no "leave empty to keep the stored number" hint.
+    assert "留空则保留" not in html
 
 
 # ---------------------------------------------------------------------------------------------
@@ -375,6 +465,10 @@ def test_rate_page_shows_the_dimensions_with_their_maxima_and_the_bands(world, c
         assert f'max="{maximum}"' in html
     assert "0-30" in html
     assert 'id="rating-bands"' in html and '"min": 80' in html and "50,000.00" in html
+    # Chinese punctuation in the Chinese sentences.
+    assert "户主：黄大明" in html and "户主:" not in html
+    assert "分档：AAA 级（80 分及以上）授信 50,000.00 元；" in html
+    assert "低于 60 分为未达评级，不授信。保存时由系统计算最终结果。" in html
 
 
 def test_rate_page_saves_the_servers_computation(world, client_as, home):
@@ -434,8 +528,13 @@ def test_blacklist_add_needs_a_reason_then_remove_keeps_the_entry(world, client_
 
     html = client.get(reverse("households:blacklist")).content.decode()
     assert "恶意逃废债务" in html and home.registration_no in html
+    # The entry is kept, so the button says 移出黑名单, not 删除.
+    remove_url = reverse("households:blacklist_remove", args=[home.pk])
+    assert f'<a class="btn" href="{remove_url}">移出黑名单</a>' in html
+    assert "删除" not in html
 
     url = reverse("households:blacklist_remove", args=[home.pk])
+    assert "移出原因" in client.get(url).content.decode()
     r = client.post(url, {"reason": ""})
     assert r.status_code == 200 and "reason" in r.context["form"].errors
     assert client.post(url, {"reason": "已还清"}).status_code == 302
