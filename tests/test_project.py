@@ -77,3 +77,14 @@ def test_pages_default_to_simplified_chinese(client):
     html = r.content.decode()
     assert '<html lang="zh-hans">' in html
     assert "登录" in html
+
+
+@pytest.mark.django_db
+def test_an_english_browser_still_gets_chinese_until_the_user_switches(client):
+    r = client.get("/accounts/login/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9")
+    assert "登录" in r.content.decode()
+    r = client.post("/i18n/setlang/", {"language": "en", "next": "/accounts/login/"})
+    assert r.status_code == 302
+    r = client.get("/accounts/login/")
+    assert "Log in" in r.content.decode()
+    assert r.headers["Content-Language"] == "en"
