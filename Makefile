@@ -37,7 +37,7 @@ test: system-deps-test $(VENV)/.installed messages services
 	$(PY) -m pytest -n 2 --dist loadfile
 
 bench: setup services
-	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+	@shopt -s nullglob; for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .
