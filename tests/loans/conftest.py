@@ -37,7 +37,11 @@ def calendar_ahead(request, world):
     for year in (this_year, this_year + 1):
         if not CalendarYear.objects.filter(year=year).exists():
             calendar_year_define(
-                acting_user=world.admin, year=year, holidays=[], workdays=[], source="test calendar"
+                acting_user=world.admin,
+                year=year,
+                holidays=[(datetime.date(year, 1, 1), datetime.date(year, 1, 1), "元旦")],
+                workdays=[],
+                source="test calendar",
             )
 
 

@@ -1,0 +1,599 @@
+"""The eligibility engine (DOMAIN §3). Every rule is a named check with a stable code, a message
+for people and the policy text it comes from, judged by the county profile in force on the day
+of the action. Checked at submission, again at village approval, at bank approval (with the
+approved amount and term) and at disbursement.
+
+A report lists every rule, passed or not, so the API and the pages can show the whole picture;
+`require_eligible` raises one ApplicationError naming all failed rules at once."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from django.db.models import DecimalField, Exists, OuterRef, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+from django.utils.translation import gettext as _
+
+from core.exceptions import ApplicationError
+from households import selectors as household_selectors
+from households.models import CreditRating, Household, Member
+from policies.models import PolicyProfile
+from policies.selectors import county_of, profile_for
+
+from .models import Loan, LoanApplication, UseMode
+from .purposes import FORBIDDEN, PRODUCTIVE, Purpose
+from .workflow import IN_FLIGHT_STATES
+
+ZERO = Decimal("0.00")
+
+# Stable rule codes and the texts they come from (DOMAIN §3; the seed's parts and articles).
+SOURCES = {
+    "registered_poor": "P2 §4(1); P3 §3.1; 银保监发〔2021〕6号 (monitored households)",
+    "in_lending_county": "P2 §4(1); P3 §3.1",
+    "valid_rating": "P1 art.10; P2 §5(1)",
+    "age_range": "P3 §3.2; P5 §3(1)1",
+    "age_plus_term": "P3 §3.2",
+    "capacity": "P3 §3.2",
+    "amount_range": "P1 art.2",
+    "credit_line": "P1 art.2; P1 art.10; P2 §5(1)",
+    "amount_cap_household": "P1 art.25",
+    "term_range": "P1 art.2; P3 §2; P5 §3(2)2",
+    "productive_purpose": "P2 §4(5); P3 §1",
+    "forbidden_purpose": "P2 §4(5)",
+    "credit_record": "P1 art.22; P3 §3.7",
+    "one_borrower_per_household": "P3 §3.8",
+    "bank_account": "P3 §3.6",
+    "use_mode": "P1 art.28; P2 §4(4)",
+}
+INDIRECT_SOURCE = "P2 §4(4)2; P2 §4(6)"
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    rule: str
+    passed: bool
+    message: str
+    source: str
+    # The form field the message belongs next to on a page.
+    field: str | None = None
+
+
+@dataclass(frozen=True)
+class EligibilityReport:
+    results: list[RuleResult]
+
+    @property
+    def eligible(self) -> bool:
+        return all(r.passed for r in self.results)
+
+    @property
+    def failures(self) -> list[RuleResult]:
+        return [r for r in self.results if not r.passed]
+
+
+@dataclass(frozen=True)
+class _Case:
+    """Everything the checks read, loaded once in a fixed number of queries."""
+
+    household: Household
+    borrower: Member
+    amount: Decimal | None
+    term_months: int
+    purpose_category: str
+    on_date: datetime.date
+    use_mode: str
+    capacity_attested: bool
+    bank_account_no: str
+    entity_attested: bool
+    county_id: int
+    profile: PolicyProfile
+    rating: CreditRating | None  # the one in force on on_date, whatever its grade
+    blacklisted: bool
+    household_total: Decimal  # open loans' outstanding plus other in-flight applications
+    other_member_busy: bool
+
+
+def _yuan(value: Decimal) -> str:
+    return f"{value:,.2f}"
+
+
+def _money(value) -> Decimal | None:
+    """The amount as a Decimal; None when it is not a number (the amount rules then fail)."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        amount = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None
+    return amount if amount.is_finite() else None
+
+
+# ---- the checks ------------------------------------------------------------------------------
+# Each takes the loaded case and answers (passed, message, field). The order is the order a
+# person reads the application form in: who, their rating, the money, the purpose, the record.
+
+
+def _registered_poor(c: _Case):
+    if c.borrower.household_id != c.household.pk:
+        return False, _("The borrower is not a member of this household."), "borrower"
+    if c.household.is_monitored:
+        if c.profile.allow_monitored_households:
+            return True, _("A household under monitoring; this county's policy lets it borrow."), "household"
+        return (
+            False,
+            _("Households under monitoring may not borrow under this county's policy in force on %(date)s.")
+            % {"date": c.on_date},
+            "household",
+        )
+    if c.household.poverty_status == Household.PovertyStatus.EXITED:
+        return (
+            True,
+            _("A registered poor household that has exited poverty; it may still borrow."),
+            "household",
+        )
+    if c.household.poverty_status == Household.PovertyStatus.NOT_EXITED:
+        return True, _("A registered poor household."), "household"
+    return False, _("The household is not a registered poor household."), "household"
+
+
+def _in_lending_county(c: _Case):
+    # True by construction (the profile is looked up by the household's county); kept as a rule so
+    # the report states it and a future cross-county profile lookup cannot skip it silently.
+    if c.profile.county_id == c.county_id:
+        return True, _("The household lives in the lending county."), "household"
+    return False, _("The household does not live in the county whose policy applies."), "household"
+
+
+def _valid_rating(c: _Case):
+    if c.rating is None:
+        return (
+            False,
+            _("The household has no credit rating valid on %(date)s; the bank must rate it first.")
+            % {"date": c.on_date},
+            "household",
+        )
+    if not c.rating.is_valid_on(c.on_date):
+        return (
+            False,
+            _("The household's rating in force on %(date)s is below the lowest grade, so it may not borrow.")
+            % {"date": c.on_date},
+            "household",
+        )
+    return (
+        True,
+        _("Rated %(grade)s, valid until %(valid_to)s.")
+        % {"grade": c.rating.get_grade_display(), "valid_to": c.rating.valid_to},
+        "household",
+    )
+
+
+def _age(c: _Case) -> int:
+    return c.borrower.age_on(c.on_date)
+
+
+def _age_range(c: _Case):
+    age, low, high = _age(c), c.profile.age_min, c.profile.age_max
+    params = {"age": age, "date": c.on_date, "min": low, "max": high}
+    if low <= age <= high:
+        return True, _("The borrower is %(age)d on %(date)s, within %(min)d to %(max)d.") % params, "borrower"
+    return (
+        False,
+        _("The borrower is %(age)d on %(date)s; this county lends to borrowers aged %(min)d to %(max)d.")
+        % params,
+        "borrower",
+    )
+
+
+def _age_plus_term(c: _Case):
+    limit = c.profile.age_plus_term_max
+    if limit is None:
+        return True, _("This county sets no limit on age plus term."), "term_months"
+    age = _age(c)
+    # In months, so the comparison is exact: age + term/12 ≤ limit.
+    passed = age * 12 + c.term_months <= limit * 12
+    years = Decimal(age * 12 + c.term_months) / 12
+    params = {"age": age, "term": c.term_months, "total": f"{years:.1f}", "limit": limit}
+    if passed:
+        return (
+            True,
+            _("Age %(age)d plus %(term)d months is %(total)s years, within %(limit)d.") % params,
+            "term_months",
+        )
+    return (
+        False,
+        _("Age %(age)d plus a term of %(term)d months is %(total)s years; at most %(limit)d is allowed.")
+        % params,
+        "term_months",
+    )
+
+
+def _capacity(c: _Case):
+    if not c.capacity_attested:
+        return (
+            False,
+            _("Confirm that the borrower has full civil capacity and labour or business capacity."),
+            "capacity_attested",
+        )
+    if c.borrower.labour_capacity == Member.Labour.NONE:
+        return (
+            False,
+            _("The borrower is recorded as having no labour capacity; choose a member who can work."),
+            "borrower",
+        )
+    return True, _("Full civil capacity and labour or business capacity confirmed."), "capacity_attested"
+
+
+def _amount_range(c: _Case):
+    limit = c.profile.amount_max
+    if c.amount is None:
+        return False, _("Enter the amount in yuan."), "amount"
+    params = {"amount": _yuan(c.amount), "limit": _yuan(limit)}
+    if c.amount <= 0:
+        return False, _("The amount must be more than zero."), "amount"
+    if c.amount > limit:
+        return False, _("%(amount)s yuan is above the limit of %(limit)s yuan per loan.") % params, "amount"
+    return True, _("%(amount)s yuan is within the limit of %(limit)s yuan per loan.") % params, "amount"
+
+
+def _credit_line(c: _Case):
+    if c.rating is None or not c.rating.is_valid_on(c.on_date):
+        return False, _("Without a valid rating the household has no credit line."), "amount"
+    if c.amount is None:
+        return False, _("Enter the amount in yuan."), "amount"
+    params = {"amount": _yuan(c.amount), "line": _yuan(c.rating.credit_limit)}
+    if c.amount > c.rating.credit_limit:
+        return (
+            False,
+            _("%(amount)s yuan is above the household's credit line of %(line)s yuan.") % params,
+            "amount",
+        )
+    return True, _("%(amount)s yuan is within the credit line of %(line)s yuan.") % params, "amount"
+
+
+def _amount_cap_household(c: _Case):
+    limit = c.profile.household_total_max
+    current = c.household_total
+    headroom = max(limit - current, ZERO)
+    after = current + (c.amount if c.amount is not None and c.amount > 0 else ZERO)
+    params = {
+        "current": _yuan(current),
+        "after": _yuan(after),
+        "limit": _yuan(limit),
+        "headroom": _yuan(headroom),
+    }
+    if after > limit:
+        return (
+            False,
+            _(
+                "The household already has %(current)s yuan outstanding or applied for; with this loan it "
+                "would reach %(after)s yuan, above the limit of %(limit)s yuan. At most %(headroom)s yuan "
+                "can still be lent."
+            )
+            % params,
+            "amount",
+        )
+    return (
+        True,
+        _(
+            "The household has %(current)s yuan outstanding or applied for; with this loan %(after)s of "
+            "%(limit)s yuan."
+        )
+        % params,
+        "amount",
+    )
+
+
+def _term_range(c: _Case):
+    params = {"term": c.term_months, "min": c.profile.term_min_months, "max": c.profile.term_max_months}
+    if c.profile.term_min_months <= c.term_months <= c.profile.term_max_months:
+        return True, _("%(term)d months is within %(min)d to %(max)d months.") % params, "term_months"
+    return (
+        False,
+        _("A term of %(term)d months is outside this county's %(min)d to %(max)d months.") % params,
+        "term_months",
+    )
+
+
+def _productive_purpose(c: _Case):
+    code = c.purpose_category
+    if code not in Purpose.values:
+        return (
+            False,
+            _("Unknown purpose “%(code)s”: choose one from the list.") % {"code": code},
+            "purpose_category",
+        )
+    if code in PRODUCTIVE:
+        return (
+            True,
+            _("%(purpose)s is a productive purpose.") % {"purpose": Purpose(code).label},
+            "purpose_category",
+        )
+    return (
+        False,
+        _(
+            "This is not a productive purpose. These loans are for planting and breeding, rural tourism, "
+            "repair, processing, catering or small shop services, and sales and purchasing."
+        ),
+        "purpose_category",
+    )
+
+
+def _forbidden_purpose(c: _Case):
+    if c.purpose_category in FORBIDDEN:
+        return (
+            False,
+            _(
+                "This purpose is forbidden: these loans may not pay for house building, wealth management, "
+                "household goods or other non-productive spending, nor for government financing platforms, "
+                "real estate or infrastructure."
+            ),
+            "purpose_category",
+        )
+    return True, _("The purpose is not a forbidden one."), "purpose_category"
+
+
+def _credit_record(c: _Case):
+    if c.blacklisted:
+        return (
+            False,
+            _("The household is on the blacklist and gets no new support until it has repaid."),
+            "household",
+        )
+    return True, _("The household is not on the blacklist."), "household"
+
+
+def _one_borrower(c: _Case):
+    if c.other_member_busy:
+        return (
+            False,
+            _(
+                "Another member of this household already has an open loan or an application in progress; "
+                "a household borrows through one member."
+            ),
+            "borrower",
+        )
+    return True, _("No other member of the household borrows."), "borrower"
+
+
+def _bank_account(c: _Case):
+    if (c.bank_account_no or "").strip():
+        return True, _("The account at the lending bank is given."), "bank_account_no"
+    return False, _("Enter the borrower's account at the lending bank."), "bank_account_no"
+
+
+def _use_mode(c: _Case):
+    mode = c.use_mode
+    if mode == UseMode.SELF:
+        return True, _("The household borrows, uses and repays the loan itself."), "use_mode"
+    if mode == UseMode.ENTRUSTED:
+        cutoff = c.profile.entrusted_cutoff
+        if c.on_date > cutoff:
+            return (
+                False,
+                _(
+                    "Entrusting the loan to an enterprise (dividends, re-lending) is forbidden for loans "
+                    "issued after %(cutoff)s; the household must use the money itself."
+                )
+                % {"cutoff": cutoff},
+                "use_mode",
+            )
+        return (
+            True,
+            _("Entrusted use was still allowed for loans issued on or before %(cutoff)s.")
+            % {"cutoff": cutoff},
+            "use_mode",
+        )
+    if mode == UseMode.INDIRECT:
+        if not c.profile.allow_indirect_mode:
+            return (
+                False,
+                _("This county's policy does not allow the indirect mode through an implementing entity."),
+                "use_mode",
+            )
+        if not c.entity_attested:
+            return (
+                False,
+                _(
+                    "Confirm that the implementing entity is registered, holds a settlement account at a "
+                    "local bank, is creditworthy and has no unresolved lawsuits."
+                ),
+                "entity_attested",
+            )
+        return True, _("Indirect mode through an attested implementing entity."), "use_mode"
+    return False, _("Unknown use mode “%(mode)s”.") % {"mode": mode}, "use_mode"
+
+
+Check = Callable[[_Case], tuple[bool, str, str | None]]
+
+RULES: tuple[tuple[str, Check], ...] = (
+    ("registered_poor", _registered_poor),
+    ("in_lending_county", _in_lending_county),
+    ("valid_rating", _valid_rating),
+    ("age_range", _age_range),
+    ("age_plus_term", _age_plus_term),
+    ("capacity", _capacity),
+    ("amount_range", _amount_range),
+    ("credit_line", _credit_line),
+    ("amount_cap_household", _amount_cap_household),
+    ("term_range", _term_range),
+    ("productive_purpose", _productive_purpose),
+    ("forbidden_purpose", _forbidden_purpose),
+    ("credit_record", _credit_record),
+    ("one_borrower_per_household", _one_borrower),
+    ("bank_account", _bank_account),
+    ("use_mode", _use_mode),
+)
+RULE_CODES = tuple(code for code, _check in RULES)
+
+
+def _source(code: str, case: _Case) -> str:
+    if code == "use_mode" and case.use_mode == UseMode.INDIRECT:
+        return INDIRECT_SOURCE
+    return SOURCES[code]
+
+
+# ---- loading ---------------------------------------------------------------------------------
+
+
+def _household_load(*, household: Household, borrower: Member, application) -> tuple[Decimal, bool]:
+    """The household's total (open loans' outstanding plus the amounts of its other in-flight
+    applications) and whether another member borrows, in one query whatever its history."""
+    money = DecimalField(max_digits=14, decimal_places=2)
+    loans = Loan.objects.filter(household=OuterRef("pk"), state__in=Loan.OPEN_STATES)
+    applications = LoanApplication.objects.filter(household=OuterRef("pk"), state__in=IN_FLIGHT_STATES)
+    if application is not None and application.pk is not None:
+        # The application being judged is not its own competitor, nor is the loan it became.
+        applications = applications.exclude(pk=application.pk)
+        loans = loans.exclude(application_id=application.pk)
+    loans_total = loans.order_by().values("household").annotate(total=Sum("outstanding")).values("total")
+    # An approved application will be lent at its approved amount, not the amount asked for.
+    applied_total = (
+        applications.order_by()
+        .values("household")
+        .annotate(total=Sum(Coalesce("approved_amount", "amount")))
+        .values("total")
+    )
+    row = (
+        Household.objects.filter(pk=household.pk)
+        .annotate(
+            loans_total=Coalesce(Subquery(loans_total, output_field=money), Value(ZERO), output_field=money),
+            applied_total=Coalesce(
+                Subquery(applied_total, output_field=money), Value(ZERO), output_field=money
+            ),
+            other_busy=Exists(loans.exclude(borrower_id=borrower.pk))
+            | Exists(applications.exclude(borrower_id=borrower.pk)),
+        )
+        .values("loans_total", "applied_total", "other_busy")
+        .get()
+    )
+    return row["loans_total"] + row["applied_total"], bool(row["other_busy"])
+
+
+def evaluate(
+    *,
+    household: Household,
+    borrower: Member,
+    amount,
+    term_months: int,
+    purpose_category: str,
+    on_date: datetime.date,
+    use_mode: str = UseMode.SELF,
+    capacity_attested: bool = True,
+    bank_account_no: str = "x",
+    entity_attested: bool = False,
+    application: LoanApplication | None = None,
+    stage: str = "submission",
+) -> EligibilityReport:
+    """Every rule of DOMAIN §3 for this loan, under the household's county profile in force on
+    `on_date`. `application`, when given, is left out of the household's sums. The defaults of
+    the attestation and account arguments let a pre-check run before the form asks for them.
+    `stage` names the step (submission, village_approval, approval, disbursement): the rules are
+    the same at every step, which is what DOMAIN §3 asks, so it is carried only into errors.
+
+    Raises PolicyProfileMissing when the county has no profile in force on that day."""
+    county = county_of(household.village)
+    profile = profile_for(county=county, on_date=on_date)
+    total, other_busy = _household_load(household=household, borrower=borrower, application=application)
+    case = _Case(
+        household=household,
+        borrower=borrower,
+        amount=_money(amount),
+        term_months=int(term_months or 0),
+        purpose_category=str(purpose_category or ""),
+        on_date=on_date,
+        use_mode=str(use_mode or ""),
+        capacity_attested=bool(capacity_attested),
+        bank_account_no=bank_account_no or "",
+        entity_attested=bool(entity_attested),
+        county_id=county.pk,
+        profile=profile,
+        rating=household_selectors.current_rating(household, on_date),
+        blacklisted=household_selectors.active_blacklist_entry(household) is not None,
+        household_total=total,
+        other_member_busy=other_busy,
+    )
+    results = []
+    for code, check in RULES:
+        passed, message, field = check(case)
+        results.append(RuleResult(code, passed, str(message), _source(code, case), field))
+    return EligibilityReport(results)
+
+
+def _raise_for(report: EligibilityReport, stage: str) -> EligibilityReport:
+    failures = report.failures
+    if not failures:
+        return report
+    if len(failures) == 1:
+        message = failures[0].message
+    else:
+        message = _("%(count)d eligibility rules are not met: %(messages)s") % {
+            "count": len(failures),
+            "messages": " ".join(f.message for f in failures),
+        }
+    raise ApplicationError(
+        message,
+        "rule_failed",
+        {
+            "rules": [{"rule": f.rule, "message": f.message, "source": f.source} for f in failures],
+            "stage": stage,
+        },
+        field=failures[0].field,
+    )
+
+
+def require_eligible(**kwargs) -> EligibilityReport:
+    """`evaluate`, raising ApplicationError("rule_failed") that lists every failed rule."""
+    report = evaluate(**kwargs)
+    return _raise_for(report, kwargs.get("stage", "submission"))
+
+
+def _application_kwargs(application: LoanApplication, *, on_date, stage, amount=None, term_months=None):
+    return {
+        "household": application.household,
+        "borrower": application.borrower,
+        "amount": application.amount if amount is None else amount,
+        "term_months": application.term_months if term_months is None else term_months,
+        "purpose_category": application.purpose_category,
+        "on_date": on_date,
+        "use_mode": application.use_mode,
+        "capacity_attested": application.capacity_attested,
+        "bank_account_no": application.bank_account_no,
+        "entity_attested": application.entity_attested,
+        "application": application,
+        "stage": stage,
+    }
+
+
+def evaluate_application(
+    application: LoanApplication, *, on_date: datetime.date, stage: str, amount=None, term_months=None
+) -> EligibilityReport:
+    """The rules for a stored application; `amount`/`term_months` replace the requested ones at
+    the approval step, where the approved amount and term are judged."""
+    return evaluate(
+        **_application_kwargs(
+            application, on_date=on_date, stage=stage, amount=amount, term_months=term_months
+        )
+    )
+
+
+def require_application_eligible(
+    application: LoanApplication, *, on_date: datetime.date, stage: str, amount=None, term_months=None
+) -> EligibilityReport:
+    report = evaluate_application(
+        application, on_date=on_date, stage=stage, amount=amount, term_months=term_months
+    )
+    return _raise_for(report, stage)
+
+
+__all__ = [
+    "RULE_CODES",
+    "EligibilityReport",
+    "RuleResult",
+    "evaluate",
+    "evaluate_application",
+    "require_application_eligible",
+    "require_eligible",
+]
