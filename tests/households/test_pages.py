@@ -567,3 +567,12 @@ def test_blacklist_list_query_count_does_not_grow(world, client_as, django_asser
 def test_pages_require_login(client, world, home):
     r = client.get(reverse("households:list"))
     assert r.status_code == 302 and reverse("accounts:login") in r.url
+
+
+def test_list_links_to_excel_export_with_the_filters_and_import_for_editors(world, client_as):
+    html = client_as(world.cadre).get("/households/", {"q": "张", "status": "exited"}).content.decode()
+    assert "/households/export/?q=%E5%BC%A0&amp;status=exited" in html
+    assert "/households/import/" in html
+    html = client_as(world.finance).get("/households/").content.decode()
+    assert "/households/export/" in html
+    assert "/households/import/" not in html
