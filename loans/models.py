@@ -157,6 +157,7 @@ class PublicityNotice(models.Model):
         RUNNING = "running", _("Running")
         ENDED = "ended", _("Ended without objection")
         SUSPENDED = "suspended", _("Suspended by an objection")
+        CANCELLED = "cancelled", _("Cancelled: application withdrawn")
 
     application = models.ForeignKey(
         LoanApplication, on_delete=models.CASCADE, related_name="notices", verbose_name=_("application")

@@ -54,13 +54,21 @@ def _lock(application: LoanApplication) -> LoanApplication:
     )
 
 
-def _take(app: LoanApplication, name: str, acting_user, comment: str = "", *, system: bool = False) -> str:
-    """Take transition `name` on a locked application and record it. Returns the old state."""
+def _guard(app: LoanApplication, name: str, acting_user, *, system: bool = False) -> None:
+    """Refuse transition `name` from the wrong state (409) or to the wrong role or unit (403).
+    Services call this first, before judging any rule, so the answer to someone who may not
+    take the step never depends on, nor reveals, the household's eligibility or the form."""
     method = getattr(app, name)
     if not can_proceed(method):
         raise TransitionNotAllowed(app, name)
     if not system and not has_transition_perm(method, acting_user):
         raise NotPermitted(_("Your role or unit may not take this step on this application."))
+
+
+def _take(app: LoanApplication, name: str, acting_user, comment: str = "", *, system: bool = False) -> str:
+    """Take transition `name` on a locked application and record it. Returns the old state."""
+    _guard(app, name, acting_user, system=system)
+    method = getattr(app, name)
     from_state = app.state
     method()
     app.save()
@@ -116,7 +124,9 @@ def application_create(*, acting_user, household: Household, borrower: Member, *
         branch=branch_for(household),
         **{k: v for k, v in fields.items() if k in EDITABLE_FIELDS and k != "borrower"},
     )
-    app.full_clean()
+    # `state` is a protected FSMField: clean_fields() would assign it back, which django-fsm
+    # refuses (AttributeError). Only transitions set it, so it is left out of validation.
+    app.full_clean(exclude=["state"])
     app.save()
     audit(actor=acting_user, action="application.create", obj=app, data={"amount": str(app.amount)})
     return app
@@ -133,7 +143,7 @@ def application_update(*, acting_user, application: LoanApplication, **fields) -
         if key in EDITABLE_FIELDS:
             setattr(app, key, value)
     _check_borrower(app.household, app.borrower)
-    app.full_clean()
+    app.full_clean(exclude=["state"])
     app.save()
     audit(actor=acting_user, action="application.update", obj=app, data={"fields": sorted(fields)})
     return app
@@ -142,6 +152,7 @@ def application_update(*, acting_user, application: LoanApplication, **fields) -
 @transaction.atomic
 def application_submit(*, acting_user, application: LoanApplication, comment: str = "") -> LoanApplication:
     app = _lock(application)
+    _guard(app, "submit", acting_user)
     today = _today()
     eligibility.require_application_eligible(app, on_date=today, stage="submission")
     if app.branch_id is None:
@@ -158,6 +169,7 @@ def application_submit(*, acting_user, application: LoanApplication, comment: st
 @transaction.atomic
 def application_send_back(*, acting_user, application, comment: str = "") -> LoanApplication:
     app = _lock(application)
+    _guard(app, "send_back", acting_user)
     _require_reason(comment)
     _take(app, "send_back", acting_user, comment)
     return app
@@ -166,6 +178,7 @@ def application_send_back(*, acting_user, application, comment: str = "") -> Loa
 @transaction.atomic
 def application_village_reject(*, acting_user, application, comment: str = "") -> LoanApplication:
     app = _lock(application)
+    _guard(app, "village_reject", acting_user)
     _require_reason(comment)
     app.decision_reason = comment
     _take(app, "village_reject", acting_user, comment)
@@ -175,11 +188,12 @@ def application_village_reject(*, acting_user, application, comment: str = "") -
 @transaction.atomic
 def application_withdraw(*, acting_user, application, comment: str = "") -> LoanApplication:
     app = _lock(application)
+    _guard(app, "withdraw", acting_user)
     _require_reason(comment)
     app.decision_reason = comment
     _take(app, "withdraw", acting_user, comment)
     PublicityNotice.objects.filter(application=app, status=PublicityNotice.Status.RUNNING).update(
-        status=PublicityNotice.Status.SUSPENDED
+        status=PublicityNotice.Status.CANCELLED
     )
     return app
 
@@ -211,6 +225,7 @@ def application_village_approve(*, acting_user, application, comment: str = "") 
     """Village review passed (P1 art.12): notices go up at every level the profile requires,
     each for its number of working days counted on the working-day calendar."""
     app = _lock(application)
+    _guard(app, "village_approve", acting_user)
     _require_consents(app)
     today = _today()
     eligibility.require_application_eligible(app, on_date=today, stage="village_approval")
@@ -235,9 +250,8 @@ def application_village_approve(*, acting_user, application, comment: str = "") 
 def objection_lodge(*, acting_user, application, text: str, objector: str = "") -> Objection:
     """An objection during publicity suspends the application and returns it to village review."""
     app = _lock(application)
+    _guard(app, "object", acting_user)
     _require_reason(text, "text")
-    if app.state != State.PUBLICITY:
-        raise TransitionNotAllowed(app, "object")
     level = _objection_level(acting_user)
     notice = app.notices.filter(status=PublicityNotice.Status.RUNNING, level=level).first()
     _take(app, "object", acting_user, text)
@@ -262,13 +276,14 @@ def publicity_end_due(*, on_date: datetime.date | None = None) -> list[int]:
     A notice ends at the end of its last day, so it is over once that day has passed. Each
     application commits on its own; running this twice changes nothing the second time."""
     on_date = on_date or _today()
+    # Only the running notices count: the notices of an earlier round, suspended by an objection
+    # before the application was approved again, must not hold the new round back for ever.
+    live = PublicityNotice.objects.filter(status=PublicityNotice.Status.RUNNING)
     candidates = (
-        LoanApplication.objects.filter(state=State.PUBLICITY)
-        .exclude(notices__status=PublicityNotice.Status.SUSPENDED)
-        .exclude(notices__end_on__gte=on_date)
-        .filter(notices__isnull=False)
+        LoanApplication.objects.filter(state=State.PUBLICITY, pk__in=live.values("application_id"))
+        .exclude(pk__in=live.filter(end_on__gte=on_date).values("application_id"))
         .values_list("pk", flat=True)
-        .distinct()
+        .order_by("pk")
     )
     moved = []
     for pk in candidates:
@@ -276,7 +291,11 @@ def publicity_end_due(*, on_date: datetime.date | None = None) -> list[int]:
             app = _lock(LoanApplication(pk=pk))
             running = app.notices.filter(status=PublicityNotice.Status.RUNNING)
             # Re-checked under the lock: an objection may have come in meanwhile.
-            if app.state != State.PUBLICITY or running.filter(end_on__gte=on_date).exists():
+            if (
+                app.state != State.PUBLICITY
+                or not running.exists()
+                or running.filter(end_on__gte=on_date).exists()
+            ):
                 continue
             running.update(status=PublicityNotice.Status.ENDED)
             _take(app, "end_publicity", None, _("Publicity ended without objection."), system=True)
@@ -295,6 +314,7 @@ def application_accept(
 ) -> LoanApplication:
     """Bank acceptance with the pre-loan investigation (受理, 贷前调查)."""
     app = _lock(application)
+    _guard(app, "accept", acting_user)
     _require_reason(findings, "findings")
     app.investigated_by = acting_user
     app.investigated_on = investigated_on or _today()
@@ -306,6 +326,7 @@ def application_accept(
 @transaction.atomic
 def application_decline(*, acting_user, application, comment: str = "") -> LoanApplication:
     app = _lock(application)
+    _guard(app, "decline", acting_user)
     _require_reason(comment)
     app.decision_reason = comment
     _take(app, "decline", acting_user, comment)
@@ -337,11 +358,12 @@ def application_approve(
 ) -> LoanApplication:
     """Review and approval (审查审批) by an approver who did not investigate (four-eyes)."""
     app = _lock(application)
-    if app.investigated_by_id == acting_user.pk:
+    if can_proceed(app.approve) and app.investigated_by_id == acting_user.pk:
         raise NotPermitted(
             _("You investigated this application, so another approver must approve it (four-eyes)."),
             "four_eyes",
         )
+    _guard(app, "approve", acting_user)
     amount = app.amount if amount is None else Decimal(amount)
     term_months = app.term_months if term_months is None else int(term_months)
     if amount > app.amount:
@@ -370,6 +392,7 @@ def application_approve(
 @transaction.atomic
 def application_reject(*, acting_user, application, comment: str = "") -> LoanApplication:
     app = _lock(application)
+    _guard(app, "reject", acting_user)
     _require_reason(comment)
     app.decision_reason = comment
     _take(app, "reject", acting_user, comment)
@@ -379,6 +402,7 @@ def application_reject(*, acting_user, application, comment: str = "") -> LoanAp
 @transaction.atomic
 def application_return_to_officer(*, acting_user, application, comment: str = "") -> LoanApplication:
     app = _lock(application)
+    _guard(app, "return_to_officer", acting_user)
     _require_reason(comment)
     _take(app, "return_to_officer", acting_user, comment)
     return app
@@ -396,13 +420,20 @@ def application_disburse(
 ) -> Loan:
     """Disbursement (发放): the loan record with contract and receipt numbers and maturity."""
     app = _lock(application)
+    _guard(app, "disburse", acting_user)
     disbursed_on = disbursed_on or _today()
     if disbursed_on > _today():
         raise ApplicationError(
             _("The disbursement date cannot be in the future."), "invalid", field="disbursed_on"
         )
-    if not can_proceed(app.disburse):
-        raise TransitionNotAllowed(app, "disburse")
+    # A disbursement may be entered late, but never dated before the approval it rests on: the
+    # loan's dates (maturity, the subsidy period) would otherwise start before it was granted.
+    if app.approved_on is not None and disbursed_on < app.approved_on:
+        raise ApplicationError(
+            _("The disbursement date cannot be before the approval on %(date)s.") % {"date": app.approved_on},
+            "invalid",
+            field="disbursed_on",
+        )
     eligibility.require_application_eligible(
         app,
         on_date=disbursed_on,

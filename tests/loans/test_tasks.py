@@ -1,0 +1,177 @@
+"""The daily task `loans.end_due_publicity`, run by a real Celery worker (a subprocess on its own
+queue, Redis as broker and result backend) against the test database. The test commits its data
+(a transactional test) so the worker's own connection sees it."""
+
+import datetime
+import os
+import subprocess
+import sys
+import time
+import uuid
+from decimal import Decimal
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from celery.schedules import crontab
+from django.conf import settings
+from django.db import connection
+
+from config.celery import app as celery_app
+from core.models import AuditEvent
+from loans import services
+from loans.models import ApplicationHistory, LoanApplication, PublicityNotice
+from loans.tasks import end_due_publicity
+from loans.workflow import State
+
+WORKER_START_SECONDS = 60
+RESULT_SECONDS = 60
+
+
+def _database_url() -> str:
+    """The URL of the database this test runs on (pytest-django's test database, already
+    named test_…), so the worker uses it as it is instead of deriving another name."""
+    db = connection.settings_dict
+    auth = quote(db["USER"] or "", safe="")
+    if db.get("PASSWORD"):
+        auth += ":" + quote(db["PASSWORD"], safe="")
+    host = db.get("HOST") or "127.0.0.1"
+    port = db.get("PORT") or "5432"
+    return f"postgres://{auth}@{host}:{port}/{quote(db['NAME'], safe='')}"
+
+
+@pytest.fixture
+def worker_queue(tmp_path):
+    """Start a worker that consumes only a queue of its own, wait until it answers a ping, and
+    stop it at teardown (before pytest-django empties the database)."""
+    queue = f"test-loans-{uuid.uuid4().hex[:12]}"
+    node = f"{queue}@localhost"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "TEST_DATABASE_URL": _database_url(),
+    }
+    log_path = tmp_path / "worker.log"
+    celery_bin = Path(sys.executable).with_name("celery")
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [
+                str(celery_bin),
+                "-A",
+                "config",
+                "worker",
+                "--pool=solo",
+                "--concurrency=1",
+                "-Q",
+                queue,
+                "-n",
+                node,
+                "-l",
+                "warning",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+            cwd=settings.BASE_DIR,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + WORKER_START_SECONDS
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"The Celery worker exited ({process.returncode}):\n{log_path.read_text()}")
+            if celery_app.control.ping(destination=[node], timeout=1.0):
+                break
+            if time.monotonic() > deadline:
+                pytest.fail(f"The Celery worker did not answer in time:\n{log_path.read_text()}")
+        yield queue
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+        # Remove the queue and its bindings from Redis; the channel deletes only the bindings it
+        # knows, so declare them on it first.
+        with celery_app.connection_for_write() as conn:
+            bound = celery_app.amqp.queues[queue](conn.default_channel)
+            bound.declare()
+            bound.delete()
+
+
+def _run(queue: str, day: datetime.date) -> list[int]:
+    result = end_due_publicity.apply_async(args=[day.isoformat()], queue=queue)
+    try:
+        return result.get(timeout=RESULT_SECONDS)
+    finally:
+        result.forget()
+
+
+def _counts() -> tuple[int, int]:
+    return ApplicationHistory.objects.count(), AuditEvent.objects.count()
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_worker_ends_due_publicity_once(world, new_application, drive, worker_queue):
+    due = [drive(new_application(amount=Decimal("10000.00")), State.PUBLICITY) for _ in range(2)]
+    in_review = drive(new_application(amount=Decimal("10000.00")), State.VILLAGE_REVIEW)
+    last_day = max(PublicityNotice.objects.values_list("end_on", flat=True))
+    due_pks = sorted(app.pk for app in due)
+
+    # On the notices' last day nothing is due yet.
+    before = _counts()
+    assert _run(worker_queue, last_day) == []
+    assert _counts() == before
+
+    # The day after: both move, each with one history row and one audit record by nobody.
+    first = _run(worker_queue, last_day + datetime.timedelta(days=1))
+    assert sorted(first) == due_pks
+    states = dict(LoanApplication.objects.values_list("pk", "state"))
+    assert [states[pk] for pk in due_pks] == [State.BANK_ACCEPTANCE, State.BANK_ACCEPTANCE]
+    assert states[in_review.pk] == State.VILLAGE_REVIEW
+    rows = ApplicationHistory.objects.filter(transition="end_publicity").order_by("application_id")
+    assert [(r.application_id, r.from_state, r.to_state, r.by_id) for r in rows] == [
+        (pk, State.PUBLICITY, State.BANK_ACCEPTANCE, None) for pk in due_pks
+    ]
+    assert _counts() == (before[0] + 2, before[1] + 2)
+    assert set(
+        AuditEvent.objects.filter(action="application.end_publicity").values_list("object_id", flat=True)
+    ) == {str(pk) for pk in due_pks}
+    assert set(
+        PublicityNotice.objects.filter(application_id__in=due_pks).values_list("status", flat=True)
+    ) == {PublicityNotice.Status.ENDED}
+
+    # Run again (a retry, or beat firing twice): nothing left to do, nothing written.
+    after_first = _counts()
+    assert _run(worker_queue, last_day + datetime.timedelta(days=1)) == []
+    assert _run(worker_queue, last_day + datetime.timedelta(days=2)) == []
+    assert _counts() == after_first
+    assert dict(LoanApplication.objects.values_list("pk", "state")) == states
+
+
+def test_task_without_a_date_uses_today(world, new_application, drive, monkeypatch):
+    """Beat sends no argument: the task counts from the services' today (Asia/Shanghai)."""
+    app = drive(new_application(), State.PUBLICITY)
+    last_day = max(app.notices.values_list("end_on", flat=True))
+
+    monkeypatch.setattr(services, "_today", lambda: last_day)
+    assert end_due_publicity() == []
+    monkeypatch.setattr(services, "_today", lambda: last_day + datetime.timedelta(days=1))
+    assert end_due_publicity() == [app.pk]
+    assert LoanApplication.objects.get(pk=app.pk).state == State.BANK_ACCEPTANCE
+
+
+def test_beat_schedule_runs_the_task_every_night():
+    entry = settings.CELERY_BEAT_SCHEDULE["end-due-publicity"]
+    assert entry["task"] == "loans.end_due_publicity" == end_due_publicity.name
+    assert entry["task"] in celery_app.tasks
+    schedule = entry["schedule"]
+    assert isinstance(schedule, crontab)
+    # Every day shortly after midnight, Beijing time: the previous day was the notices' last.
+    assert (schedule.hour, schedule.minute) == ({0}, {10})
+    assert schedule.day_of_week == set(range(7))
+    assert schedule.day_of_month == set(range(1, 32))
+    assert celery_app.conf.timezone == settings.TIME_ZONE == "Asia/Shanghai"
+    assert celery_app.conf.beat_schedule["end-due-publicity"]["task"] == "loans.end_due_publicity"
