@@ -6,6 +6,8 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from django.utils.translation import gettext as _
+from django_fsm import ConcurrentTransition
+from django_fsm import TransitionNotAllowed as FSMTransitionNotAllowed
 from rest_framework import exceptions, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
@@ -37,7 +39,25 @@ def error_body(message, code: str, extra: dict | None = None) -> dict:
 def exception_handler(exc, context):
     """Every error answers `{"message", "code", "extra"}` (API.md)."""
     if isinstance(exc, ApplicationError):
-        return Response(error_body(exc.message, exc.code, exc.extra), status=exc.status_code)
+        extra = exc.extra
+        if exc.code == "invalid" and exc.field and "fields" not in extra:
+            # A service's input error names its field; clients read it where every 400 puts it.
+            extra = {**extra, "fields": {exc.field: [str(exc.message)]}}
+        return Response(error_body(exc.message, exc.code, extra), status=exc.status_code)
+    # django-fsm's own refusals, should a transition be taken outside the services' checks: the
+    # row changed under the save (ConcurrentTransitionMixin) or the state no longer allows it.
+    if isinstance(exc, ConcurrentTransition):
+        return Response(
+            error_body(_("Someone else changed this record meanwhile; reload it and try again."), "conflict"),
+            status=status.HTTP_409_CONFLICT,
+        )
+    if isinstance(exc, FSMTransitionNotAllowed):
+        return Response(
+            error_body(
+                _("This step is not allowed in the record's current state."), "transition_not_allowed"
+            ),
+            status=status.HTTP_409_CONFLICT,
+        )
     if isinstance(exc, DjangoValidationError):
         fields = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         exc = exceptions.ValidationError(fields)
@@ -51,9 +71,7 @@ def exception_handler(exc, context):
         return None
     if isinstance(exc, exceptions.ValidationError):
         detail = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
-        response.data = error_body(
-            _("The input is not valid."), "invalid", {"fields": _flatten(detail)}
-        )
+        response.data = error_body(_("The input is not valid."), "invalid", {"fields": _flatten(detail)})
     elif isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
         response.status_code = status.HTTP_401_UNAUTHORIZED
         response.data = error_body(exc.detail, "not_authenticated")

@@ -3,7 +3,7 @@ from django.shortcuts import get_object_or_404
 
 from accounts.scoping import village_q
 
-from .models import ApplicationHistory, LoanApplication, PublicityNotice
+from .models import ApplicationHistory, Loan, LoanApplication, PublicityNotice
 
 
 def application_list(*, user) -> QuerySet[LoanApplication]:
@@ -30,3 +30,10 @@ def application_detail(*, user, pk) -> LoanApplication:
 def available_transitions(*, application: LoanApplication, user) -> list[str]:
     """The transitions this user may take now (state, role, branch and four-eyes)."""
     return [t.name for t in application.get_available_user_state_transitions(user)]
+
+
+def loan_list(*, user) -> QuerySet[Loan]:
+    """Disbursed loans the user may see (scoped through the household's village)."""
+    return Loan.objects.filter(village_q(user, "household__village")).select_related(
+        "household__village", "borrower", "branch"
+    )

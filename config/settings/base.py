@@ -122,7 +122,12 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"RateBasisEnum": "policies.models.PolicyProfile.RateBasis"},
+    "ENUM_NAME_OVERRIDES": {
+        "RateBasisEnum": "policies.models.PolicyProfile.RateBasis",
+        "ApplicationStateEnum": "loans.workflow.State",
+        "LoanStateEnum": "loans.models.Loan.State",
+        "PublicityLevelEnum": "loans.models.PublicityNotice.Level",
+    },
 }
 
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/0")

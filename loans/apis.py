@@ -1,0 +1,586 @@
+"""REST API for loan applications and loans (API.md). Serializers only check the shape of the
+input (the 400 `invalid` answers) and format the output; every step is a service in services.py,
+which owns the rules, the roles, the row lock and the history row. Scope comes from the
+selectors: an application outside the user's area answers 404 on every route."""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound
+from rest_framework.generics import GenericAPIView
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.response import Response
+
+from accounts.models import Role
+from core.exceptions import NotPermitted
+from households import selectors as household_selectors
+from households.models import Household, Member
+
+from . import selectors, services
+from .models import (
+    ApplicationHistory,
+    InvestigationPhoto,
+    Loan,
+    LoanApplication,
+    Objection,
+    PublicityNotice,
+    UseMode,
+)
+from .purposes import Purpose
+from .workflow import State
+
+MONEY = {"max_digits": 12, "decimal_places": 2}
+
+# What a client shows on the button for each step. `object` is listed too: a publicity runner
+# may take it, through `objections/` or `transitions/object/`.
+TRANSITION_LABELS = {
+    "submit": gettext_lazy("Submit for village review"),
+    "send_back": gettext_lazy("Send back for changes"),
+    "village_approve": gettext_lazy("Pass village review and start publicity"),
+    "village_reject": gettext_lazy("Reject at village review"),
+    "withdraw": gettext_lazy("Withdraw the application"),
+    "object": gettext_lazy("Record an objection"),
+    "accept": gettext_lazy("Accept and record the investigation"),
+    "decline": gettext_lazy("Decline"),
+    "approve": gettext_lazy("Review and approve"),
+    "reject": gettext_lazy("Reject"),
+    "return_to_officer": gettext_lazy("Return to the loan officer"),
+    "disburse": gettext_lazy("Disburse"),
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Output serializers
+# ---------------------------------------------------------------------------------------------
+
+
+def _user_name(user) -> str | None:
+    return str(user) if user is not None else None
+
+
+class HistorySerializer(serializers.ModelSerializer):
+    by_name = serializers.SerializerMethodField(
+        help_text=gettext_lazy("Empty when the daily publicity task took the step.")
+    )
+
+    class Meta:
+        model = ApplicationHistory
+        fields = ["id", "transition", "from_state", "to_state", "by", "by_name", "at", "comment"]
+        read_only_fields = fields
+
+    def get_by_name(self, row) -> str | None:
+        return _user_name(row.by)
+
+
+class NoticeSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = PublicityNotice
+        fields = ["id", "level", "start_on", "end_on", "working_days", "status"]
+        read_only_fields = fields
+
+
+class ObjectionSerializer(serializers.ModelSerializer):
+    raised_by_name = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Objection
+        fields = [
+            "id",
+            "application",
+            "notice",
+            "objector",
+            "text",
+            "raised_by",
+            "raised_by_name",
+            "raised_at",
+        ]
+        read_only_fields = fields
+
+    def get_raised_by_name(self, objection) -> str | None:
+        return _user_name(objection.raised_by)
+
+
+class PhotoSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = InvestigationPhoto
+        fields = ["id", "application", "image", "caption", "uploaded_by", "uploaded_at"]
+        read_only_fields = fields
+
+
+class ApplicationSerializer(serializers.ModelSerializer):
+    household_registration_no = serializers.CharField(source="household.registration_no", read_only=True)
+    village = serializers.IntegerField(source="household.village_id", read_only=True)
+    village_name = serializers.CharField(source="household.village.name", read_only=True)
+    borrower_name = serializers.CharField(source="borrower.name", read_only=True)
+    state_display = serializers.CharField(source="get_state_display", read_only=True)
+    branch_name = serializers.CharField(source="branch.name", read_only=True, allow_null=True)
+    loan = serializers.SerializerMethodField(help_text=gettext_lazy("The loan's id once disbursed."))
+
+    class Meta:
+        model = LoanApplication
+        fields = [
+            "id",
+            "household",
+            "household_registration_no",
+            "village",
+            "village_name",
+            "borrower",
+            "borrower_name",
+            "amount",
+            "term_months",
+            "purpose_category",
+            "purpose_detail",
+            "use_mode",
+            "entity_name",
+            "entity_attested",
+            "capacity_attested",
+            "consent_publicity",
+            "consent_credit_query",
+            "state",
+            "state_display",
+            "branch",
+            "branch_name",
+            "created_by",
+            "created_at",
+            "submitted_on",
+            "investigated_by",
+            "investigated_on",
+            "approved_by",
+            "approved_on",
+            "approved_amount",
+            "approved_term_months",
+            "rate",
+            "rate_basis",
+            "decision_reason",
+            "loan",
+        ]
+        read_only_fields = fields
+
+    def get_loan(self, application) -> int | None:
+        try:
+            return application.loan.pk
+        except Loan.DoesNotExist:
+            return None
+
+
+class ApplicationDetailSerializer(ApplicationSerializer):
+    history = HistorySerializer(many=True, read_only=True)
+    notices = NoticeSerializer(many=True, read_only=True)
+    objections = ObjectionSerializer(many=True, read_only=True)
+    photos = PhotoSerializer(many=True, read_only=True)
+
+    class Meta(ApplicationSerializer.Meta):
+        fields = [
+            *ApplicationSerializer.Meta.fields,
+            "bank_account_no",
+            "investigation_findings",
+            "history",
+            "notices",
+            "objections",
+            "photos",
+        ]
+        read_only_fields = fields
+
+
+class TransitionSerializer(serializers.Serializer):
+    name = serializers.CharField(help_text=gettext_lazy("Post to transitions/{name}/ to take it."))
+    label = serializers.CharField()
+    target = serializers.ChoiceField(choices=State.choices)
+    target_display = serializers.CharField()
+
+
+class LoanSerializer(serializers.ModelSerializer):
+    household_registration_no = serializers.CharField(source="household.registration_no", read_only=True)
+    borrower_name = serializers.CharField(source="borrower.name", read_only=True)
+    branch_name = serializers.CharField(source="branch.name", read_only=True)
+    state_display = serializers.CharField(source="get_state_display", read_only=True)
+
+    class Meta:
+        model = Loan
+        fields = [
+            "id",
+            "application",
+            "contract_no",
+            "receipt_no",
+            "household",
+            "household_registration_no",
+            "borrower",
+            "borrower_name",
+            "branch",
+            "branch_name",
+            "amount",
+            "rate",
+            "rate_basis",
+            "term_months",
+            "disbursed_on",
+            "maturity_on",
+            "outstanding",
+            "classification",
+            "days_past_due",
+            "state",
+            "state_display",
+            "purpose_category",
+            "use_mode",
+        ]
+        read_only_fields = fields
+
+
+# ---------------------------------------------------------------------------------------------
+# Input serializers (shape only)
+# ---------------------------------------------------------------------------------------------
+
+
+class ApplicationInputSerializer(serializers.Serializer):
+    household = serializers.PrimaryKeyRelatedField(queryset=Household.objects.none())
+    borrower = serializers.PrimaryKeyRelatedField(
+        queryset=Member.objects.none(), help_text=gettext_lazy("A member of the household.")
+    )
+    amount = serializers.DecimalField(**MONEY, help_text=gettext_lazy("Yuan."))
+    term_months = serializers.IntegerField(min_value=1, max_value=600)
+    # Forbidden purposes are valid choices: submitting one is answered by its rule, with the source.
+    purpose_category = serializers.ChoiceField(choices=Purpose.choices)
+    purpose_detail = serializers.CharField(required=False, allow_blank=True)
+    use_mode = serializers.ChoiceField(choices=UseMode.choices, required=False)
+    entity_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    entity_attested = serializers.BooleanField(required=False)
+    capacity_attested = serializers.BooleanField(required=False)
+    bank_account_no = serializers.CharField(max_length=40, required=False, allow_blank=True)
+    consent_publicity = serializers.BooleanField(required=False)
+    consent_credit_query = serializers.BooleanField(required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A household or member outside the user's area is answered exactly like one that does
+        # not exist.
+        request = self.context.get("request")
+        if request is not None:
+            households = household_selectors.household_list(user=request.user)
+            if "household" in self.fields:
+                self.fields["household"].queryset = households
+            self.fields["borrower"].queryset = Member.objects.filter(household__in=households)
+
+    def validate(self, attrs):
+        household = self.context.get("household") or attrs.get("household")
+        borrower = attrs.get("borrower")
+        if household is not None and borrower is not None and borrower.household_id != household.pk:
+            raise serializers.ValidationError({"borrower": [_("Choose a member of this household.")]})
+        return attrs
+
+
+class ApplicationUpdateSerializer(ApplicationInputSerializer):
+    """A draft's fields; the household cannot change."""
+
+    household = None
+
+
+class ApplicationFilterSerializer(serializers.Serializer):
+    state = serializers.ChoiceField(choices=State.choices, required=False, allow_blank=True)
+    household = serializers.IntegerField(required=False, min_value=1)
+
+
+class LoanFilterSerializer(serializers.Serializer):
+    state = serializers.ChoiceField(choices=Loan.State.choices, required=False, allow_blank=True)
+    household = serializers.IntegerField(required=False, min_value=1)
+
+
+class CommentInputSerializer(serializers.Serializer):
+    comment = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class ReasonInputSerializer(serializers.Serializer):
+    comment = serializers.CharField(help_text=gettext_lazy("The reason; this step needs one."))
+
+
+class AcceptInputSerializer(CommentInputSerializer):
+    findings = serializers.CharField(help_text=gettext_lazy("The pre-loan investigation's findings."))
+    investigated_on = serializers.DateField(
+        required=False, allow_null=True, help_text=gettext_lazy("Today when omitted.")
+    )
+
+
+class ApproveInputSerializer(CommentInputSerializer):
+    amount = serializers.DecimalField(
+        **MONEY,
+        required=False,
+        allow_null=True,
+        help_text=gettext_lazy("The approved amount; the amount requested when omitted."),
+    )
+    term_months = serializers.IntegerField(
+        min_value=1,
+        max_value=600,
+        required=False,
+        allow_null=True,
+        help_text=gettext_lazy("The approved term; the term requested when omitted."),
+    )
+
+
+class DisburseInputSerializer(CommentInputSerializer):
+    contract_no = serializers.CharField(
+        max_length=64, help_text=gettext_lazy("The loan contract number (借款合同).")
+    )
+    receipt_no = serializers.CharField(
+        max_length=64, help_text=gettext_lazy("The loan receipt number (借据).")
+    )
+    disbursed_on = serializers.DateField(
+        required=False, allow_null=True, help_text=gettext_lazy("Today when omitted.")
+    )
+
+
+class ObjectionInputSerializer(serializers.Serializer):
+    text = serializers.CharField(help_text=gettext_lazy("What the objection says."))
+    objector = serializers.CharField(
+        max_length=100, required=False, allow_blank=True, help_text=gettext_lazy("Who raised it.")
+    )
+
+
+class PhotoInputSerializer(serializers.Serializer):
+    image = serializers.ImageField()
+    caption = serializers.CharField(max_length=200, required=False, allow_blank=True)
+
+
+# The body each step takes; its fields are the service's keyword arguments.
+TRANSITION_INPUTS = {
+    "submit": CommentInputSerializer,
+    "send_back": ReasonInputSerializer,
+    "village_approve": CommentInputSerializer,
+    "village_reject": ReasonInputSerializer,
+    "withdraw": ReasonInputSerializer,
+    "accept": AcceptInputSerializer,
+    "decline": ReasonInputSerializer,
+    "approve": ApproveInputSerializer,
+    "reject": ReasonInputSerializer,
+    "return_to_officer": ReasonInputSerializer,
+    "disburse": DisburseInputSerializer,
+}
+
+TRANSITION_BODY = PolymorphicProxySerializer(
+    component_name="TransitionBody",
+    serializers=[
+        CommentInputSerializer,
+        ReasonInputSerializer,
+        AcceptInputSerializer,
+        ApproveInputSerializer,
+        DisburseInputSerializer,
+        ObjectionInputSerializer,
+    ],
+    resource_type_field_name=None,
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Views
+# ---------------------------------------------------------------------------------------------
+
+
+def _application(request, pk) -> LoanApplication:
+    """The application for a write or a sub-list: scoped, so out of scope is 404."""
+    return get_object_or_404(selectors.application_list(user=request.user), pk=pk)
+
+
+def _detail_data(request, pk) -> dict:
+    application = selectors.application_detail(user=request.user, pk=pk)
+    return ApplicationDetailSerializer(application, context={"request": request}).data
+
+
+class ApplicationListApi(GenericAPIView):
+    """Applications in the user's area, newest first. POST enters a draft (a cadre of the
+    household's village, P1 art.11)."""
+
+    serializer_class = ApplicationSerializer
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("state", str, enum=State.values),
+            OpenApiParameter("household", int),
+        ],
+        responses=ApplicationSerializer(many=True),
+    )
+    def get(self, request):
+        filters = ApplicationFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        qs = selectors.application_list(user=request.user).select_related("loan")
+        if state := filters.validated_data.get("state"):
+            qs = qs.filter(state=state)
+        if household := filters.validated_data.get("household"):
+            qs = qs.filter(household_id=household)
+        page = self.paginate_queryset(qs)
+        return self.get_paginated_response(ApplicationSerializer(page, many=True).data)
+
+    @extend_schema(request=ApplicationInputSerializer, responses={201: ApplicationDetailSerializer})
+    def post(self, request):
+        if not request.user.has_role(Role.VILLAGE_CADRE):
+            raise NotPermitted(_("Only a cadre of the household's village enters its applications."))
+        data = ApplicationInputSerializer(data=request.data, context={"request": request})
+        data.is_valid(raise_exception=True)
+        application = services.application_create(acting_user=request.user, **data.validated_data)
+        return Response(_detail_data(request, application.pk), status=status.HTTP_201_CREATED)
+
+
+class ApplicationDetailApi(GenericAPIView):
+    """One application with its history, publicity notices, objections and photos. PATCH edits
+    a draft (the household's village cadre)."""
+
+    serializer_class = ApplicationDetailSerializer
+
+    def get(self, request, pk):
+        return Response(_detail_data(request, pk))
+
+    @extend_schema(request=ApplicationUpdateSerializer(partial=True), responses=ApplicationDetailSerializer)
+    def patch(self, request, pk):
+        application = _application(request, pk)
+        data = ApplicationUpdateSerializer(
+            data=request.data,
+            partial=True,
+            context={"request": request, "household": application.household},
+        )
+        data.is_valid(raise_exception=True)
+        services.application_update(acting_user=request.user, application=application, **data.validated_data)
+        return Response(_detail_data(request, pk))
+
+
+class TransitionListApi(GenericAPIView):
+    """The steps this user may take on the application now: its state, the user's role and unit,
+    and four-eyes (the investigating officer never approves) all count."""
+
+    serializer_class = TransitionSerializer
+    pagination_class = None
+
+    @extend_schema(responses=TransitionSerializer(many=True))
+    def get(self, request, pk):
+        application = _application(request, pk)
+        targets = {t.name: t.target for t in application.get_all_state_transitions()}
+        rows = []
+        for name in selectors.available_transitions(application=application, user=request.user):
+            target = targets[name]
+            rows.append(
+                {
+                    "name": name,
+                    "label": str(TRANSITION_LABELS.get(name, name)),
+                    "target": target,
+                    "target_display": str(State(target).label),
+                }
+            )
+        return Response(TransitionSerializer(rows, many=True).data)
+
+
+class TransitionApi(GenericAPIView):
+    """Takes one step and answers the updated application."""
+
+    serializer_class = ApplicationDetailSerializer
+
+    @extend_schema(
+        request=TRANSITION_BODY,
+        responses=ApplicationDetailSerializer,
+        description=(
+            "Every step takes an optional `comment`; `send_back`, `village_reject`, `withdraw`, `decline`, "
+            "`reject` and `return_to_officer` require it (the reason). `accept` takes `findings` and "
+            "`investigated_on`; `approve` takes `amount` and `term_months` (the requested ones when "
+            "omitted); `disburse` takes `contract_no`, `receipt_no` and `disbursed_on`; `object` takes "
+            "`text` and `objector`. An unknown step is 404; a role that may not take it 403 "
+            "(`permission_denied`, or `four_eyes` for the investigating officer); a step not allowed "
+            "from the current state 409 (`transition_not_allowed`); a broken eligibility rule 400 "
+            "(`rule_failed`, with `extra.rules`)."
+        ),
+    )
+    def post(self, request, pk, name):
+        application = _application(request, pk)
+        if name == "object":
+            data = ObjectionInputSerializer(data=request.data)
+            data.is_valid(raise_exception=True)
+            services.objection_lodge(acting_user=request.user, application=application, **data.validated_data)
+            return Response(_detail_data(request, pk))
+        step = services.TRANSITIONS.get(name)
+        if step is None:
+            raise NotFound()
+        data = TRANSITION_INPUTS.get(name, CommentInputSerializer)(data=request.data)
+        data.is_valid(raise_exception=True)
+        step(acting_user=request.user, application=application, **data.validated_data)
+        return Response(_detail_data(request, pk))
+
+
+class ObjectionListApi(GenericAPIView):
+    """Objections to the application's publicity. POST records one (the roles that run
+    publicity at some level); it suspends the notices and returns the application to village
+    review."""
+
+    serializer_class = ObjectionSerializer
+
+    @extend_schema(responses=ObjectionSerializer(many=True))
+    def get(self, request, pk):
+        application = _application(request, pk)
+        qs = application.objections.select_related("raised_by").order_by("-raised_at", "-id")
+        page = self.paginate_queryset(qs)
+        return self.get_paginated_response(ObjectionSerializer(page, many=True).data)
+
+    @extend_schema(request=ObjectionInputSerializer, responses={201: ObjectionSerializer})
+    def post(self, request, pk):
+        application = _application(request, pk)
+        data = ObjectionInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        objection = services.objection_lodge(
+            acting_user=request.user, application=application, **data.validated_data
+        )
+        return Response(ObjectionSerializer(objection).data, status=status.HTTP_201_CREATED)
+
+
+class PhotoListApi(GenericAPIView):
+    """Pre-loan investigation photos (贷前调查). POST (multipart) adds one: a loan officer of the
+    branch, while the bank is accepting or approving the application."""
+
+    serializer_class = PhotoSerializer
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(responses=PhotoSerializer(many=True))
+    def get(self, request, pk):
+        application = _application(request, pk)
+        page = self.paginate_queryset(application.photos.order_by("uploaded_at", "id"))
+        return self.get_paginated_response(
+            PhotoSerializer(page, many=True, context={"request": request}).data
+        )
+
+    @extend_schema(request=PhotoInputSerializer, responses={201: PhotoSerializer})
+    def post(self, request, pk):
+        application = _application(request, pk)
+        data = PhotoInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        photo = services.investigation_photo_add(
+            acting_user=request.user, application=application, **data.validated_data
+        )
+        return Response(
+            PhotoSerializer(photo, context={"request": request}).data, status=status.HTTP_201_CREATED
+        )
+
+
+class LoanListApi(GenericAPIView):
+    """Disbursed loans of households in the user's area, newest first (read-only here)."""
+
+    serializer_class = LoanSerializer
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("state", str, enum=Loan.State.values),
+            OpenApiParameter("household", int),
+        ],
+        responses=LoanSerializer(many=True),
+    )
+    def get(self, request):
+        filters = LoanFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        qs = selectors.loan_list(user=request.user)
+        if state := filters.validated_data.get("state"):
+            qs = qs.filter(state=state)
+        if household := filters.validated_data.get("household"):
+            qs = qs.filter(household_id=household)
+        page = self.paginate_queryset(qs)
+        return self.get_paginated_response(LoanSerializer(page, many=True).data)
+
+
+class LoanDetailApi(GenericAPIView):
+    serializer_class = LoanSerializer
+
+    def get(self, request, pk):
+        return Response(LoanSerializer(get_object_or_404(selectors.loan_list(user=request.user), pk=pk)).data)
