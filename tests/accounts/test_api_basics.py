@@ -30,7 +30,9 @@ def test_unauthenticated_api_call_is_401(api):
 
 
 def test_regions_follow_scope(world, api_as):
-    names = lambda user: {x["name"] for x in api_as(user).get("/api/v1/regions/?page_size=500").json()["results"]}  # noqa: E731
+    names = lambda user: {
+        x["name"] for x in api_as(user).get("/api/v1/regions/?page_size=500").json()["results"]
+    }  # noqa: E731
     assert names(world.county_office) == {"临桂区", "五通镇", "两江镇", "五通村", "茶洞村", "两江村"}
     assert names(world.township_officer) == {"五通镇", "五通村", "茶洞村"}
     assert names(world.officer) == {"五通镇", "五通村", "茶洞村"}
@@ -60,7 +62,9 @@ def test_home_page_counts_only_the_users_area(world, client_as):
         valid_to=datetime.date(2020, 12, 31),
     )
     unrated = HouseholdFactory(village=world.v1a)
-    CreditRatingFactory(household=unrated, grade=CreditRating.Grade.NONE, credit_limit=0, profile=world.profile)
+    CreditRatingFactory(
+        household=unrated, grade=CreditRating.Grade.NONE, credit_limit=0, profile=world.profile
+    )
     BlacklistEntry.objects.create(household=mine, reason="恶意逃债", added_by=world.county_office)
 
     r = client_as(world.cadre).get("/")
