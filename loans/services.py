@@ -15,7 +15,7 @@ from django_fsm import can_proceed, has_transition_perm
 
 from accounts.models import OrgUnit, Role
 from core.audit import audit
-from core.exceptions import ApplicationError, ConflictError, NotPermitted
+from core.exceptions import ApplicationError, ConflictError, NotPermitted, rule_failed
 from households.models import Household, Member
 from policies.selectors import add_working_days, county_of, profile_for, rate_for
 
@@ -92,7 +92,7 @@ def _take(app: LoanApplication, name: str, acting_user, comment: str = "", *, sy
 
 def _require_reason(reason: str, field: str = "comment") -> None:
     if not (reason or "").strip():
-        raise ApplicationError(_("Give the reason."), "reason_required", field=field)
+        raise ApplicationError(_("Give the reason."), "invalid", field=field)
 
 
 def branch_for(household: Household) -> OrgUnit | None:
@@ -107,7 +107,7 @@ def branch_for(household: Household) -> OrgUnit | None:
 def _check_borrower(household: Household, borrower: Member) -> None:
     if borrower is None or borrower.household_id != household.pk:
         raise ApplicationError(
-            _("The borrower must be a member of this household."), "borrower_not_member", field="borrower"
+            _("The borrower must be a member of this household."), "invalid", field="borrower"
         )
 
 
@@ -158,8 +158,10 @@ def application_submit(*, acting_user, application: LoanApplication, comment: st
     if app.branch_id is None:
         app.branch = branch_for(app.household)
     if app.branch_id is None:
-        raise ApplicationError(
-            _("No bank branch serves this township yet; an administrator must assign one."), "no_branch"
+        raise rule_failed(
+            "serving_branch",
+            _("No bank branch serves this township yet; an administrator must assign one."),
+            "DOMAIN §4.4: the branch serving the household's township accepts the application",
         )
     app.submitted_on = today
     _take(app, "submit", acting_user, comment)
@@ -316,8 +318,16 @@ def application_accept(
     app = _lock(application)
     _guard(app, "accept", acting_user)
     _require_reason(findings, "findings")
+    investigated_on = investigated_on or _today()
+    if investigated_on > _today() or (app.submitted_on and investigated_on < app.submitted_on):
+        raise ApplicationError(
+            _("The investigation date must be between the submission (%(submitted)s) and today.")
+            % {"submitted": app.submitted_on},
+            "invalid",
+            field="investigated_on",
+        )
     app.investigated_by = acting_user
-    app.investigated_on = investigated_on or _today()
+    app.investigated_on = investigated_on
     app.investigation_findings = findings
     _take(app, "accept", acting_user, comment)
     return app
@@ -367,10 +377,11 @@ def application_approve(
     amount = app.amount if amount is None else Decimal(amount)
     term_months = app.term_months if term_months is None else int(term_months)
     if amount > app.amount:
-        raise ApplicationError(
+        raise rule_failed(
+            "approved_not_above_requested",
             _("The approved amount cannot exceed the %(requested)s yuan requested.")
             % {"requested": app.amount},
-            "approved_above_requested",
+            "DOMAIN §4.5; issue #3: the approver approves an amount up to the one requested",
             field="amount",
         )
     today = _today()

@@ -329,7 +329,7 @@ def test_malformed_step_bodies_are_400_invalid(world, api_as, new_application, d
     body = error(step(api_as(world.approver), app.pk, "approve", amount="lots"), 400, "invalid")
     assert set(body["extra"]["fields"]) == {"amount"}
     # Above the amount requested: the service's own code, on the amount.
-    error(step(api_as(world.approver), app.pk, "approve", amount="40000.00"), 400, "approved_above_requested")
+    error(step(api_as(world.approver), app.pk, "approve", amount="40000.00"), 400, "rule_failed")
 
     app = drive(app, State.APPROVED)
     before = snapshot(app.pk)

@@ -454,7 +454,8 @@ def test_steps_that_need_a_reason_refuse_without_one(name, reason, world, new_ap
     before = snapshot(app)
     with pytest.raises(ApplicationError) as caught:
         call(world, app, reason)
-    assert caught.value.code == "reason_required"
+    field = {"accept": "findings", "object": "text"}.get(name, "comment")
+    assert (caught.value.code, caught.value.field) == ("invalid", field)
     assert caught.value.status_code == 400
     assert_nothing_written(app, before)
 
@@ -478,11 +479,11 @@ def test_accept_records_the_investigation(world, new_application, drive):
         acting_user=world.officer,
         application=app,
         findings=FINDINGS,
-        investigated_on=datetime.date(2026, 1, 5),
+        investigated_on=app.submitted_on,
     )
     app = LoanApplication.objects.get(pk=app.pk)
     assert app.investigated_by == world.officer
-    assert app.investigated_on == datetime.date(2026, 1, 5)
+    assert app.investigated_on == app.submitted_on
     assert app.investigation_findings == FINDINGS
 
 
@@ -533,7 +534,8 @@ def test_approved_amount_above_requested_is_refused(world, new_application, driv
     before = snapshot(app)
     with pytest.raises(ApplicationError) as caught:
         services.application_approve(acting_user=world.approver, application=app, amount=Decimal("30000.01"))
-    assert caught.value.code == "approved_above_requested"
+    assert caught.value.code == "rule_failed"
+    assert caught.value.extra["rules"][0]["rule"] == "approved_not_above_requested"
     assert_nothing_written(app, before)
 
     constraint = "application_approved_not_above_requested"
@@ -851,3 +853,16 @@ def test_the_whole_journey_leaves_a_complete_history(world, new_application, dri
     ]
     bank = [world.officer, world.approver, world.officer]
     assert [r.by for r in rows] == [world.cadre, world.cadre, None, *bank]
+
+
+@pytest.mark.parametrize("offset", [1, -400])
+def test_investigation_date_outside_submission_to_today_is_refused(offset, world, new_application, drive):
+    app = drive(new_application(), State.BANK_ACCEPTANCE)
+    day = timezone.localdate() + datetime.timedelta(days=offset)
+    with pytest.raises(ApplicationError) as caught:
+        services.application_accept(
+            acting_user=world.officer, application=app, findings="情况属实", investigated_on=day
+        )
+    assert (caught.value.code, caught.value.field) == ("invalid", "investigated_on")
+    app.refresh_from_db()
+    assert app.state == State.BANK_ACCEPTANCE and app.investigated_by is None
