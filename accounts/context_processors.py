@@ -4,6 +4,24 @@ from django.utils.translation import gettext_lazy as _
 from .models import Role
 
 
+def _loan_items(user) -> list:
+    """The loan workflow's pages, each for the roles that work there (DOMAIN §1, §4)."""
+    items = []
+    if user.has_role(Role.VILLAGE_CADRE):
+        items.append((_("My applications"), reverse("loans:application_list")))
+    else:
+        items.append((_("Loan applications"), reverse("loans:application_list")))
+    if user.has_role(Role.VILLAGE_CADRE, Role.TOWNSHIP_OFFICER, Role.COUNTY_OFFICE):
+        items.append((_("Publicity"), reverse("loans:publicity_board")))
+    if user.has_role(Role.LOAN_OFFICER):
+        items.append((_("Acceptance"), reverse("loans:acceptance_queue")))
+    if user.has_role(Role.APPROVER):
+        items.append((_("Approval"), reverse("loans:approval_queue")))
+    if user.has_role(Role.LOAN_OFFICER):
+        items.append((_("Disbursement"), reverse("loans:disbursement_queue")))
+    return items
+
+
 def navigation(request):
     """The menu a user sees: only what their roles can use."""
     user = getattr(request, "user", None)
@@ -12,6 +30,7 @@ def navigation(request):
     items = [(_("Home"), reverse("home"))]
     items.append((_("Households"), reverse("households:list")))
     items.append((_("Blacklist"), reverse("households:blacklist")))
+    items += _loan_items(user)
     if user.has_role(Role.ADMIN):
         items.append((_("Policy profiles"), reverse("policies:profile_list")))
         items.append((_("Interest rates"), reverse("policies:rate_list")))
