@@ -14,7 +14,7 @@ from .services import check_roles_fit_unit
 class UserAdminForm(forms.ModelForm):
     class Meta:
         model = User
-        fields = "__all__"
+        fields = "__all__"  # noqa: DJ007 - the admin's fieldsets choose what is shown
 
     def clean(self):
         cleaned = super().clean()

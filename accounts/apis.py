@@ -11,7 +11,12 @@ class TokenView(ObtainAuthToken):
     """`POST /api/v1/auth/token/` with `{username, password}` answers `{token}`."""
 
     @extend_schema(
-        request={"application/json": {"type": "object", "properties": {"username": {"type": "string"}, "password": {"type": "string"}}}},
+        request={
+            "application/json": {
+                "type": "object",
+                "properties": {"username": {"type": "string"}, "password": {"type": "string"}},
+            }
+        },
         responses={200: {"type": "object", "properties": {"token": {"type": "string"}}}},
     )
     def post(self, request, *args, **kwargs):

@@ -97,9 +97,7 @@ def visible_regions(user) -> QuerySet[OrgUnit]:
 
 
 def visible_villages(user) -> QuerySet[OrgUnit]:
-    return OrgUnit.objects.filter(Q(kind=OrgUnit.Kind.VILLAGE) & village_q(user, "")).select_related(
-        "parent"
-    )
+    return OrgUnit.objects.filter(Q(kind=OrgUnit.Kind.VILLAGE) & village_q(user, "")).select_related("parent")
 
 
 def visible_counties(user) -> QuerySet[OrgUnit]:

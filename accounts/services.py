@@ -30,7 +30,9 @@ def check_roles_fit_unit(*, unit: OrgUnit | None, role_codes) -> None:
 
 
 @transaction.atomic
-def user_create(*, acting_user, username: str, password: str, name: str, unit: OrgUnit, roles, **extra) -> User:
+def user_create(
+    *, acting_user, username: str, password: str, name: str, unit: OrgUnit, roles, **extra
+) -> User:
     role_codes = list(roles)
     check_roles_fit_unit(unit=unit, role_codes=role_codes)
     user = User(username=username, name=name, unit=unit, **extra)

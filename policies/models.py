@@ -190,7 +190,9 @@ class PolicyProfile(models.Model):
     publicity_levels = models.JSONField(
         _("publicity levels"),
         default=default_publicity_levels,
-        help_text=_("The levels at which the application is publicised; every level posts on the day of village approval and runs its working days (P1 art.12: 村、乡（镇）、区扶贫办分别公告公示)."),
+        help_text=_(
+            "The levels at which the application is publicised; every level posts on the day of village approval and runs its working days (P1 art.12: 村、乡（镇）、区扶贫办分别公告公示)."  # noqa: E501
+        ),
     )
 
     # §5 servicing

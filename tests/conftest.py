@@ -108,4 +108,3 @@ def client_as(client):
         return client
 
     return make
-

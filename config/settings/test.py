@@ -5,9 +5,7 @@ from .base import env
 
 DEBUG = False
 SECRET_KEY = "test-only-not-a-secret"
-DATABASES = {
-    "default": env.db("TEST_DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/fupin")
-}
+DATABASES = {"default": env.db("TEST_DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/fupin")}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 ID_NUMBER_KEYS = ["xfGCJ1QWdHzYkq3bQ4fQ2c7n2l8G3W2y4tZQm2Zp0Xk="]
 ID_NUMBER_HASH_KEY = "test-hash-key"

@@ -30,9 +30,9 @@ def test_unauthenticated_api_call_is_401(api):
 
 
 def test_regions_follow_scope(world, api_as):
-    names = lambda user: {
-        x["name"] for x in api_as(user).get("/api/v1/regions/?page_size=500").json()["results"]
-    }  # noqa: E731
+    def names(user):
+        return {x["name"] for x in api_as(user).get("/api/v1/regions/?page_size=500").json()["results"]}
+
     assert names(world.county_office) == {"临桂区", "五通镇", "两江镇", "五通村", "茶洞村", "两江村"}
     assert names(world.township_officer) == {"五通镇", "五通村", "茶洞村"}
     assert names(world.officer) == {"五通镇", "五通村", "茶洞村"}

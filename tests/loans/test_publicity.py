@@ -317,17 +317,13 @@ def test_notice_running_into_a_year_without_data_is_refused(
     assert_calendar_missing(world, app, clock, D(2024, 12, 27), 2025)
 
 
-def test_posting_in_a_year_without_data_is_refused(
-    world, clock, rated_2023_2025, new_application, drive
-):
+def test_posting_in_a_year_without_data_is_refused(world, clock, rated_2023_2025, new_application, drive):
     app = drive(new_application(), State.VILLAGE_REVIEW)
     CalendarYear.objects.filter(year=2024).delete()
     assert_calendar_missing(world, app, clock, D(2024, 9, 27), 2024)
 
 
-def test_a_year_entered_by_an_admin_makes_it_work(
-    world, clock, rated_2023_2025, new_application, drive
-):
+def test_a_year_entered_by_an_admin_makes_it_work(world, clock, rated_2023_2025, new_application, drive):
     """After the refusal the administrator enters the missing year (as the State Council's notice
     says) and the same step succeeds."""
     from policies.services import calendar_year_define

@@ -43,15 +43,30 @@ def extract(base: Path, app: str) -> polib.POFile:
             dest = tmp / src.relative_to(base)
             dest.parent.mkdir(parents=True, exist_ok=True)
             if src.is_dir():
-                shutil.copytree(src, dest, ignore=shutil.ignore_patterns("locale", "migrations", "__pycache__"))
+                shutil.copytree(
+                    src, dest, ignore=shutil.ignore_patterns("locale", "migrations", "__pycache__")
+                )
             else:
                 shutil.copy(src, dest)
         (tmp / "locale").mkdir()
         subprocess.run(
-            [sys.executable, str(base / "manage.py"), "makemessages", "-l", "zh_Hans", "--no-obsolete", "-v", "0"],
+            [
+                sys.executable,
+                str(base / "manage.py"),
+                "makemessages",
+                "-l",
+                "zh_Hans",
+                "--no-obsolete",
+                "-v",
+                "0",
+            ],
             cwd=tmp,
             check=True,
-            env={"DJANGO_SETTINGS_MODULE": "config.settings.local", "PYTHONPATH": str(base), "PATH": "/usr/bin:/bin"},
+            env={
+                "DJANGO_SETTINGS_MODULE": "config.settings.local",
+                "PYTHONPATH": str(base),
+                "PATH": "/usr/bin:/bin",
+            },
         )
         po_path = tmp / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po"
         return polib.pofile(str(po_path)) if po_path.exists() else polib.POFile()
@@ -84,8 +99,10 @@ class Command(BaseCommand):
             if check:
                 for e in fresh:
                     have = known.get(key(e))
-                    done = have is not None and "fuzzy" not in have.flags and (
-                        have.msgstr or (have.msgstr_plural and all(have.msgstr_plural.values()))
+                    done = (
+                        have is not None
+                        and "fuzzy" not in have.flags
+                        and (have.msgstr or (have.msgstr_plural and all(have.msgstr_plural.values())))
                     )
                     if not done:
                         missing.append(f"{app}: {e.msgid!r}")
