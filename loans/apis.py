@@ -31,26 +31,12 @@ from .models import (
     UseMode,
 )
 from .purposes import Purpose
-from .workflow import State
+from .workflow import STEP_LABELS, State
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
 
 # What a client shows on the button for each step. `object` is listed too: a publicity runner
 # may take it, through `objections/` or `transitions/object/`.
-TRANSITION_LABELS = {
-    "submit": gettext_lazy("Submit for village review"),
-    "send_back": gettext_lazy("Send back for changes"),
-    "village_approve": gettext_lazy("Pass village review and start publicity"),
-    "village_reject": gettext_lazy("Reject at village review"),
-    "withdraw": gettext_lazy("Withdraw the application"),
-    "object": gettext_lazy("Record an objection"),
-    "accept": gettext_lazy("Accept and record the investigation"),
-    "decline": gettext_lazy("Decline"),
-    "approve": gettext_lazy("Review and approve"),
-    "reject": gettext_lazy("Reject"),
-    "return_to_officer": gettext_lazy("Return to the loan officer"),
-    "disburse": gettext_lazy("Disburse"),
-}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -459,7 +445,7 @@ class TransitionListApi(GenericAPIView):
             rows.append(
                 {
                     "name": name,
-                    "label": str(TRANSITION_LABELS.get(name, name)),
+                    "label": str(STEP_LABELS.get(name, name)),
                     "target": target,
                     "target_display": str(State(target).label),
                 }

@@ -49,27 +49,12 @@ from .forms import (
     PublicityFilterForm,
 )
 from .models import InvestigationPhoto, Loan, LoanApplication, PublicityNotice, UseMode
-from .workflow import IN_FLIGHT_STATES, State
+from .workflow import IN_FLIGHT_STATES, STEP_LABELS, State
 
 PAGE_SIZE = 20
 ZERO = Decimal("0.00")
 
 # What each step is called on its button, and what the page says once it is done.
-STEP_LABELS = {
-    "submit": gettext_lazy("Submit for village review"),
-    "send_back": gettext_lazy("Send back for changes"),
-    "village_approve": gettext_lazy("Pass village review and start publicity"),
-    "village_reject": gettext_lazy("Reject at village review"),
-    "withdraw": gettext_lazy("Withdraw the application"),
-    "object": gettext_lazy("Record an objection"),
-    "end_publicity": gettext_lazy("Publicity ended"),
-    "accept": gettext_lazy("Accept and record the investigation"),
-    "decline": gettext_lazy("Decline"),
-    "approve": gettext_lazy("Review and approve"),
-    "reject": gettext_lazy("Reject"),
-    "return_to_officer": gettext_lazy("Return to the loan officer"),
-    "disburse": gettext_lazy("Disburse"),
-}
 STEP_DONE = {
     "submit": gettext_lazy("The application was submitted for village review."),
     "send_back": gettext_lazy("The application was sent back to draft for changes."),

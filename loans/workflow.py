@@ -21,6 +21,23 @@ class State(models.TextChoices):
     WITHDRAWN = "withdrawn", _("Withdrawn")
 
 
+# What each transition is called on buttons and in the API's list of transitions.
+STEP_LABELS = {
+    "submit": _("Submit for village review"),
+    "send_back": _("Send back for changes"),
+    "village_approve": _("Pass village review and start publicity"),
+    "village_reject": _("Reject at village review"),
+    "withdraw": _("Withdraw the application"),
+    "object": _("Record an objection"),
+    "end_publicity": _("Publicity ended"),
+    "accept": _("Accept and record the investigation"),
+    "decline": _("Decline"),
+    "approve": _("Review and approve"),
+    "reject": _("Reject"),
+    "return_to_officer": _("Return to the loan officer"),
+    "disburse": _("Disburse"),
+}
+
 FINAL_STATES = (State.DISBURSED, State.REJECTED, State.WITHDRAWN)
 # States in which an application is on its way to a loan: it counts against the household's cap
 # and blocks a second application (one borrower per household).

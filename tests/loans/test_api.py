@@ -21,7 +21,7 @@ from core.models import AuditEvent
 from households.models import CreditRating
 from loans import apis, services
 from loans.models import ApplicationHistory, Loan, LoanApplication, Objection, PublicityNotice
-from loans.workflow import State
+from loans.workflow import STEP_LABELS, State
 from policies.selectors import rate_for
 from tests.factories import HouseholdFactory, UserFactory
 
@@ -390,7 +390,7 @@ def test_concurrent_transition_and_fsm_refusal_map_to_409():
 
 def test_every_service_step_has_an_input_shape():
     assert set(apis.TRANSITION_INPUTS) == set(services.TRANSITIONS)
-    assert set(apis.TRANSITION_LABELS) == set(services.TRANSITIONS) | {"object"}
+    assert set(STEP_LABELS) == set(services.TRANSITIONS) | {"object", "end_publicity"}
 
 
 def test_not_authenticated_is_401(world, new_application):
