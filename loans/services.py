@@ -168,32 +168,37 @@ def application_submit(*, acting_user, application: LoanApplication, comment: st
     return app
 
 
+def _reasoned_step(name: str, *, acting_user, application, comment: str, final: bool) -> LoanApplication:
+    """A step that needs nothing but a reason: sending back, refusing, withdrawing. A final
+    refusal also keeps the reason on the application."""
+    app = _lock(application)
+    _guard(app, name, acting_user)
+    _require_reason(comment)
+    if final:
+        app.decision_reason = comment
+    _take(app, name, acting_user, comment)
+    return app
+
+
 @transaction.atomic
 def application_send_back(*, acting_user, application, comment: str = "") -> LoanApplication:
-    app = _lock(application)
-    _guard(app, "send_back", acting_user)
-    _require_reason(comment)
-    _take(app, "send_back", acting_user, comment)
-    return app
+    return _reasoned_step(
+        "send_back", acting_user=acting_user, application=application, comment=comment, final=False
+    )
 
 
 @transaction.atomic
 def application_village_reject(*, acting_user, application, comment: str = "") -> LoanApplication:
-    app = _lock(application)
-    _guard(app, "village_reject", acting_user)
-    _require_reason(comment)
-    app.decision_reason = comment
-    _take(app, "village_reject", acting_user, comment)
-    return app
+    return _reasoned_step(
+        "village_reject", acting_user=acting_user, application=application, comment=comment, final=True
+    )
 
 
 @transaction.atomic
 def application_withdraw(*, acting_user, application, comment: str = "") -> LoanApplication:
-    app = _lock(application)
-    _guard(app, "withdraw", acting_user)
-    _require_reason(comment)
-    app.decision_reason = comment
-    _take(app, "withdraw", acting_user, comment)
+    app = _reasoned_step(
+        "withdraw", acting_user=acting_user, application=application, comment=comment, final=True
+    )
     PublicityNotice.objects.filter(application=app, status=PublicityNotice.Status.RUNNING).update(
         status=PublicityNotice.Status.CANCELLED
     )
@@ -335,12 +340,9 @@ def application_accept(
 
 @transaction.atomic
 def application_decline(*, acting_user, application, comment: str = "") -> LoanApplication:
-    app = _lock(application)
-    _guard(app, "decline", acting_user)
-    _require_reason(comment)
-    app.decision_reason = comment
-    _take(app, "decline", acting_user, comment)
-    return app
+    return _reasoned_step(
+        "decline", acting_user=acting_user, application=application, comment=comment, final=True
+    )
 
 
 @transaction.atomic
@@ -402,21 +404,16 @@ def application_approve(
 
 @transaction.atomic
 def application_reject(*, acting_user, application, comment: str = "") -> LoanApplication:
-    app = _lock(application)
-    _guard(app, "reject", acting_user)
-    _require_reason(comment)
-    app.decision_reason = comment
-    _take(app, "reject", acting_user, comment)
-    return app
+    return _reasoned_step(
+        "reject", acting_user=acting_user, application=application, comment=comment, final=True
+    )
 
 
 @transaction.atomic
 def application_return_to_officer(*, acting_user, application, comment: str = "") -> LoanApplication:
-    app = _lock(application)
-    _guard(app, "return_to_officer", acting_user)
-    _require_reason(comment)
-    _take(app, "return_to_officer", acting_user, comment)
-    return app
+    return _reasoned_step(
+        "return_to_officer", acting_user=acting_user, application=application, comment=comment, final=False
+    )
 
 
 @transaction.atomic
