@@ -12,11 +12,19 @@ again changes nothing and is quick. Writes go through the services, acting as th
 job the write is (the county poverty office enters households, the branch's loan officer rates,
 the county office blacklists), so the demo also leaves the audit trail real work leaves.
 
+It also enters loan applications in every state of the workflow (DOMAIN §4), most of them in the
+demo cadre's village and the first branch, so every demo account finds work waiting: drafts,
+village review, publicity (one with an objection behind it), the bank's queues, loans disbursed,
+rejections and withdrawals. They are walked through the real services by the users whose step it
+is, on working days in the recent past (see `clock`), and placed relative to the day of the run
+like the ratings.
+
 Console output here is for developers and is not translated; the role names come from the
 catalogue in Chinese."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import random
 import time
@@ -25,8 +33,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.contrib.auth.models import Group, Permission
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.db.models import Count, Prefetch
 from django.utils import timezone, translation
 from faker import Faker
 
@@ -36,7 +45,10 @@ from core.exceptions import ApplicationError
 from households import idnumbers
 from households.models import BlacklistEntry, CreditRating, Household, Member
 from households.services import blacklist_add, household_create, rating_create
-from policies.models import PolicyProfile
+from loans import services as loan_services
+from loans.models import Loan, LoanApplication, PublicityNotice
+from loans.workflow import State
+from policies.models import CalendarDay, CalendarYear, PolicyProfile
 from policies.services import profile_create
 
 SEED = 20150101
@@ -74,6 +86,13 @@ ACCOUNTS = [
     # demo administrator would also act as cadre, loan officer and approver. Here each role has
     # its own person, as it should be in a county.
     ("admin", "何静", Role.ADMIN, "county", True),
+]
+# The cadres of the other villages with loan applications in the demo, printed apart from the
+# table above: `cadre` stays the one account a newcomer needs for the village side.
+VILLAGE_CADRES = [
+    ("cadre2", "蒙春生", Role.VILLAGE_CADRE, "village:0.1", False),
+    ("cadre3", "韦德华", Role.VILLAGE_CADRE, "village:1.0", False),
+    ("cadre4", "覃玉梅", Role.VILLAGE_CADRE, "village:2.0", False),
 ]
 ADMIN_GROUP = "系统管理员"
 # What the administrators' Django admin pages need: users, units, policy data, and the audit trail.
@@ -117,6 +136,194 @@ BLACKLIST_REASONS = [
     "贷款逾期后外出并更换联系方式，逃避催收超过一年，经区扶贫办认定列入扶持黑名单（P1 第二十二条）。",
 ]
 RATING_COMMENTS = ["", "", "", "村两委评议通过。", "经营情况良好，还款意愿强。", "家庭劳动力充足。"]
+
+
+# Loan applications -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of a demo application. `gap` counts working days after the previous step (0: the
+    same day); after the daily publicity task it counts from the notices' last day. `text` is the
+    step's reason, comment or objection (the bank's findings come from FINDINGS)."""
+
+    name: str
+    gap: int = 0
+    text: str = ""
+    by: str = ""  # who acts, when not the user whose step it usually is
+    objector: str = ""
+    amount: int | None = None  # the approved amount, when lower than requested
+
+
+SUBMIT = Step("submit")
+# The daily task (loans.end_due_publicity) the night after the notices' last day.
+END_PUBLICITY = Step("end_publicity")
+
+FINDINGS = {
+    "planting": "实地查看种植地块，土地已流转并完成平整，苗木采购合同已签订。申请人家庭有两名主要劳动力，"
+    "种植经验5年以上，无他行贷款。项目真实可行，同意受理。",
+    "breeding": "实地查看养殖场所，圈舍已建成并完成消毒，饲草料储备充足。申请人有多年养殖经验，家庭收入"
+    "稳定，无不良信用记录。项目真实，同意受理。",
+    "services": "实地查看经营场所，场地为自有房屋，设备采购清单与报价单一致。申请人具备经营能力，"
+    "周边需求稳定。同意受理。",
+    "trading": "实地查看收购点和仓储条件，已与两家批发商达成销售意向。申请人熟悉本地行情，资金用途明确。"
+    "同意受理。",
+    "rural_tourism": "实地查看房屋和周边环境，交通便利，改造方案可行，已取得村委会同意。申请人夫妇均能从事"
+    "接待服务。同意受理。",
+}
+
+
+# Every step from submission to disbursement: 13 working days, publicity included.
+TO_DISBURSEMENT = (
+    SUBMIT,
+    Step("village_approve", 2),
+    END_PUBLICITY,
+    Step("accept", 3),
+    Step("approve", 2),
+    Step("disburse", 2),
+)
+
+
+@dataclass(frozen=True)
+class PlannedApplication:
+    """A demo application: where, what, and the steps it has been through, starting `start`
+    working days before the day of the run. `detail` is unique: a second run finds it by that."""
+
+    village: str  # "t.v", the indexes of TOWNSHIPS
+    state: str  # where the steps leave it
+    start: int
+    amount: int
+    term_months: int
+    purpose: str
+    detail: str
+    business: str = ""  # a household running this business is preferred
+    steps: tuple[Step, ...] = ()
+    complete: bool = True  # False: a draft still without the account and the consents
+
+
+# Mostly in the demo cadre's village (青山村), whose branch has the demo officer and approver; a
+# few in 龙门村 (same branch, so the bank's accounts see them but `cadre` does not), 石桥村 and 白沙村.
+# Each row: village, the state it ends in, working days ago it was entered, amount, term (months),
+# purpose, project, the business preferred for its household, and its steps. Laid out by hand.
+# fmt: off
+APPLICATIONS = [
+    PlannedApplication("0.0", State.DRAFT, 1, 20000, 24, "breeding",
+                       "购买能繁母猪4头，扩建猪栏，预计年出栏肉猪40头。", "养殖生猪", complete=False),
+    PlannedApplication("0.0", State.DRAFT, 6, 30000, 24, "planting",
+                       "种植砂糖橘12亩，购买苗木、肥料和滴灌设备。", "种植砂糖橘", (
+                           SUBMIT,
+                           Step("send_back", 2, "项目说明不够具体：请写明已流转的土地面积、苗木来源和"
+                                "预计投产时间后再提交。"),
+                       )),
+    PlannedApplication("0.0", State.VILLAGE_REVIEW, 2, 10000, 12, "planting",
+                       "种植罗汉果5亩，购买种苗、棚架材料和有机肥。", "种植罗汉果", (SUBMIT,)),
+    PlannedApplication("0.0", State.VILLAGE_REVIEW, 0, 30000, 36, "services",
+                       "在村口经营小卖部，购进日用品和农资，扩建货架。", "经营小卖部", (SUBMIT,)),
+    PlannedApplication("0.0", State.PUBLICITY, 3, 50000, 36, "breeding",
+                       "购买西门塔尔肉牛8头，扩建牛棚，种植牧草10亩。", "养殖肉牛",
+                       (SUBMIT, Step("village_approve", 3))),
+    PlannedApplication("0.0", State.PUBLICITY, 5, 20000, 24, "breeding",
+                       "养殖山羊30只，修建羊舍并购买饲草粉碎机。", "养殖山羊",
+                       (SUBMIT, Step("village_approve", 2))),
+    PlannedApplication("0.0", State.PUBLICITY, 14, 30000, 24, "breeding",
+                       "林下养殖土鸡1500羽，购买鸡苗、饲料和防疫药品。", "养殖土鸡", (
+                           SUBMIT,
+                           Step("village_approve", 2),
+                           Step("object", 3, "有村民反映申请人家中另有一辆货车跑运输，怀疑养鸡项目不实，"
+                                "请村里核实。", by="township", objector="村民（匿名，电话反映）"),
+                           Step("village_approve", 7, "经村两委入户核实：鸡舍已建成，已购鸡苗500羽；货车为"
+                                "其兄弟所有。异议不成立，重新公示。"),
+                       )),
+    PlannedApplication("0.0", State.BANK_ACCEPTANCE, 12, 30000, 24, "planting",
+                       "种植沙田柚15亩，购买肥料、农药并修建蓄水池。", "种植沙田柚",
+                       (SUBMIT, Step("village_approve", 2), END_PUBLICITY)),
+    PlannedApplication("0.0", State.BANK_ACCEPTANCE, 9, 10000, 12, "rural_tourism",
+                       "利用自家房屋开办农家乐，添置餐桌、厨具和消毒柜。", "",
+                       (SUBMIT, Step("village_approve", 1), END_PUBLICITY)),
+    PlannedApplication("0.0", State.BANK_APPROVAL, 16, 50000, 36, "breeding",
+                       "养殖稻田鱼20亩，购买鱼苗、防逃网和增氧设备。", "养殖稻田鱼",
+                       (SUBMIT, Step("village_approve", 2), END_PUBLICITY, Step("accept", 3))),
+    PlannedApplication("0.0", State.BANK_APPROVAL, 12, 20000, 24, "services",
+                       "购买旋耕机和收割机各1台，为本村及邻村提供农机服务。", "农机服务",
+                       (SUBMIT, Step("village_approve", 1), END_PUBLICITY, Step("accept", 4))),
+    PlannedApplication("0.0", State.APPROVED, 20, 50000, 36, "breeding",
+                       "养殖肉牛10头，购买牛犊并储备青贮饲料。", "养殖肉牛", (
+                           SUBMIT,
+                           Step("village_approve", 2),
+                           END_PUBLICITY,
+                           Step("accept", 3),
+                           Step("approve", 3, "核定金额4万元：现有牛棚可容纳8头，按每头5000元核定。",
+                                amount=40000),
+                       )),
+    PlannedApplication("0.0", State.DISBURSED, 110, 50000, 36, "planting",
+                       "种植茶叶10亩，购买茶苗、有机肥并修建简易加工房。", "种植茶叶", TO_DISBURSEMENT),
+    PlannedApplication("0.0", State.DISBURSED, 75, 30000, 24, "breeding",
+                       "养蜂60箱，购买蜂箱、蜂种和摇蜜机。", "养蜂", TO_DISBURSEMENT),
+    PlannedApplication("0.0", State.DISBURSED, 45, 20000, 24, "trading",
+                       "收购本村罗汉果和沙田柚，销往桂林批发市场，购买小型冷藏设备。", "种植罗汉果",
+                       TO_DISBURSEMENT),
+    PlannedApplication("0.0", State.DISBURSED, 25, 10000, 12, "planting",
+                       "种植水稻8亩并套养禾花鱼，购买种子和化肥。", "种植水稻", TO_DISBURSEMENT),
+    PlannedApplication("0.0", State.REJECTED, 8, 30000, 36, "services",
+                       "开办摩托车修理店，购买工具和配件。", "外出务工", (
+                           SUBMIT,
+                           Step("village_reject", 3, "经村两委核实，申请人已在外省务工两年，近期没有回乡"
+                                "经营修理店的安排，申请用途不实，不予通过。"),
+                       )),
+    PlannedApplication("0.0", State.REJECTED, 30, 30000, 24, "breeding",
+                       "养殖生猪20头，新建标准化猪舍。", "养殖生猪", (
+                           SUBMIT,
+                           Step("village_approve", 2),
+                           END_PUBLICITY,
+                           Step("accept", 3),
+                           Step("reject", 3, "猪舍选址在饮用水水源保护范围内，无法办理养殖备案，本次不予"
+                                "审批；调整选址后可重新申请。"),
+                       )),
+    PlannedApplication("0.0", State.WITHDRAWN, 10, 20000, 24, "planting",
+                       "种植百香果6亩，搭建棚架并购买种苗。", "", (
+                           SUBMIT,
+                           Step("village_approve", 2),
+                           Step("withdraw", 2, "借款人已外出务工，本人书面申请撤回。"),
+                       )),
+    PlannedApplication("0.0", State.WITHDRAWN, 22, 30000, 36, "breeding",
+                       "养殖山羊40只，购买种羊和饲草。", "养殖山羊", (
+                           SUBMIT,
+                           Step("village_approve", 2),
+                           END_PUBLICITY,
+                           Step("withdraw", 3, "借款人的子女已承担项目资金，不再需要贷款，本人申请撤回。"),
+                       )),
+    PlannedApplication("0.1", State.PUBLICITY, 6, 30000, 24, "planting",
+                       "种植砂糖橘8亩，更换老化果树并购买肥料。", "种植砂糖橘",
+                       (SUBMIT, Step("village_approve", 2))),
+    PlannedApplication("0.1", State.BANK_APPROVAL, 14, 20000, 24, "breeding",
+                       "养殖土鸡800羽，扩建鸡舍。", "养殖土鸡",
+                       (SUBMIT, Step("village_approve", 2), END_PUBLICITY, Step("accept", 2))),
+    PlannedApplication("0.1", State.APPROVED, 18, 30000, 36, "services",
+                       "开办竹编加工作坊，购买破竹机和原料。", "",
+                       (SUBMIT, Step("village_approve", 2), END_PUBLICITY, Step("accept", 3),
+                        Step("approve", 2))),
+    PlannedApplication("0.1", State.DISBURSED, 60, 50000, 36, "rural_tourism",
+                       "改造自家老屋开办民宿，添置床品和热水器。", "", TO_DISBURSEMENT),
+    PlannedApplication("1.0", State.VILLAGE_REVIEW, 1, 10000, 12, "planting",
+                       "种植水稻10亩，购买种子和化肥。", "种植水稻", (SUBMIT,)),
+    PlannedApplication("1.0", State.BANK_ACCEPTANCE, 10, 30000, 24, "breeding",
+                       "养殖肉牛5头，购买牛犊。", "养殖肉牛",
+                       (SUBMIT, Step("village_approve", 2), END_PUBLICITY)),
+    PlannedApplication("1.0", State.REJECTED, 20, 20000, 24, "trading",
+                       "收购沙田柚销往外地，租用仓库。", "种植沙田柚", (
+                           SUBMIT,
+                           Step("village_approve", 2),
+                           END_PUBLICITY,
+                           Step("decline", 3, "实地调查发现申请人尚未落实仓库和销售渠道，项目不具备实施条件，"
+                                "不予受理；条件成熟后可重新申请。"),
+                       )),
+    PlannedApplication("2.0", State.DRAFT, 0, 20000, 24, "planting",
+                       "种植茶叶6亩，购买茶苗和有机肥。", "种植茶叶"),
+    PlannedApplication("2.0", State.PUBLICITY, 3, 30000, 24, "breeding",
+                       "养殖稻田鱼12亩，购买鱼苗和增氧机。", "养殖稻田鱼",
+                       (SUBMIT, Step("village_approve", 2))),
+]
+# fmt: on
 
 
 @dataclass
@@ -321,6 +528,78 @@ def split_score(total: int, maxima: list[int], rng: random.Random) -> list[int]:
     return parts
 
 
+class WorkingDays:
+    """Working days around the day of the run, from the working-day calendar, for placing the
+    demo's steps on days people work. Only for placing: the services count publicity on the
+    calendar themselves. A year the calendar lacks falls back to Monday to Friday here."""
+
+    def __init__(self, today: datetime.date):
+        self.covered = set(CalendarYear.objects.values_list("year", flat=True))
+        self.working = set(
+            CalendarDay.objects.filter(
+                date__gte=today - datetime.timedelta(days=400),
+                date__lte=today + datetime.timedelta(days=60),
+                is_working_day=True,
+            ).values_list("date", flat=True)
+        )
+
+    def is_working(self, day: datetime.date) -> bool:
+        return day in self.working if day.year in self.covered else day.weekday() < 5
+
+    def back(self, day: datetime.date, count: int) -> datetime.date:
+        """The working day `count` working days before `day` (0: `day` or the last before it)."""
+        while not self.is_working(day):
+            day -= datetime.timedelta(days=1)
+        for _ in range(count):
+            day -= datetime.timedelta(days=1)
+            while not self.is_working(day):
+                day -= datetime.timedelta(days=1)
+        return day
+
+    def after(self, day: datetime.date, count: int) -> datetime.date:
+        """The working day `count` working days after `day` (0: `day` or the next after it)."""
+        while not self.is_working(day):
+            day += datetime.timedelta(days=1)
+        for _ in range(count):
+            day += datetime.timedelta(days=1)
+            while not self.is_working(day):
+                day += datetime.timedelta(days=1)
+        return day
+
+
+@contextlib.contextmanager
+def clock(moment: datetime.datetime):
+    """Run the services as if it were `moment`. For this seeding command only: the demo's
+    applications went through their steps on past working days (publicity must have run its 5
+    working days before the bank can accept), while the services rightly take the day from the
+    clock. Patching django.utils.timezone.now moves `loans.services._today` (which reads
+    timezone.localdate) together with the auto_now_add times of the history, notices, objections
+    and audit records, so every page tells the same story. Always restored on the way out."""
+    real_now = timezone.now
+    timezone.now = lambda: moment
+    try:
+        yield
+    finally:
+        timezone.now = real_now
+
+
+# When in the day each step is taken (hour, minute), before a few minutes' spread per application.
+STEP_TIMES = {
+    "create": (9, 0),
+    "submit": (9, 25),
+    "send_back": (15, 30),
+    "village_approve": (10, 30),
+    "village_reject": (16, 0),
+    "object": (11, 0),
+    "withdraw": (11, 30),
+    "accept": (14, 30),
+    "decline": (15, 0),
+    "approve": (16, 0),
+    "reject": (16, 30),
+    "disburse": (10, 0),
+}
+
+
 def display_width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
@@ -336,10 +615,13 @@ class Command(BaseCommand):
         started = time.monotonic()
         with translation.override("zh-hans"), transaction.atomic():
             self.counts = {"households": 0, "ratings": 0, "blacklist": 0, "skipped": 0}
+            self.new_applications: list[str] = []
+            self.notes: list[str] = []
             units = self.units()
             users = self.users(units)
             profile = self.profile(units["county"], users["admin"])
             self.households(units, users, profile)
+            self.applications(units, users, profile)
         self.report(users, time.monotonic() - started)
 
     # Organisation units -------------------------------------------------------------------
@@ -386,9 +668,10 @@ class Command(BaseCommand):
     # Accounts -----------------------------------------------------------------------------
 
     def users(self, units) -> dict[str, User]:
-        users = {u.username: u for u in User.objects.filter(username__in=[a[0] for a in ACCOUNTS])}
+        accounts = ACCOUNTS + VILLAGE_CADRES
+        users = {u.username: u for u in User.objects.filter(username__in=[a[0] for a in accounts])}
         # The administrator exists first and creates the others, as in real life.
-        order = sorted(ACCOUNTS, key=lambda a: a[2] != Role.ADMIN)
+        order = sorted(accounts, key=lambda a: a[2] != Role.ADMIN)
         for username, name, role, where, staff in order:
             if username in users:
                 continue
@@ -515,6 +798,245 @@ class Command(BaseCommand):
         )
         self.counts["ratings"] += 1
 
+    # Loan applications --------------------------------------------------------------------
+
+    def applications(self, units, users, profile) -> None:
+        """Every planned application not yet in the database, the oldest first (so contract
+        numbers follow the disbursement dates), each walked through all its steps in turn."""
+        existing = set(
+            LoanApplication.objects.filter(
+                household__village__parent__parent=units["county"],
+                purpose_detail__in=[p.detail for p in APPLICATIONS],
+            ).values_list("purpose_detail", flat=True)
+        )
+        missing = [p for p in APPLICATIONS if p.detail not in existing]
+        if not missing:
+            return
+        self.today = timezone.localdate()
+        self.real_now = timezone.now()
+        self.days = WorkingDays(self.today)
+        self.loan_numbers: dict[int, int] = {}
+        candidates = self.candidate_households(units, profile)
+        officers = {0: users["officer"], 1: users["officer2"], 2: users["officer3"]}
+        cadres = {
+            where.partition(":")[2]: users[name]
+            for name, *_r, where, _s in ACCOUNTS + VILLAGE_CADRES
+            if where.startswith("village:")
+        }
+        for n, planned in sorted(enumerate(missing), key=lambda item: -item[1].start):
+            t_index = int(planned.village.split(".")[0])
+            # Who takes each kind of step: the village's cadre, the branch's officer, the approver.
+            actors = {
+                **users,
+                "cadre": cadres[planned.village],
+                "officer": officers[t_index],
+                "approver": users["approver"],
+            }
+            self.enter_application(n, planned, candidates, actors, profile)
+
+    def candidate_households(self, units, profile) -> dict[str, list[Household]]:
+        """Per village ("t.v"), the households that may borrow for the demo: not blacklisted, not
+        under monitoring (unless the profile allows it), without applications or loans, in a
+        fixed shuffled order so the demo's borrowers are spread over the village."""
+        busy = set(LoanApplication.objects.values_list("household_id", flat=True)) | set(
+            Loan.objects.values_list("household_id", flat=True)
+        )
+        blacklisted = set(
+            BlacklistEntry.objects.filter(removed_at__isnull=True).values_list("household_id", flat=True)
+        )
+        households = (
+            Household.objects.filter(village__parent__parent=units["county"])
+            .select_related("village")
+            .prefetch_related(
+                Prefetch("members", queryset=Member.objects.order_by("-is_head", "id")),
+                Prefetch("ratings", queryset=CreditRating.objects.order_by("-valid_from", "-id")),
+            )
+            .order_by("registration_no")
+        )
+        codes = {village.code: key for key, village in self.village_keys(units).items()}
+        per_village: dict[str, list[Household]] = {}
+        for household in households:
+            if household.pk in busy or household.pk in blacklisted:
+                continue
+            if household.is_monitored and not profile.allow_monitored_households:
+                continue
+            key = codes.get(household.village.code)
+            if key is not None:
+                per_village.setdefault(key, []).append(household)
+        rng = random.Random(SEED + 1)
+        for households_of_village in per_village.values():
+            rng.shuffle(households_of_village)
+        return per_village
+
+    @staticmethod
+    def village_keys(units) -> dict[str, OrgUnit]:
+        keys = {}
+        for t_index, (t_code, _name, villages) in enumerate(TOWNSHIPS):
+            for v_index in range(len(villages)):
+                keys[f"{t_index}.{v_index}"] = units["villages"][f"{t_code}2{v_index + 1:02d}"]
+        return keys
+
+    def pick(self, planned, candidates, profile, first, last) -> tuple[Household, Member]:
+        """The first candidate of the village (those running the planned business first) whose
+        rating covers the amount from `first` to `last` and who has a member of age to borrow
+        who can work: the head if possible, else the spouse."""
+
+        def line_on(household, day):
+            for rating in household.ratings.all():
+                if rating.valid_from <= day <= rating.valid_to:
+                    return rating.credit_limit if rating.is_valid_on(day) else Decimal(0)
+            return Decimal(0)
+
+        def can_borrow(member):
+            return member.labour_capacity != Member.Labour.NONE and all(
+                profile.age_min <= member.age_on(day) <= profile.age_max for day in (first, last)
+            )
+
+        pool = candidates.get(planned.village, [])
+        ordered = sorted(pool, key=lambda h: planned.business not in ("", h.business))
+        for household in ordered:
+            if any(line_on(household, day) < planned.amount for day in (first, last)):
+                continue
+            members = [
+                m
+                for m in household.members.all()
+                if m.relation in (Member.Relation.HEAD, Member.Relation.SPOUSE)
+            ]
+            borrower = next((m for m in members if can_borrow(m)), None)
+            if borrower is None:
+                continue
+            pool.remove(household)
+            return household, borrower
+        raise CommandError(
+            f"No household in village {planned.village} fits the demo application {planned.detail}"
+        )
+
+    def schedule(self, planned) -> datetime.date:
+        """The day the cadre enters the application."""
+        return self.days.back(self.today, planned.start)
+
+    def last_day(self, planned) -> datetime.date:
+        """The last day the household must be able to borrow: a month ahead while the application
+        is open (the demo accounts take its next steps), else today, so that no finished demo
+        application shows a rating that has since lapsed."""
+        if planned.state in (State.DISBURSED, State.REJECTED, State.WITHDRAWN):
+            return self.today
+        return self.today + datetime.timedelta(days=30)
+
+    def moment(self, day: datetime.date, step: str, n: int) -> datetime.datetime:
+        hour, minute = STEP_TIMES[step]
+        at = timezone.make_aware(datetime.datetime.combine(day, datetime.time(hour, minute + (n * 7) % 25)))
+        # A step of today is never later than now.
+        return min(at, self.real_now)
+
+    def enter_application(self, n: int, planned: PlannedApplication, candidates, actors, profile) -> None:
+        first = self.schedule(planned)
+        household, borrower = self.pick(planned, candidates, profile, first, self.last_day(planned))
+        fields = {
+            "amount": Decimal(planned.amount),
+            "term_months": planned.term_months,
+            "purpose_category": planned.purpose,
+            "purpose_detail": planned.detail,
+            "use_mode": "self",
+        }
+        if planned.complete:
+            rng = random.Random(f"{SEED}-{planned.detail}")
+            # A debit card of the rural commercial bank: 19 digits.
+            account = "62305201" + "".join(str(rng.randrange(10)) for _ in range(11))
+            fields |= {
+                "bank_account_no": account,
+                "capacity_attested": True,
+                "consent_publicity": True,
+                "consent_credit_query": True,
+            }
+        cadre = actors["cadre"]
+        with clock(self.moment(first, "create", n)):
+            app = loan_services.application_create(
+                acting_user=cadre, household=household, borrower=borrower, **fields
+            )
+        day = first
+        for step in planned.steps:
+            try:
+                if step is END_PUBLICITY:
+                    day = self.end_publicity(app)
+                    continue
+                day = self.days.after(day, step.gap)
+                if day > self.today:
+                    raise CommandError(
+                        f"Demo application {planned.detail}: step {step.name} falls after today"
+                    )
+                with clock(self.moment(day, step.name, n)):
+                    self.take(app, step, actors)
+            except ApplicationError as e:
+                if e.code == "calendar_missing":
+                    # Late in the last year the calendar covers: the notices cannot be dated.
+                    self.notes.append(f"{household.registration_no}: {e.message}")
+                    break
+                raise CommandError(f"Demo application {planned.detail}, step {step.name}: {e.message}") from e
+        app.refresh_from_db()
+        self.new_applications.append(app.state)
+
+    def end_publicity(self, app: LoanApplication) -> datetime.date:
+        """The daily task the night after the notices' last day; the next step counts from that day."""
+        end = max(app.notices.filter(status=PublicityNotice.Status.RUNNING).values_list("end_on", flat=True))
+        night = end + datetime.timedelta(days=1)
+        if night > self.today:
+            raise CommandError(f"Demo application {app.purpose_detail}: publicity is still running")
+        at = timezone.make_aware(datetime.datetime.combine(night, datetime.time(1, 0)))
+        with clock(min(at, self.real_now)):
+            moved = loan_services.publicity_end_due(on_date=night)
+        if app.pk not in moved:
+            raise CommandError(f"Demo application {app.purpose_detail}: publicity did not end")
+        return end
+
+    def take(self, app: LoanApplication, step: Step, actors) -> None:
+        s = loan_services
+        cadre, officer, approver = actors["cadre"], actors["officer"], actors["approver"]
+        match step.name:
+            case "submit":
+                s.application_submit(acting_user=cadre, application=app)
+            case "village_approve":
+                s.application_village_approve(acting_user=cadre, application=app, comment=step.text)
+            case "send_back" | "village_reject" | "withdraw":
+                s.TRANSITIONS[step.name](acting_user=cadre, application=app, comment=step.text)
+            case "object":
+                s.objection_lodge(
+                    acting_user=actors[step.by], application=app, text=step.text, objector=step.objector
+                )
+            case "accept":
+                s.application_accept(
+                    acting_user=officer, application=app, findings=FINDINGS[app.purpose_category]
+                )
+            case "decline":
+                s.application_decline(acting_user=officer, application=app, comment=step.text)
+            case "approve":
+                amount = Decimal(step.amount) if step.amount else None
+                s.application_approve(acting_user=approver, application=app, amount=amount, comment=step.text)
+            case "reject":
+                s.application_reject(acting_user=approver, application=app, comment=step.text)
+            case "disburse":
+                contract_no, receipt_no = self.next_loan_numbers(timezone.localdate().year)
+                s.application_disburse(
+                    acting_user=officer, application=app, contract_no=contract_no, receipt_no=receipt_no
+                )
+            case _:
+                raise CommandError(f"Unknown demo step {step.name}")
+
+    def next_loan_numbers(self, year: int) -> tuple[str, str]:
+        """The year's next free contract (借款合同) and receipt (借据) numbers: 2026HT0001, 2026JJ0001."""
+        n = self.loan_numbers.get(year)
+        if n is None:
+            n = Loan.objects.filter(contract_no__startswith=f"{year}HT").count()
+        while True:
+            n += 1
+            contract_no, receipt_no = f"{year}HT{n:04d}", f"{year}JJ{n:04d}"
+            if (
+                not Loan.objects.filter(contract_no=contract_no).exists()
+                and not Loan.objects.filter(receipt_no=receipt_no).exists()
+            ):
+                self.loan_numbers[year] = n
+                return contract_no, receipt_no
+
     # Output -------------------------------------------------------------------------------
 
     def report(self, users: dict[str, User], seconds: float) -> None:
@@ -525,6 +1047,17 @@ class Command(BaseCommand):
             f"示范县演示数据：本次新建 {c['households']} 户、评级 {c['ratings']} 户、"
             f"列入黑名单 {c['blacklist']} 户{skipped}；县内共 {total} 户（用时 {seconds:.1f} 秒）。"
         )
+        apps = LoanApplication.objects.filter(household__village__parent__parent__code=COUNTY_CODE)
+        by_state = dict(apps.order_by().values_list("state").annotate(n=Count("pk")))
+        states = "、".join(
+            f"{label} {by_state[value]}" for value, label in State.choices if by_state.get(value)
+        )
+        self.stdout.write(
+            f"贷款申请：本次新建 {len(self.new_applications)} 笔；县内共 {sum(by_state.values())} 笔"
+            f"（{states or '无'}），已发放贷款 {Loan.objects.filter(application__in=apps).count()} 笔。"
+        )
+        for note in self.notes:
+            self.stdout.write(f"  未能进入公示，留在村级审核 (left in village review): {note}")
         rows = [("用户名", "角色", "单位")]
         for username, *_ in ACCOUNTS:
             user = (
@@ -544,6 +1077,10 @@ class Command(BaseCommand):
             if n == 0:
                 self.stdout.write("  " + "  ".join("-" * w for w in widths))
         self.stdout.write(f"所有账号的密码 (password for every account): {PASSWORD}")
+        others = "、".join(
+            f"{username}（{unit_path(users[username].unit).split()[-1]}）" for username, *_ in VILLAGE_CADRES
+        )
+        self.stdout.write(f"其他村的村干部 (cadres of other villages, same password): {others}")
 
 
 def unit_path(unit: OrgUnit | None) -> str:
