@@ -31,7 +31,7 @@ ZERO = Decimal("0.00")
 
 # Stable rule codes and the texts they come from (DOMAIN §3; the seed's parts and articles).
 SOURCES = {
-    "registered_poor": "P2 §4(1); P3 §3.1; 银保监发〔2021〕6号 (monitored households)",
+    "registered_poor": "P2 §4(1); P3 §3.1; 银保监发〔2021〕6号（监测对象）",
     "in_lending_county": "P2 §4(1); P3 §3.1",
     "valid_rating": "P1 art.10; P2 §5(1)",
     "age_range": "P3 §3.2; P5 §3(1)1",

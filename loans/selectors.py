@@ -1,16 +1,23 @@
 from django.db.models import Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
 
+from accounts.models import OrgUnit
 from accounts.scoping import village_q
 
 from .models import ApplicationHistory, Loan, LoanApplication, PublicityNotice
+from .workflow import State
 
 
 def application_list(*, user) -> QuerySet[LoanApplication]:
-    """Applications the user may see (scoped through the household's village), ready for lists."""
-    return LoanApplication.objects.filter(village_q(user, "household__village")).select_related(
+    """Applications the user may see (scoped through the household's village), ready for lists.
+    A draft is the village's work in progress: the bank sees an application from submission on."""
+    qs = LoanApplication.objects.filter(village_q(user, "household__village")).select_related(
         "household__village__parent", "borrower", "branch"
     )
+    unit = getattr(user, "unit", None)
+    if unit is not None and unit.kind in (OrgUnit.Kind.BRANCH, OrgUnit.Kind.BANK):
+        qs = qs.exclude(state=State.DRAFT)
+    return qs
 
 
 def application_detail(*, user, pk) -> LoanApplication:

@@ -49,7 +49,7 @@ from .forms import (
     PublicityFilterForm,
 )
 from .models import InvestigationPhoto, Loan, LoanApplication, PublicityNotice, UseMode
-from .workflow import IN_FLIGHT_STATES, STEP_LABELS, State
+from .workflow import FINAL_STATES, IN_FLIGHT_STATES, STEP_LABELS, State
 
 PAGE_SIZE = 20
 ZERO = Decimal("0.00")
@@ -630,7 +630,9 @@ def _detail_page(request, app, *, failed=None, failed_form=None, rule_errors=Non
         "rule_errors": rule_errors or [],
         "can_edit": app.state == State.DRAFT and can_apply_for(user, app.household),
         "four_eyes": _four_eyes(app, user),
-        "report": _application_report(app),
+        # A finished application is not judged again: today's rules say nothing about it.
+        "is_final": app.state in FINAL_STATES,
+        "report": None if app.state in FINAL_STATES else _application_report(app),
         "notices": sorted(app.notices.all(), key=lambda n: (n.start_on, LEVELS.index(n.level))),
         "objections": app.objections.all(),
         "photos": app.photos.all(),

@@ -63,7 +63,7 @@ class World:
 
 @pytest.fixture(autouse=True)
 def reference_data(request):
-    """The working-day calendar and the rate table come from a data migration. A transactional
+    """The working-day calendar, the rate table and the roles come from data migrations. A transactional
     test (the browser tests) flushes them, so tests that use the database get back whatever is
     missing (one query each when nothing is)."""
     uses_db = request.node.get_closest_marker("django_db") or {"db", "transactional_db", "live_server"} & set(
@@ -78,6 +78,9 @@ def reference_data(request):
 
     seeding.seed_calendar(CalendarYear, CalendarDay)
     seeding.seed_rates(Rate)
+    # The roles come from a data migration too.
+    if Role.objects.count() < len(Role.CHOICES):
+        Role.objects.bulk_create([Role(code=code) for code, _ in Role.CHOICES], ignore_conflicts=True)
 
 
 @pytest.fixture

@@ -222,8 +222,11 @@ def test_a_disbursement_dated_before_the_approval_is_400_on_its_field(world, api
 def test_transitions_list_differs_per_user(world, api_as, new_application, drive, approver2):
     draft = new_application()
     assert names(api_as(world.cadre), draft.pk) == {"submit", "withdraw"}
-    for user in (world.officer, world.approver, world.township_officer, world.county_office):
+    for user in (world.township_officer, world.county_office):
         assert names(api_as(user), draft.pk) == set()
+    # The bank does not see a draft at all.
+    for user in (world.officer, world.approver):
+        assert api_as(user).get(f"{BASE}{draft.pk}/transitions/").status_code == 404
 
     r = api_as(world.cadre).get(f"{BASE}{draft.pk}/transitions/")
     submit = next(t for t in r.json() if t["name"] == "submit")
@@ -285,7 +288,7 @@ def test_unknown_step_is_404(world, api_as, new_application):
 def test_wrong_role_is_403_and_changes_nothing(world, api_as, new_application, drive):
     app = new_application()
     before = snapshot(app.pk)
-    error(step(api_as(world.officer), app.pk, "submit"), 403, "permission_denied")
+    error(step(api_as(world.officer), app.pk, "submit"), 404, "not_found")
     error(step(api_as(world.township_officer), app.pk, "submit"), 403, "permission_denied")
     assert snapshot(app.pk) == before
 
@@ -469,8 +472,8 @@ def test_list_is_scoped_filtered_and_paginated(world, api_as, household, new_app
     assert cadre.get(f"{BASE}?household={household.pk}").json()["count"] == 2
     assert cadre.get(f"{BASE}?page_size=1").json()["next"]
     assert set(error(cadre.get(f"{BASE}?state=bogus"), 400, "invalid")["extra"]["fields"]) == {"state"}
-    # The branch serving the township sees them; the other branch does not.
-    assert api_as(world.officer).get(BASE).json()["count"] == 2
+    # The branch serving the township sees the submitted one (not the draft); the other branch none.
+    assert [r["id"] for r in api_as(world.officer).get(BASE).json()["results"]] == [moving.pk]
     other_branch = UserFactory(username="officer2", unit=world.br2, roles=[Role.LOAN_OFFICER])
     assert api_as(other_branch).get(BASE).json()["count"] == 0
 
@@ -549,7 +552,7 @@ def test_object_through_the_transitions_route(world, api_as, new_application, dr
 
 def test_investigation_photos(world, api_as, new_application, drive, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
-    app = new_application()
+    app = drive(new_application(), State.VILLAGE_REVIEW)
     url = f"{BASE}{app.pk}/photos/"
     error(
         api_as(world.officer).post(url, {"image": png()}, format="multipart"), 409, "transition_not_allowed"
