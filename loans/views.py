@@ -904,6 +904,28 @@ def objection_create(request, pk):
 # ---------------------------------------------------------------------------------------------
 
 
+_FAILED = object()
+
+
+def _run_form_step(request, form, call, *, default_field: str | None = None):
+    """Run a bank step for a posted form: `call(cleaned_data)` calls the service. Answers
+    (result, status, rule_errors); `result` is `_FAILED` when the form or the service said no,
+    with the messages placed next to their fields."""
+    if request.method != "POST":
+        return _FAILED, 200, []
+    if not form.is_valid():
+        return _FAILED, 400, []
+    try:
+        return call(form.cleaned_data), 200, []
+    except NotPermitted as e:
+        raise PermissionDenied(e.message) from None
+    except ApplicationError as e:
+        return _FAILED, e.status_code, _place_error(e, form, default_field=default_field)
+    except ValidationError as e:
+        _place_validation_error(e, form)
+        return _FAILED, 400, []
+
+
 @login_required
 def application_accept(request, pk):
     app = selectors.application_detail(user=request.user, pk=pk)
@@ -911,35 +933,26 @@ def application_accept(request, pk):
     if gate is not None:
         return gate
     form = AcceptanceForm(request.POST or None, request.FILES or None)
-    status, rule_errors = 200, []
-    if request.method == "POST":
-        status = 400
-        if form.is_valid():
-            data = form.cleaned_data
-            try:
-                # The photos and the acceptance stand or fall together.
-                with transaction.atomic():
-                    for image in data["photos"]:
-                        services.investigation_photo_add(
-                            acting_user=request.user, application=app, image=image, caption=data["caption"]
-                        )
-                    services.application_accept(
-                        acting_user=request.user,
-                        application=app,
-                        findings=data["findings"],
-                        investigated_on=data["investigated_on"],
-                        comment=data["comment"],
-                    )
-            except NotPermitted as e:
-                raise PermissionDenied(e.message) from None
-            except ApplicationError as e:
-                rule_errors = _place_error(e, form)
-                status = e.status_code
-            except ValidationError as e:
-                _place_validation_error(e, form)
-            else:
-                messages.success(request, _("Accepted; the application now waits for review and approval."))
-                return redirect("loans:application_detail", pk=app.pk)
+
+    def accept(data):
+        # The photos and the acceptance stand or fall together.
+        with transaction.atomic():
+            for image in data["photos"]:
+                services.investigation_photo_add(
+                    acting_user=request.user, application=app, image=image, caption=data["caption"]
+                )
+            return services.application_accept(
+                acting_user=request.user,
+                application=app,
+                findings=data["findings"],
+                investigated_on=data["investigated_on"],
+                comment=data["comment"],
+            )
+
+    result, status, rule_errors = _run_form_step(request, form, accept)
+    if result is not _FAILED:
+        messages.success(request, _("Accepted; the application now waits for review and approval."))
+        return redirect("loans:application_detail", pk=app.pk)
     return render(
         request,
         "loans/accept_form.html",
@@ -996,27 +1009,20 @@ def application_approve(request, pk):
     if gate is not None:
         return gate
     form = ApprovalForm(request.POST or None, application=app)
-    status, rule_errors = 200, []
-    if request.method == "POST":
-        status = 400
-        if form.is_valid():
-            data = form.cleaned_data
-            try:
-                services.application_approve(
-                    acting_user=request.user,
-                    application=app,
-                    amount=data["amount"],
-                    term_months=data["term_months"],
-                    comment=data["comment"],
-                )
-            except NotPermitted as e:
-                raise PermissionDenied(e.message) from None
-            except ApplicationError as e:
-                rule_errors = _place_error(e, form)
-                status = e.status_code
-            else:
-                messages.success(request, _("Approved; the loan officer can now disburse it."))
-                return redirect("loans:application_detail", pk=app.pk)
+    result, status, rule_errors = _run_form_step(
+        request,
+        form,
+        lambda data: services.application_approve(
+            acting_user=request.user,
+            application=app,
+            amount=data["amount"],
+            term_months=data["term_months"],
+            comment=data["comment"],
+        ),
+    )
+    if result is not _FAILED:
+        messages.success(request, _("Approved; the loan officer can now disburse it."))
+        return redirect("loans:application_detail", pk=app.pk)
     rates = _rate_buckets(app, timezone.localdate())
     term = _int(form.data.get("term_months")) if form.is_bound else app.term_months
     return render(
@@ -1043,34 +1049,26 @@ def application_disburse(request, pk):
     if gate is not None:
         return gate
     form = DisbursementForm(request.POST or None)
-    status, rule_errors = 200, []
-    if request.method == "POST":
-        status = 400
-        if form.is_valid():
-            data = form.cleaned_data
-            try:
-                loan = services.application_disburse(
-                    acting_user=request.user,
-                    application=app,
-                    contract_no=data["contract_no"],
-                    receipt_no=data["receipt_no"],
-                    disbursed_on=data["disbursed_on"],
-                    comment=data["comment"],
-                )
-            except NotPermitted as e:
-                raise PermissionDenied(e.message) from None
-            except ApplicationError as e:
-                rule_errors = _place_error(e, form, default_field="contract_no")
-                status = e.status_code
-            except ValidationError as e:
-                _place_validation_error(e, form)
-            else:
-                messages.success(
-                    request,
-                    _("Disbursed under contract %(contract)s; the loan matures on %(date)s.")
-                    % {"contract": loan.contract_no, "date": loan.maturity_on.isoformat()},
-                )
-                return redirect("loans:application_detail", pk=app.pk)
+    loan, status, rule_errors = _run_form_step(
+        request,
+        form,
+        lambda data: services.application_disburse(
+            acting_user=request.user,
+            application=app,
+            contract_no=data["contract_no"],
+            receipt_no=data["receipt_no"],
+            disbursed_on=data["disbursed_on"],
+            comment=data["comment"],
+        ),
+        default_field="contract_no",
+    )
+    if loan is not _FAILED:
+        messages.success(
+            request,
+            _("Disbursed under contract %(contract)s; the loan matures on %(date)s.")
+            % {"contract": loan.contract_no, "date": loan.maturity_on.isoformat()},
+        )
+        return redirect("loans:application_detail", pk=app.pk)
     start = form.cleaned_data.get("disbursed_on") if form.is_bound and hasattr(form, "cleaned_data") else None
     start = start or timezone.localdate()
     return render(
