@@ -1,6 +1,8 @@
 from django.urls import path
 
 from . import apis
+from .api_urls_loans import urlpatterns as loan_api_urlpatterns
+from .api_urls_servicing import urlpatterns as servicing_api_urlpatterns
 from .apis_eligibility import EligibilityView
 
 urlpatterns = [
@@ -25,4 +27,6 @@ urlpatterns = [
     path("applications/<int:pk>/photos/", apis.PhotoListApi.as_view(), name="api-application-photos"),
     path("loans/", apis.LoanListApi.as_view(), name="api-loan-list"),
     path("loans/<int:pk>/", apis.LoanDetailApi.as_view(), name="api-loan-detail"),
+    *loan_api_urlpatterns,
+    *servicing_api_urlpatterns,
 ]

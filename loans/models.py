@@ -232,8 +232,21 @@ class InvestigationPhoto(models.Model):
         return self.caption or self.image.name
 
 
+class Classification(models.TextChoices):
+    """Five-level classification (五级分类, P1 art.43(6)), best first."""
+
+    NORMAL = "normal", _("Normal")
+    SPECIAL_MENTION = "special_mention", _("Special mention")
+    SUBSTANDARD = "substandard", _("Substandard")
+    DOUBTFUL = "doubtful", _("Doubtful")
+    LOSS = "loss", _("Loss")
+
+
+CLASSIFICATION_ORDER = [c.value for c in Classification]
+
+
 class Loan(models.Model):
-    """The loan created at disbursement (发放); its servicing comes with the servicing issue."""
+    """A loan: created at disbursement (发放), or imported from the bank's books (存量贷款)."""
 
     class State(models.TextChoices):
         ACTIVE = "active", _("Active")
@@ -276,8 +289,23 @@ class Loan(models.Model):
     state = models.CharField(
         _("state"), max_length=16, choices=State.choices, default=State.ACTIVE, db_index=True
     )
-    classification = models.CharField(_("classification"), max_length=16, default="normal")
+    classification = models.CharField(
+        _("classification"), max_length=16, choices=Classification.choices, default=Classification.NORMAL
+    )
     days_past_due = models.PositiveIntegerField(_("days past due"), default=0)
+    imported = models.BooleanField(_("imported from the bank's books"), default=False)
+    entity_name = models.CharField(_("cooperative or entrusted entity"), max_length=200, blank=True)
+    # The loan this one renews or continues (续贷, 展期): the subsidy support period follows the
+    # chain from its first loan (DOMAIN §6, P1 art.24).
+    original_loan = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="continuations",
+        verbose_name=_("renews or continues"),
+    )
+    settled_on = models.DateField(_("settled on"), null=True, blank=True)
     disbursed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -303,3 +331,106 @@ class Loan(models.Model):
 
     def __str__(self):
         return self.contract_no
+
+
+class Settlement(models.Model):
+    """One interest settlement period of a loan (结息), from the bank's settlement list or entered
+    by hand. `paid_on` empty means the borrower has not paid it yet."""
+
+    class Source(models.TextChoices):
+        IMPORT = "import", _("Bank settlement list")
+        MANUAL = "manual", _("Entered by hand")
+
+    loan = models.ForeignKey(
+        Loan, on_delete=models.PROTECT, related_name="settlements", verbose_name=_("loan")
+    )
+    period_start = models.DateField(_("period start"))
+    period_end = models.DateField(_("period end"))
+    principal = models.DecimalField(_("principal"), **MONEY)
+    rate = models.DecimalField(_("annual rate (%)"), max_digits=6, decimal_places=4)
+    interest_due = models.DecimalField(_("interest due"), **MONEY)
+    interest_paid = models.DecimalField(_("interest paid"), default=Decimal("0"), **MONEY)
+    penalty_paid = models.DecimalField(_("penalty and compound interest paid"), default=Decimal("0"), **MONEY)
+    paid_on = models.DateField(_("paid on"), null=True, blank=True)
+    source = models.CharField(_("source"), max_length=8, choices=Source.choices)
+    source_file = models.CharField(_("source file"), max_length=200, blank=True)
+    reason = models.TextField(_("reason"), blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("recorded by")
+    )
+    recorded_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("interest settlement")
+        verbose_name_plural = _("interest settlements")
+        ordering = ["loan", "period_start"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["loan", "period_start", "period_end"], name="settlement_one_per_period"
+            ),
+            models.CheckConstraint(
+                condition=Q(period_end__gte=F("period_start")), name="settlement_period_order"
+            ),
+            models.CheckConstraint(
+                condition=Q(principal__gte=0, interest_due__gte=0, interest_paid__gte=0, penalty_paid__gte=0),
+                name="settlement_amounts_nonnegative",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.loan} {self.period_start}–{self.period_end}"
+
+
+class Repayment(models.Model):
+    """A principal repayment; the one that brings the outstanding to zero settles the loan (结清)."""
+
+    loan = models.ForeignKey(
+        Loan, on_delete=models.PROTECT, related_name="repayments", verbose_name=_("loan")
+    )
+    paid_on = models.DateField(_("paid on"))
+    principal = models.DecimalField(_("principal repaid"), **MONEY)
+    outstanding_after = models.DecimalField(_("outstanding after"), **MONEY)
+    reason = models.TextField(_("note"), blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("recorded by")
+    )
+    recorded_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("repayment")
+        verbose_name_plural = _("repayments")
+        ordering = ["loan", "paid_on", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(principal__gt=0), name="repayment_positive"),
+            models.CheckConstraint(
+                condition=Q(outstanding_after__gte=0), name="repayment_outstanding_nonnegative"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.loan} {self.paid_on} {self.principal}"
+
+
+class ClassificationChange(models.Model):
+    """Every change of a loan's five-level classification, with the floor it was judged against."""
+
+    loan = models.ForeignKey(
+        Loan, on_delete=models.CASCADE, related_name="classification_changes", verbose_name=_("loan")
+    )
+    from_class = models.CharField(_("from"), max_length=16, choices=Classification.choices)
+    to_class = models.CharField(_("to"), max_length=16, choices=Classification.choices)
+    floor = models.CharField(_("floor by days past due"), max_length=16, choices=Classification.choices)
+    days_past_due = models.PositiveIntegerField(_("days past due"))
+    reason = models.TextField(_("reason"))
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("by")
+    )
+    at = models.DateTimeField(_("at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("classification change")
+        verbose_name_plural = _("classification changes")
+        ordering = ["loan", "at", "id"]
+
+    def __str__(self):
+        return f"{self.loan}: {self.from_class} → {self.to_class}"
