@@ -19,6 +19,7 @@ def _loan_items(user) -> list:
         items.append((_("Approval"), reverse("loans:approval_queue")))
     if user.has_role(Role.LOAN_OFFICER):
         items.append((_("Disbursement"), reverse("loans:disbursement_queue")))
+    items.append((_("Loan book"), reverse("loans:book_list")))
     return items
 
 

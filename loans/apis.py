@@ -5,6 +5,17 @@ selectors: an application outside the user's area answers 404 on every route."""
 
 from __future__ import annotations
 
+from django.db.models import (
+    Count,
+    DateField,
+    DecimalField,
+    IntegerField,
+    Max,
+    OuterRef,
+    Prefetch,
+    Subquery,
+    Sum,
+)
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -28,6 +39,8 @@ from .models import (
     LoanApplication,
     Objection,
     PublicityNotice,
+    Repayment,
+    Settlement,
     UseMode,
 )
 from .purposes import Purpose
@@ -213,6 +226,71 @@ class LoanSerializer(serializers.ModelSerializer):
             "use_mode",
         ]
         read_only_fields = fields
+
+
+class SettlementSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Settlement
+        fields = [
+            "id",
+            "period_start",
+            "period_end",
+            "principal",
+            "rate",
+            "interest_due",
+            "interest_paid",
+            "penalty_paid",
+            "paid_on",
+            "source",
+        ]
+        read_only_fields = fields
+
+
+class RepaymentSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Repayment
+        fields = ["id", "paid_on", "principal", "outstanding_after"]
+        read_only_fields = fields
+
+
+class LoanDetailSerializer(LoanSerializer):
+    """The loan with its latest settlements and repayments (newest first) and totals over all."""
+
+    original_loan_contract_no = serializers.CharField(
+        source="original_loan.contract_no", read_only=True, default=None
+    )
+    settlements = SettlementSerializer(source="recent_settlements", many=True, read_only=True)
+    repayments = RepaymentSerializer(source="recent_repayments", many=True, read_only=True)
+    settlement_totals = serializers.SerializerMethodField()
+    repayment_totals = serializers.SerializerMethodField()
+
+    class Meta(LoanSerializer.Meta):
+        fields = [
+            *LoanSerializer.Meta.fields,
+            "imported",
+            "entity_name",
+            "settled_on",
+            "original_loan",
+            "original_loan_contract_no",
+            "settlement_totals",
+            "settlements",
+            "repayment_totals",
+            "repayments",
+        ]
+        read_only_fields = fields
+
+    def get_settlement_totals(self, loan) -> dict:
+        zero = "0.00"
+        return {
+            "count": loan.settlement_count or 0,
+            "interest_due": str(loan.settlement_interest_due or zero),
+            "interest_paid": str(loan.settlement_interest_paid or zero),
+            "penalty_paid": str(loan.settlement_penalty_paid or zero),
+            "last_paid_on": loan.settlement_last_paid_on,
+        }
+
+    def get_repayment_totals(self, loan) -> dict:
+        return {"count": loan.repayment_count or 0, "principal": str(loan.repayment_principal or "0.00")}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -566,7 +644,57 @@ class LoanListApi(GenericAPIView):
 
 
 class LoanDetailApi(GenericAPIView):
-    serializer_class = LoanSerializer
+    serializer_class = LoanDetailSerializer
 
     def get(self, request, pk):
-        return Response(LoanSerializer(get_object_or_404(selectors.loan_list(user=request.user), pk=pk)).data)
+        loan = get_object_or_404(_loan_detail_queryset(selectors.loan_list(user=request.user)), pk=pk)
+        return Response(LoanDetailSerializer(loan).data)
+
+
+# A loan's detail carries its latest settlements and repayments and the totals over all of them:
+# three years of quarterly settlements fit, and the answer's size and time do not grow with the
+# loan's history (the whole list belongs to a paged endpoint).
+RECENT = 12
+
+
+def _totals(model, **sums):
+    """One correlated subquery per figure, so the loan stays one row and one query."""
+    rows = model.objects.filter(loan=OuterRef("pk")).order_by().values("loan")
+    return {
+        name: Subquery(rows.annotate(v=expr).values("v"), output_field=output)
+        for name, (expr, output) in sums.items()
+    }
+
+
+def _loan_detail_queryset(qs):
+    money = DecimalField(max_digits=14, decimal_places=2)
+    return (
+        qs.select_related("original_loan")
+        .annotate(
+            **_totals(
+                Settlement,
+                settlement_count=(Count("pk"), IntegerField()),
+                settlement_interest_due=(Sum("interest_due"), money),
+                settlement_interest_paid=(Sum("interest_paid"), money),
+                settlement_penalty_paid=(Sum("penalty_paid"), money),
+                settlement_last_paid_on=(Max("paid_on"), DateField()),
+            ),
+            **_totals(
+                Repayment,
+                repayment_count=(Count("pk"), IntegerField()),
+                repayment_principal=(Sum("principal"), money),
+            ),
+        )
+        .prefetch_related(
+            Prefetch(
+                "settlements",
+                queryset=Settlement.objects.order_by("-period_start", "-id")[:RECENT],
+                to_attr="recent_settlements",
+            ),
+            Prefetch(
+                "repayments",
+                queryset=Repayment.objects.order_by("-paid_on", "-id")[:RECENT],
+                to_attr="recent_repayments",
+            ),
+        )
+    )

@@ -284,7 +284,8 @@ class Loan(models.Model):
     disbursed_on = models.DateField(_("disbursed on"))
     maturity_on = models.DateField(_("matures on"))
     use_mode = models.CharField(_("use mode"), max_length=16, choices=UseMode.choices)
-    purpose_category = models.CharField(_("purpose"), max_length=32, choices=Purpose.choices)
+    # Blank only for imported loans whose bank list gives no purpose.
+    purpose_category = models.CharField(_("purpose"), max_length=32, choices=Purpose.choices, blank=True)
     outstanding = models.DecimalField(_("outstanding principal"), **MONEY)
     state = models.CharField(
         _("state"), max_length=16, choices=State.choices, default=State.ACTIVE, db_index=True

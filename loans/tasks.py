@@ -1,8 +1,9 @@
 import datetime
 
 from celery import shared_task
+from django.utils import timezone
 
-from . import services
+from . import services, servicing
 
 
 @shared_task(name="loans.end_due_publicity")
@@ -11,3 +12,11 @@ def end_due_publicity(on_date: str | None = None) -> list[int]:
     Safe to run twice: the second run finds nothing left in publicity that is due."""
     day = datetime.date.fromisoformat(on_date) if on_date else None
     return services.publicity_end_due(on_date=day)
+
+
+@shared_task(name="loans.refresh_overdue")
+def refresh_overdue(on_date: str | None = None) -> dict:
+    """Daily: days past due, overdue state and the classification floor of every open loan.
+    Safe to run twice: the second run the same day finds nothing to change."""
+    day = datetime.date.fromisoformat(on_date) if on_date else timezone.localdate()
+    return servicing.overdue_refresh(on_date=day)

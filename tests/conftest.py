@@ -111,3 +111,15 @@ def client_as(client):
         return client
 
     return make
+
+
+def pytest_collection_modifyitems(config, items):
+    """A transactional test must also roll back serialised: otherwise its flush and a later
+    serialised test's reload of the migrated rows (content types, roles) collide at random,
+    depending on which worker runs what."""
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        if marker and marker.kwargs.get("transaction") and not marker.kwargs.get("serialized_rollback"):
+            raise pytest.UsageError(
+                f"{item.nodeid}: use @pytest.mark.django_db(transaction=True, serialized_rollback=True)"
+            )

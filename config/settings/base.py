@@ -141,6 +141,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "loans.end_due_publicity",
         "schedule": crontab(hour=0, minute=10),
     },
+    # After midnight Beijing time: yesterday's unpaid settlement days and maturities count from today.
+    "refresh-overdue": {
+        "task": "loans.refresh_overdue",
+        "schedule": crontab(hour=0, minute=30),
+    },
 }
 
 LOGGING = {

@@ -1,0 +1,114 @@
+"""REST API for servicing (API.md `settlement-imports/`, repayments, the overdue list). The
+serializers check the shape of the input; the rules, roles, locks and audit are in servicing.py.
+A loan outside the user's area answers 404."""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.generics import GenericAPIView
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.response import Response
+
+from core.exceptions import NotPermitted
+
+from . import selectors, servicing
+from .apis import LoanSerializer
+from .models import Repayment
+
+MONEY = {"max_digits": 12, "decimal_places": 2}
+
+
+def _require_servicer(user) -> None:
+    if not servicing.can_service(user):
+        raise NotPermitted(servicing.not_permitted_message())
+
+
+class SettlementImportInput(serializers.Serializer):
+    file = serializers.FileField()
+
+
+class SettlementImportOutput(serializers.Serializer):
+    created = serializers.IntegerField()
+    updated_paid_late = serializers.IntegerField()
+    unchanged = serializers.IntegerField()
+
+
+class SettlementImportApi(GenericAPIView):
+    """The bank's interest settlement list (结息清单), CSV or XLSX; all rows or none. The same
+    rows imported again add nothing (`unchanged`). Errors: 400 with `extra.rows`."""
+
+    parser_classes = [MultiPartParser, FormParser]
+    serializer_class = SettlementImportInput
+
+    @extend_schema(request=SettlementImportInput, responses={201: SettlementImportOutput})
+    def post(self, request):
+        _require_servicer(request.user)
+        data = SettlementImportInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        upload = data.validated_data["file"]
+        result = servicing.settlement_import(acting_user=request.user, file=upload, filename=upload.name)
+        return Response(result.counts(), status=status.HTTP_201_CREATED)
+
+
+class RepaymentInput(serializers.Serializer):
+    principal = serializers.DecimalField(**MONEY)
+    paid_on = serializers.DateField()
+    note = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class LoanRepaymentSerializer(serializers.ModelSerializer):
+    note = serializers.CharField(source="reason", read_only=True)
+
+    class Meta:
+        model = Repayment
+        fields = [
+            "id",
+            "loan",
+            "paid_on",
+            "principal",
+            "outstanding_after",
+            "note",
+            "recorded_by",
+            "recorded_at",
+        ]
+        read_only_fields = fields
+
+
+class RepaymentListApi(GenericAPIView):
+    serializer_class = LoanRepaymentSerializer
+
+    def get(self, request, pk):
+        loan = get_object_or_404(selectors.loan_list(user=request.user), pk=pk)
+        return Response(LoanRepaymentSerializer(loan.repayments.all(), many=True).data)
+
+    @extend_schema(request=RepaymentInput, responses={201: LoanRepaymentSerializer})
+    def post(self, request, pk):
+        loan = get_object_or_404(selectors.loan_list(user=request.user), pk=pk)
+        _require_servicer(request.user)
+        data = RepaymentInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        repayment = servicing.repayment_record(acting_user=request.user, loan=loan, **data.validated_data)
+        return Response(LoanRepaymentSerializer(repayment).data, status=status.HTTP_201_CREATED)
+
+
+class OverdueFilter(serializers.Serializer):
+    bucket = serializers.ChoiceField(choices=list(servicing.BUCKET_BY_KEY), required=False)
+
+
+class OverdueListApi(GenericAPIView):
+    """Open loans past due in the user's area, longest first; `bucket` narrows to one bucket."""
+
+    serializer_class = LoanSerializer
+
+    @extend_schema(
+        parameters=[OpenApiParameter("bucket", str, enum=list(servicing.BUCKET_BY_KEY))],
+        responses=LoanSerializer(many=True),
+    )
+    def get(self, request):
+        filters = OverdueFilter(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        qs = servicing.overdue_list(user=request.user, bucket=filters.validated_data.get("bucket", ""))
+        page = self.paginate_queryset(qs)
+        return self.get_paginated_response(LoanSerializer(page, many=True).data)

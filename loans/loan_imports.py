@@ -1,0 +1,818 @@
+"""Import of existing loans (存量贷款) from the bank's books: a CSV (UTF-8, with or without BOM,
+or GBK) or an XLSX sheet, one loan a row, with Chinese headers (the English field names are
+accepted too).
+
+It follows the household import (households/excel.py) and reuses its cell readers: every row is
+checked and every problem reported at once (row number, column, message); nothing is written
+unless no row failed, and then every loan is written in one transaction. The headers and the
+words in the choice columns are the bank's file format, so they are Chinese literals, not
+interface text."""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+import math
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+
+from dateutil.relativedelta import relativedelta
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+from openpyxl import Workbook
+from openpyxl.utils.datetime import from_excel
+
+from accounts.models import OrgUnit, Role
+from accounts.scoping import village_q
+from core.audit import audit
+from core.exceptions import ApplicationError, NotPermitted
+from households import idnumbers
+from households.excel import (
+    EXCEL_DIGITS,
+    MAX_FILE_SIZE,
+    RowError,
+    _blank,
+    _CellError,
+    _date,
+    _FileError,
+    _header_key,
+    _is_number,
+    _money,
+    _normalise,
+    _open_workbook,
+    _text,
+    file_too_large_message,
+)
+from households.models import Household, Member
+
+from .models import Loan, UseMode
+from .purposes import Purpose
+
+MAX_ROWS = 5_000
+HEADER_SEARCH_ROWS = 10
+QUERY_CHUNK = 900
+MAX_RATE = Decimal("36")
+# The PBOC benchmark rate gave way to the LPR on this day (DOMAIN §5).
+LPR_SINCE = datetime.date(2019, 8, 20)
+# Excel's serial day numbers for 1954 … 2119: a date cell saved as General arrives as one of these.
+EXCEL_SERIALS = (20000, 80000)
+SCIENTIFIC = re.compile(r"^\d(\.\d+)?E\+?\d+$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    header: str
+    aliases: tuple[str, ...] = ()
+    required: bool = False
+
+
+COLUMNS = (
+    Column("registration_no", "户编号", ("registration_no", "household", "户籍编号")),
+    Column("id_number", "借款人身份证号", ("id_number", "borrower_id_number", "身份证号", "身份证号码")),
+    Column("contract_no", "借款合同编号", ("contract_no", "合同编号"), True),
+    Column("receipt_no", "借据号", ("receipt_no", "借据编号"), True),
+    Column("amount", "贷款金额", ("amount", "金额"), True),
+    Column("rate", "年利率(%)", ("rate", "年利率", "年利率%"), True),
+    Column("rate_basis", "利率基准", ("rate_basis",)),
+    Column("disbursed_on", "发放日期", ("disbursed_on", "放款日期"), True),
+    Column("maturity_on", "到期日期", ("maturity_on", "到期日"), True),
+    Column("outstanding", "贷款余额", ("outstanding", "余额"), True),
+    Column("use_mode", "使用方式", ("use_mode",), True),
+    Column("entity_name", "合作主体", ("entity_name",)),
+    Column("purpose", "贷款用途", ("purpose_category", "purpose")),
+    Column("settled_on", "结清日期", ("settled_on",)),
+)
+BY_KEY = {c.key: c for c in COLUMNS}
+
+RATE_BASIS_WORDS = {"基准利率": "benchmark", "benchmark": "benchmark", "LPR": "lpr", "lpr": "lpr"}
+USE_MODE_WORDS = {
+    "户借户用户还": UseMode.SELF,
+    "self": UseMode.SELF,
+    "户贷企用": UseMode.ENTRUSTED,
+    "entrusted": UseMode.ENTRUSTED,
+    "间接带动": UseMode.INDIRECT,
+    "indirect": UseMode.INDIRECT,
+}
+# The purpose column takes the code or the Chinese label the pages show.
+PURPOSE_WORDS = {
+    "种植": Purpose.PLANTING,
+    "种植业": Purpose.PLANTING,
+    "养殖": Purpose.BREEDING,
+    "养殖业": Purpose.BREEDING,
+    "乡村旅游": Purpose.RURAL_TOURISM,
+    "修理、加工、餐饮或小商店": Purpose.SERVICES,
+    "服务业": Purpose.SERVICES,
+    "购销": Purpose.TRADING,
+    "购销业": Purpose.TRADING,
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Results
+
+
+@dataclass
+class LoanRow:
+    """One loan of the file, checked and ready to be created."""
+
+    row: int
+    values: dict = field(default_factory=dict)
+    household: Household | None = None
+    borrower: Member | None = None
+    branch: OrgUnit | None = None
+    ok: bool = True
+
+    @property
+    def state(self) -> str:
+        return Loan.State.SETTLED if self.values.get("outstanding") == 0 else Loan.State.ACTIVE
+
+    @property
+    def state_label(self) -> str:
+        return Loan.State(self.state).label
+
+
+@dataclass
+class LoanImportPreview:
+    loans: list[LoanRow] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+    rows: int = 0
+    sheet: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors and bool(self.loans)
+
+    @property
+    def settled_count(self) -> int:
+        return sum(1 for loan in self.loans if loan.state == Loan.State.SETTLED)
+
+    @property
+    def total_amount(self) -> Decimal:
+        return sum((loan.values.get("amount") or Decimal("0") for loan in self.loans), Decimal("0"))
+
+    @property
+    def total_outstanding(self) -> Decimal:
+        return sum((loan.values.get("outstanding") or Decimal("0") for loan in self.loans), Decimal("0"))
+
+    def counts(self) -> dict:
+        return {
+            "rows": self.rows,
+            "loans": len(self.loans),
+            "settled": self.settled_count,
+            "amount": str(self.total_amount),
+            "outstanding": str(self.total_outstanding),
+        }
+
+
+def error_rows(errors: list[RowError]) -> list[dict]:
+    return [{"row": e.row, "column": e.column, "message": e.message} for e in errors]
+
+
+class LoanImportRejected(ApplicationError):
+    """The file has errors; nothing was written. The errors are on `preview`."""
+
+    def __init__(self, preview: LoanImportPreview):
+        super().__init__(
+            _("The file has %(n)d errors; nothing was imported.") % {"n": len(preview.errors)},
+            "invalid",
+            {"rows": error_rows(preview.errors)},
+        )
+        self.preview = preview
+
+
+def can_import_loans(user) -> bool:
+    """Loan officers (for the townships their branch serves) and administrators."""
+    return getattr(user, "is_authenticated", False) and user.has_role(Role.LOAN_OFFICER, Role.ADMIN)
+
+
+def check_import_allowed(user) -> None:
+    if not can_import_loans(user):
+        raise NotPermitted(_("Only loan officers and administrators may import existing loans."))
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading the file into rows of raw cells
+
+
+def _is_csv(filename: str) -> bool:
+    return (filename or "").lower().endswith(".csv")
+
+
+def _decode(data: bytes) -> str:
+    # Excel on a Chinese Windows saves "CSV" as GBK; everything else writes UTF-8.
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise _FileError(unreadable_message())
+
+
+def unreadable_message() -> str:
+    return _(
+        "The file cannot be read as a CSV file (UTF-8 or GBK) or an Excel workbook (.xlsx). Save it "
+        "from Excel or WPS as “CSV UTF-8” or “Excel Workbook (*.xlsx)” and upload it again."
+    )
+
+
+def _csv_rows(file) -> tuple[str, list[list]]:
+    if getattr(file, "size", None) and file.size > MAX_FILE_SIZE:
+        raise _FileError(file_too_large_message())
+    file.seek(0)
+    data = file.read()
+    if isinstance(data, str):
+        data = data.encode()
+    if len(data) > MAX_FILE_SIZE:
+        raise _FileError(file_too_large_message())
+    try:
+        return "", list(csv.reader(io.StringIO(_decode(data), newline="")))
+    except csv.Error:
+        raise _FileError(unreadable_message()) from None
+
+
+def _xlsx_rows(file) -> tuple[str, list[list]]:
+    wb = _open_workbook(file)
+    try:
+        for ws in wb.worksheets:
+            if not hasattr(ws, "iter_rows"):
+                continue
+            if hasattr(ws, "reset_dimensions"):
+                ws.reset_dimensions()
+            rows = [list(r) for r in ws.iter_rows(values_only=True)]
+            if any(len(_header_map(r)[0]) >= 3 for r in rows[:HEADER_SEARCH_ROWS]):
+                return ws.title, rows
+        return "", []
+    finally:
+        wb.close()
+
+
+def _header_map(cells) -> tuple[dict[str, int], list[str]]:
+    lookup = {}
+    for column in COLUMNS:
+        for name in (column.header, *column.aliases):
+            lookup[_header_key(name)] = column.key
+    found: dict[str, int] = {}
+    twice = []
+    for index, text in enumerate(cells):
+        key = lookup.get(_header_key(text))
+        if key is None:
+            continue
+        if key in found:
+            twice.append(BY_KEY[key].header)
+        else:
+            found[key] = index
+    return found, twice
+
+
+# ---------------------------------------------------------------------------------------------
+# Cells
+
+
+def _code(raw, column: str) -> str:
+    """A number that must survive digit for digit (registration, contract, receipt numbers)."""
+    if _is_number(raw) and abs(raw) >= 10**EXCEL_DIGITS:
+        raise _CellError(_number_cell_message(column), "number_cell")
+    text = _normalise(_text(raw))
+    if SCIENTIFIC.match(text):
+        raise _CellError(_number_cell_message(column), "number_cell")
+    return text
+
+
+def _number_cell_message(column: str) -> str:
+    return _(
+        "“%(column)s” is a number cell and Excel keeps only 15 significant digits; "
+        "set the column to Text and type the values again."
+    ) % {"column": column}
+
+
+def _id_number(raw) -> str:
+    column = BY_KEY["id_number"].header
+    # Never converted: the digits Excel dropped cannot be recovered (DOMAIN §2).
+    if _is_number(raw) or SCIENTIFIC.match(_normalise(_text(raw))):
+        raise _CellError(_number_cell_message(column), "id_not_text")
+    try:
+        return idnumbers.parse(_normalise(_text(raw))).number
+    except Exception as e:  # ValidationError, with the rule that failed
+        messages = getattr(e, "messages", [str(e)])
+        raise _CellError("；".join(messages), getattr(e, "code", None) or "invalid") from None
+
+
+def _loan_date(raw) -> datetime.date:
+    if _is_number(raw) and EXCEL_SERIALS[0] <= raw <= EXCEL_SERIALS[1]:
+        return from_excel(raw).date()
+    return _date(raw)
+
+
+def _rate(raw) -> Decimal:
+    text = _normalise(_text(raw)).removesuffix("%")
+    try:
+        value = Decimal(str(raw)) if _is_number(raw) else Decimal(text)
+    except InvalidOperation:
+        raise _CellError(
+            _("“%(value)s” is not a rate; write it like 4.35.") % {"value": _text(raw)}
+        ) from None
+    if not value.is_finite() or not (0 < value < MAX_RATE):
+        raise _CellError(
+            _("The annual rate must be above 0 and below %(max)s (per cent, e.g. 4.35).") % {"max": MAX_RATE},
+            "invalid_rate",
+        )
+    return value.quantize(Decimal("0.0001"))
+
+
+def _word(raw, words: dict) -> str:
+    text = _normalise(_text(raw))
+    for word, value in words.items():
+        if text == _normalise(word) or text.lower() == word.lower():
+            return value
+    shown = list(dict.fromkeys(w for w in words if not w.isascii()))
+    raise _CellError(
+        _("“%(value)s” is not one of: %(allowed)s.") % {"value": _text(raw), "allowed": "、".join(shown)},
+        "invalid_choice",
+    )
+
+
+def _purpose(raw) -> str:
+    text = _normalise(_text(raw))
+    if text in Purpose.values:
+        return text
+    for value, label in Purpose.choices:
+        if text == _normalise(str(label)):
+            return value
+    if text in PURPOSE_WORDS:
+        return PURPOSE_WORDS[text]
+    raise _CellError(
+        _("“%(value)s” is not one of: %(allowed)s.")
+        % {"value": _text(raw), "allowed": "、".join(PURPOSE_WORDS)},
+        "invalid_choice",
+    )
+
+
+def _plain_text(max_length: int):
+    def read(raw) -> str:
+        text = _text(raw)
+        if len(text) > max_length:
+            raise _CellError(_("At most %(n)d characters.") % {"n": max_length})
+        return text
+
+    return read
+
+
+READERS = {
+    "registration_no": lambda raw: _code(raw, BY_KEY["registration_no"].header),
+    "id_number": _id_number,
+    "contract_no": lambda raw: _code(raw, BY_KEY["contract_no"].header),
+    "receipt_no": lambda raw: _code(raw, BY_KEY["receipt_no"].header),
+    "amount": _money,
+    "rate": _rate,
+    "rate_basis": lambda raw: _word(raw, RATE_BASIS_WORDS),
+    "disbursed_on": _loan_date,
+    "maturity_on": _loan_date,
+    "outstanding": _money,
+    "use_mode": lambda raw: _word(raw, USE_MODE_WORDS),
+    "entity_name": _plain_text(200),
+    "purpose": _purpose,
+    "settled_on": _loan_date,
+}
+
+
+def _error(row: int | None, key: str, message, code: str = "invalid") -> RowError:
+    return RowError(row, BY_KEY[key].header if key else "", str(message), code)
+
+
+def _parse_row(number: int, raw: dict, errors: list[RowError]) -> LoanRow:
+    row = LoanRow(number)
+    bad = set()
+    for key, value in raw.items():
+        if _blank(value):
+            continue
+        try:
+            row.values[key] = READERS[key](value)
+        except _CellError as e:
+            errors.append(_error(number, key, e.message, e.code))
+            bad.add(key)
+    for column in COLUMNS:
+        if column.required and column.key not in row.values and column.key not in bad:
+            errors.append(_error(number, column.key, _("This cell is required."), "required"))
+            bad.add(column.key)
+    if "registration_no" not in raw or _blank(raw.get("registration_no")):
+        if _blank(raw.get("id_number")):
+            errors.append(
+                _error(number, "registration_no", _("Give the household number or the borrower's ID number."))
+            )
+            bad.add("registration_no")
+    row.ok = not bad
+    _check_row(row, errors)
+    return row
+
+
+def _check_row(row: LoanRow, errors: list[RowError]) -> None:
+    """The rules within one row."""
+    v = row.values
+    n = row.row
+
+    def fail(key, message, code="invalid"):
+        errors.append(_error(n, key, message, code))
+        row.ok = False
+
+    amount, outstanding = v.get("amount"), v.get("outstanding")
+    if amount is not None and amount <= 0:
+        fail("amount", _("The amount must be above 0."), "invalid_amount")
+    if outstanding is not None and outstanding < 0:
+        fail("outstanding", _("The outstanding principal cannot be negative."), "invalid_amount")
+    elif amount is not None and outstanding is not None and outstanding > amount:
+        fail("outstanding", _("The outstanding principal cannot exceed the amount."), "invalid_amount")
+    disbursed, maturity = v.get("disbursed_on"), v.get("maturity_on")
+    if disbursed and maturity and maturity <= disbursed:
+        fail("maturity_on", _("The maturity date must be after the disbursement date."), "invalid_dates")
+    settled = v.get("settled_on")
+    if settled is not None:
+        if outstanding is not None and outstanding > 0:
+            fail(
+                "settled_on",
+                _("A settlement date is given but the outstanding principal is not 0."),
+                "invalid_dates",
+            )
+        elif disbursed and settled < disbursed:
+            fail("settled_on", _("The settlement date is before the disbursement date."), "invalid_dates")
+    if v.get("use_mode") in (UseMode.ENTRUSTED, UseMode.INDIRECT) and not v.get("entity_name"):
+        fail("entity_name", _("Name the cooperative or entrusted entity for this use mode."), "required")
+
+
+# ---------------------------------------------------------------------------------------------
+# Checks across rows and against the database
+
+
+def _chunks(items: list, size: int = QUERY_CHUNK):
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _check_numbers(rows: list[LoanRow], errors: list[RowError]) -> None:
+    """Contract and receipt numbers: once in the file and not yet in the system."""
+    for key, field_name in (("contract_no", "contract_no"), ("receipt_no", "receipt_no")):
+        first: dict[str, int] = {}
+        for row in rows:
+            number = row.values.get(key)
+            if not number:
+                continue
+            if number in first:
+                errors.append(
+                    _error(
+                        row.row,
+                        key,
+                        _("“%(value)s” is also on row %(row)d.") % {"value": number, "row": first[number]},
+                        "duplicate_in_file",
+                    )
+                )
+                row.ok = False
+            else:
+                first[number] = row.row
+        existing: set[str] = set()
+        for chunk in _chunks(list(first)):
+            existing.update(
+                Loan.objects.filter(**{f"{field_name}__in": chunk}).values_list(field_name, flat=True)
+            )
+        for row in rows:
+            number = row.values.get(key)
+            if number in existing:
+                errors.append(
+                    _error(
+                        row.row,
+                        key,
+                        _("A loan with “%(value)s” is already in the system.") % {"value": number},
+                        "duplicate",
+                    )
+                )
+                row.ok = False
+
+
+def _resolve_people(rows: list[LoanRow], user, errors: list[RowError]) -> None:
+    """Household and borrower of each row, in the user's area."""
+    regs = sorted({r.values["registration_no"] for r in rows if r.values.get("registration_no")})
+    hashes = {r.row: idnumbers.lookup_hash(r.values["id_number"]) for r in rows if r.values.get("id_number")}
+
+    households: dict[str, Household] = {}
+    for chunk in _chunks(regs):
+        for h in Household.objects.filter(registration_no__in=chunk).select_related("village"):
+            households[h.registration_no] = h
+    members: dict[str, Member] = {}
+    for chunk in _chunks(sorted(set(hashes.values()))):
+        for m in Member.objects.filter(id_number_hash__in=chunk).select_related("household__village"):
+            members[m.id_number_hash] = m
+    household_ids = {h.pk for h in households.values()} | {m.household_id for m in members.values()}
+    heads = {}
+    visible = set()
+    for chunk in _chunks(sorted(household_ids)):
+        heads.update((m.household_id, m) for m in Member.objects.filter(household_id__in=chunk, is_head=True))
+        visible.update(
+            Household.objects.filter(village_q(user, "village"), pk__in=chunk).values_list("pk", flat=True)
+        )
+
+    for row in rows:
+        reg = row.values.get("registration_no")
+        household = borrower = None
+        if reg:
+            household = households.get(reg)
+            if household is None:
+                errors.append(
+                    _error(
+                        row.row,
+                        "registration_no",
+                        _("No household is registered under “%(value)s”.") % {"value": reg},
+                        "unknown_household",
+                    )
+                )
+                row.ok = False
+                continue
+        if row.row in hashes:
+            borrower = members.get(hashes[row.row])
+            if borrower is None:
+                errors.append(
+                    _error(
+                        row.row,
+                        "id_number",
+                        _("No household member is registered with this ID number."),
+                        "unknown_borrower",
+                    )
+                )
+                row.ok = False
+                continue
+            if household is not None and borrower.household_id != household.pk:
+                errors.append(
+                    _error(
+                        row.row,
+                        "id_number",
+                        _("The borrower is not a member of household %(household)s.") % {"household": reg},
+                        "not_a_member",
+                    )
+                )
+                row.ok = False
+                continue
+            household = borrower.household
+        elif household is not None:
+            borrower = heads.get(household.pk)
+            if borrower is None:
+                errors.append(
+                    _error(
+                        row.row,
+                        "registration_no",
+                        _("The household has no head; give the borrower's ID number."),
+                        "no_head",
+                    )
+                )
+                row.ok = False
+                continue
+        if household is None:
+            continue
+        if household.pk not in visible:
+            key = "registration_no" if reg else "id_number"
+            errors.append(_error(row.row, key, _("This household is outside your area."), "out_of_scope"))
+            row.ok = False
+            continue
+        row.household, row.borrower = household, borrower
+
+
+def _resolve_branches(rows: list[LoanRow], user, errors: list[RowError]) -> None:
+    """The branch serving the household's township; the importing officer's own when it does."""
+    townships = {r.household.village.parent_id for r in rows if r.household is not None}
+    serving: dict[int, list[OrgUnit]] = defaultdict(list)
+    through = OrgUnit.served_townships.through
+    links = through.objects.filter(to_orgunit_id__in=townships).select_related("from_orgunit")
+    for link in sorted(links, key=lambda x: (x.from_orgunit.code, x.from_orgunit_id)):
+        serving[link.to_orgunit_id].append(link.from_orgunit)
+    own = user.unit if getattr(user.unit, "kind", None) == OrgUnit.Kind.BRANCH else None
+    for row in rows:
+        if row.household is None:
+            continue
+        branches = serving.get(row.household.village.parent_id, [])
+        if own is not None and any(b.pk == own.pk for b in branches):
+            row.branch = own
+        elif branches:
+            row.branch = branches[0]
+        else:
+            errors.append(
+                _error(
+                    row.row,
+                    "registration_no" if row.values.get("registration_no") else "id_number",
+                    _("No bank branch serves this household's township."),
+                    "no_branch",
+                )
+            )
+            row.ok = False
+
+
+def _sorted(errors: list[RowError]) -> list[RowError]:
+    order = {c.header: i for i, c in enumerate(COLUMNS)}
+    unique = list(dict.fromkeys(errors))
+    return sorted(unique, key=lambda e: (e.row is not None, e.row or 0, order.get(e.column, -1)))
+
+
+def _read(file, filename: str, preview: LoanImportPreview) -> list[LoanRow]:
+    errors = preview.errors
+    try:
+        preview.sheet, cells = _csv_rows(file) if _is_csv(filename) else _xlsx_rows(file)
+    except _FileError as e:
+        errors.append(RowError(None, "", str(e), "bad_file"))
+        return []
+    header_row = columns = None
+    for number, row in enumerate(cells[:HEADER_SEARCH_ROWS], start=1):
+        found, twice = _header_map(row)
+        if len(found) >= 3:
+            header_row, columns = number, found
+            break
+    if header_row is None:
+        errors.append(
+            RowError(
+                None,
+                "",
+                _(
+                    "No header row found in the first %(n)d rows. The header row must name the "
+                    "columns, for example %(columns)s; download the template to see the layout."
+                )
+                % {
+                    "n": HEADER_SEARCH_ROWS,
+                    "columns": "、".join(f"「{c.header}」" for c in COLUMNS if c.required),
+                },
+                "bad_file",
+            )
+        )
+        return []
+    for header in twice:
+        errors.append(
+            RowError(
+                header_row,
+                header,
+                _("This column appears twice in the header row; keep one."),
+                "duplicate_column",
+            )
+        )
+    missing = [c for c in COLUMNS if c.required and c.key not in columns]
+    if "registration_no" not in columns and "id_number" not in columns:
+        missing.insert(0, BY_KEY["registration_no"])
+    for column in missing:
+        errors.append(
+            RowError(
+                header_row,
+                column.header,
+                _("This required column is missing from the header row."),
+                "missing_column",
+            )
+        )
+    if missing or twice:
+        return []
+    rows = []
+    for number, cells_row in enumerate(cells[header_row:], start=header_row + 1):
+        raw = {key: (cells_row[i] if i < len(cells_row) else None) for key, i in columns.items()}
+        if all(_blank(v) for v in raw.values()):
+            continue
+        if len(rows) >= MAX_ROWS:
+            errors.append(
+                RowError(
+                    number,
+                    "",
+                    _("The file has more than %(n)d rows; split it into several files.") % {"n": MAX_ROWS},
+                    "too_many_rows",
+                )
+            )
+            return []
+        rows.append(_parse_row(number, raw, errors))
+    if not rows:
+        errors.append(RowError(None, "", _("The file has a header row but no data rows."), "empty"))
+    return rows
+
+
+def _check(file, filename: str, user) -> LoanImportPreview:
+    preview = LoanImportPreview()
+    rows = _read(file, filename, preview)
+    preview.rows = len(rows)
+    if rows:
+        _check_numbers(rows, preview.errors)
+        _resolve_people(rows, user, preview.errors)
+        _resolve_branches(rows, user, preview.errors)
+    preview.loans = rows
+    preview.errors = _sorted(preview.errors)
+    return preview
+
+
+def parse_loans(file, filename: str, *, user) -> LoanImportPreview:
+    """Read and check every row. Nothing is written."""
+    check_import_allowed(user)
+    return _check(file, filename, user)
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing
+
+
+def term_months(disbursed: datetime.date, maturity: datetime.date) -> int:
+    """Whole months from disbursement to maturity, a started month counting as one."""
+    delta = relativedelta(maturity, disbursed)
+    months = delta.years * 12 + delta.months
+    return max(1, months + (1 if delta.days > 0 else 0))
+
+
+def _loan(row: LoanRow, acting_user) -> Loan:
+    v = row.values
+    settled = v["outstanding"] == 0
+    return Loan(
+        household=row.household,
+        borrower=row.borrower,
+        branch=row.branch,
+        contract_no=v["contract_no"],
+        receipt_no=v["receipt_no"],
+        amount=v["amount"],
+        rate=v["rate"],
+        rate_basis=v.get("rate_basis") or ("lpr" if v["disbursed_on"] >= LPR_SINCE else "benchmark"),
+        term_months=term_months(v["disbursed_on"], v["maturity_on"]),
+        disbursed_on=v["disbursed_on"],
+        maturity_on=v["maturity_on"],
+        use_mode=v["use_mode"],
+        purpose_category=v.get("purpose", ""),
+        outstanding=v["outstanding"],
+        state=Loan.State.SETTLED if settled else Loan.State.ACTIVE,
+        settled_on=(v.get("settled_on") or v["maturity_on"]) if settled else None,
+        imported=True,
+        entity_name=v.get("entity_name", ""),
+        disbursed_by=None,
+    )
+
+
+@transaction.atomic
+def import_loans(*, acting_user, file, filename: str) -> int:
+    """Create every loan of the file, or none: any error raises LoanImportRejected with every
+    row's problems and writes nothing. Returns the number of loans created."""
+    check_import_allowed(acting_user)
+    preview = _check(file, filename, acting_user)
+    if preview.errors:
+        raise LoanImportRejected(preview)
+    loans = [_loan(row, acting_user) for row in preview.loans]
+    try:
+        # A savepoint, so a number taken meanwhile by another import is reported, not a 500.
+        with transaction.atomic():
+            created = Loan.objects.bulk_create(loans, batch_size=500)
+    except IntegrityError:
+        preview.errors = [
+            RowError(
+                None,
+                "",
+                _(
+                    "A contract or receipt number of the file was used by another loan meanwhile; "
+                    "upload it again."
+                ),
+                "duplicate",
+            )
+        ]
+        raise LoanImportRejected(preview) from None
+    audit(
+        actor=acting_user,
+        action="loan.import",
+        obj=acting_user.unit or acting_user,
+        reason=_("Existing-loan import %(filename)s") % {"filename": filename},
+        data={"filename": filename, "count": len(created), "loans": [loan.pk for loan in created]},
+    )
+    return len(created)
+
+
+# ---------------------------------------------------------------------------------------------
+# The template
+
+
+HELP = {
+    "registration_no": "户编号与借款人身份证号至少填一项；只填户编号时，借款人为户主",
+    "id_number": "18 位身份证号，单元格须为文本格式",
+    "rate": "百分数，如 4.35",
+    "rate_basis": "基准利率 或 LPR；不填时按发放日期推定",
+    "disbursed_on": "如 2020-03-15",
+    "maturity_on": "须晚于发放日期",
+    "outstanding": "0 到贷款金额之间；为 0 表示已结清",
+    "use_mode": "户借户用户还、户贷企用 或 间接带动",
+    "entity_name": "户贷企用、间接带动时必填",
+    "purpose": "如 种植、养殖、乡村旅游、服务业、购销",
+    "settled_on": "仅余额为 0 时填写；不填则按到期日期",
+}
+
+
+def import_template() -> bytes:
+    """An empty sheet with the headers, the code columns formatted as Text, and one example row."""
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "存量贷款"
+    ws.append([c.header for c in COLUMNS])
+    help_ws = wb.create_sheet("填写说明")
+    help_ws.append(["列", "必填", "说明"])
+    for column in COLUMNS:
+        help_ws.append([column.header, "是" if column.required else "", HELP.get(column.key, "")])
+    help_ws.column_dimensions["C"].width = 70
+    for index, column in enumerate(COLUMNS, start=1):
+        letter = ws.cell(row=1, column=index).column_letter
+        ws.column_dimensions[letter].width = max(12, math.ceil(len(column.header) * 2.2))
+        if column.key in ("registration_no", "id_number", "contract_no", "receipt_no"):
+            for cell in ws[letter]:
+                cell.number_format = "@"
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()

@@ -1,0 +1,248 @@
+"""The loan book pages (list, detail, import) and the loan detail API: filters, overdue buckets,
+the import's preview → confirm flow, and query counts that do not grow with the data."""
+
+import datetime
+from decimal import Decimal
+
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from loans.models import Classification, ClassificationChange, Loan, Repayment, Settlement
+from tests.factories import HouseholdFactory
+
+_n = iter(range(1, 10**6))
+
+
+def make_loan(world, household, **over):
+    n = next(_n)
+    fields = dict(
+        household=household,
+        borrower=household.members.get(is_head=True),
+        branch=world.br1 if household.village.parent_id == world.t1.pk else world.br2,
+        contract_no=f"BK-{n:05d}",
+        receipt_no=f"BR-{n:05d}",
+        amount=Decimal("50000.00"),
+        rate=Decimal("4.35"),
+        rate_basis="benchmark",
+        term_months=36,
+        disbursed_on=datetime.date(2021, 3, 1),
+        maturity_on=datetime.date(2024, 3, 1),
+        use_mode="self",
+        purpose_category="breeding",
+        outstanding=Decimal("50000.00"),
+    )
+    fields.update(over)
+    return Loan.objects.create(**fields)
+
+
+def add_settlements(loan, user, count):
+    start = datetime.date(2000, 1, 1)
+    Settlement.objects.bulk_create(
+        [
+            Settlement(
+                loan=loan,
+                period_start=start + datetime.timedelta(days=i),
+                period_end=start + datetime.timedelta(days=i),
+                principal=loan.amount,
+                rate=loan.rate,
+                interest_due=Decimal("6.04"),
+                interest_paid=Decimal("6.04"),
+                paid_on=start + datetime.timedelta(days=i),
+                source=Settlement.Source.IMPORT,
+                recorded_by=user,
+            )
+            for i in range(count)
+        ]
+    )
+    Repayment.objects.bulk_create(
+        [
+            Repayment(
+                loan=loan,
+                paid_on=start + datetime.timedelta(days=i),
+                principal=Decimal("1.00"),
+                outstanding_after=loan.amount - i - 1,
+                recorded_by=user,
+            )
+            for i in range(count)
+        ]
+    )
+    ClassificationChange.objects.bulk_create(
+        [
+            ClassificationChange(
+                loan=loan,
+                from_class=Classification.NORMAL,
+                to_class=Classification.SPECIAL_MENTION,
+                floor=Classification.NORMAL,
+                days_past_due=0,
+                reason="贷后检查",
+                by=user,
+            )
+            for _ in range(count)
+        ]
+    )
+
+
+def count_queries(fn):
+    with CaptureQueriesContext(connection) as ctx:
+        fn()
+    return len(ctx.captured_queries)
+
+
+# ---------------------------------------------------------------------------------------------
+# List
+
+
+def test_list_filters_and_overdue_buckets(world, household, client_as):
+    other = HouseholdFactory(village=world.v1b)
+    days = {1: "1-30", 30: "1-30", 31: "31-90", 90: "31-90", 91: "91-180", 180: "91-180"}
+    days |= {181: "181-270", 270: "181-270", 271: "271-360", 360: "271-360", 361: "360+", 1000: "360+"}
+    loans = {d: make_loan(world, household, days_past_due=d, state=Loan.State.OVERDUE) for d in days}
+    current = make_loan(world, other, classification=Classification.SUBSTANDARD)
+    client = client_as(world.officer)
+    url = reverse("loans:book_list")
+
+    def shown(**params):
+        response = client.get(url, params)
+        assert response.status_code == 200
+        return {loan.pk for loan in response.context["page_obj"].object_list}
+
+    for bucket in ("1-30", "31-90", "91-180", "181-270", "271-360", "360+"):
+        assert shown(bucket=bucket) == {loans[d].pk for d, b in days.items() if b == bucket}, bucket
+    assert shown(state="active") == {current.pk}
+    assert shown(classification="substandard") == {current.pk}
+    assert shown(village=world.v1b.pk) == {current.pk}
+    assert shown(q=current.contract_no) == {current.pk}
+    assert shown(q=other.members.get(is_head=True).name) == {current.pk}
+
+
+def test_list_is_scoped_and_paged(world, household, client_as):
+    for _ in range(25):
+        make_loan(world, household)
+    make_loan(world, HouseholdFactory(village=world.v2a))
+    response = client_as(world.officer).get(reverse("loans:book_list"))
+    assert response.context["page_obj"].paginator.count == 25
+    assert len(response.context["page_obj"].object_list) == 20
+    assert "BK-" in response.content.decode()
+
+
+def test_list_query_count_is_constant(world, household, client_as):
+    client = client_as(world.officer)
+    url = reverse("loans:book_list")
+    make_loan(world, household)
+    client.get(url)  # session, roles and the like are loaded once
+    few = count_queries(lambda: client.get(url))
+    for _ in range(19):
+        make_loan(world, HouseholdFactory(village=world.v1a))
+    many = count_queries(lambda: client.get(url))
+    assert many == few
+
+
+# ---------------------------------------------------------------------------------------------
+# Detail
+
+
+def test_detail_shows_chain_history_and_is_scoped(world, household, client_as):
+    first = make_loan(
+        world, household, state=Loan.State.SETTLED, outstanding=0, settled_on=datetime.date(2024, 3, 1)
+    )
+    renewal = make_loan(
+        world,
+        household,
+        original_loan=first,
+        disbursed_on=datetime.date(2024, 3, 1),
+        maturity_on=datetime.date(2026, 3, 1),
+    )
+    add_settlements(renewal, world.officer, 3)
+    page = client_as(world.officer).get(reverse("loans:book_detail", args=[renewal.pk]))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert first.contract_no in html and "贷后检查" in html
+    page = client_as(world.officer).get(reverse("loans:book_detail", args=[first.pk]))
+    assert renewal.contract_no in page.content.decode()
+    outsider = make_loan(world, HouseholdFactory(village=world.v2a))
+    assert client_as(world.officer).get(reverse("loans:book_detail", args=[outsider.pk])).status_code == 404
+
+
+def test_detail_query_count_does_not_grow_with_history(world, household, client_as):
+    one = make_loan(world, household)
+    many = make_loan(world, household)
+    add_settlements(one, world.officer, 1)
+    add_settlements(many, world.officer, 30)
+    client = client_as(world.officer)
+    client.get(reverse("loans:book_detail", args=[one.pk]))
+    a = count_queries(lambda: client.get(reverse("loans:book_detail", args=[one.pk])))
+    b = count_queries(lambda: client.get(reverse("loans:book_detail", args=[many.pk])))
+    assert a == b
+
+
+def test_api_detail_constant_queries_with_recent_settlements_and_totals(world, household, api_as):
+    one = make_loan(world, household)
+    many = make_loan(world, household)
+    add_settlements(one, world.officer, 1)
+    add_settlements(many, world.officer, 30)
+    client = api_as(world.officer)
+    client.get(f"/api/v1/loans/{one.pk}/")
+    a = count_queries(lambda: client.get(f"/api/v1/loans/{one.pk}/"))
+    b = count_queries(lambda: client.get(f"/api/v1/loans/{many.pk}/"))
+    assert a == b
+    body = client.get(f"/api/v1/loans/{many.pk}/").json()
+    assert body["settlement_totals"]["count"] == 30
+    assert body["settlement_totals"]["interest_paid"] == "181.20"
+    assert len(body["settlements"]) == 12
+    assert body["settlements"][0]["period_start"] == "2000-01-30"  # newest first
+    assert body["repayment_totals"] == {"count": 30, "principal": "30.00"}
+    assert len(body["repayments"]) == 12
+    assert body["imported"] is False
+
+
+# ---------------------------------------------------------------------------------------------
+# Import pages
+
+
+def csv_upload(household, contract="PG-1"):
+    data = (
+        "户编号,借款合同编号,借据号,贷款金额,年利率(%),发放日期,到期日期,贷款余额,使用方式\n"
+        f"{household.registration_no},{contract},{contract}-J,30000,4.35,2021-05-01,2023-05-01,30000,户借户用户还\n"
+    )
+    return SimpleUploadedFile("存量.csv", data.encode("utf-8-sig"), content_type="text/csv")
+
+
+def test_import_page_preview_then_confirm(world, household, client_as, settings, tmp_path):
+    settings.MEDIA_ROOT = str(tmp_path)
+    client = client_as(world.officer)
+    assert client.get(reverse("loans:book_import")).status_code == 200
+    template = client.get(reverse("loans:book_import_template"))
+    assert template.status_code == 200 and template.content[:2] == b"PK"
+
+    preview = client.post(reverse("loans:book_import"), {"file": csv_upload(household)})
+    assert preview.status_code == 200
+    token = preview.context["token"]
+    assert token and Loan.objects.count() == 0
+    assert (tmp_path / "loan-imports" / token).exists()
+
+    done = client.post(reverse("loans:book_import_commit"), {"token": token})
+    assert done.status_code == 302
+    loan = Loan.objects.get()
+    assert loan.imported and loan.contract_no == "PG-1"
+    assert not (tmp_path / "loan-imports" / token).exists()
+    # The token is spent: a second confirmation imports nothing.
+    again = client.post(reverse("loans:book_import_commit"), {"token": token})
+    assert again.status_code == 302 and Loan.objects.count() == 1
+
+
+def test_import_page_with_errors_offers_no_confirmation(world, household, client_as, settings, tmp_path):
+    settings.MEDIA_ROOT = str(tmp_path)
+    make_loan(world, household, contract_no="PG-1", receipt_no="X")
+    response = client_as(world.officer).post(reverse("loans:book_import"), {"file": csv_upload(household)})
+    assert response.status_code == 200
+    assert response.context["token"] is None
+    assert [e.code for e in response.context["errors"]] == ["duplicate"]
+    assert Loan.objects.count() == 1
+
+
+def test_import_pages_refuse_others(world, client_as):
+    client = client_as(world.cadre)
+    assert client.get(reverse("loans:book_import")).status_code == 403
+    assert client.post(reverse("loans:book_import_commit"), {"token": "x"}).status_code == 403
