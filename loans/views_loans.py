@@ -135,7 +135,10 @@ def book_detail(request, pk):
         "penalty_paid": sum((s.penalty_paid for s in settlements), 0),
         "principal_repaid": sum((r.principal for r in loan.repayments.all()), 0),
     }
-    return render(request, "loans/book_detail.html", {"loan": loan, "totals": totals})
+    can_service = loan_imports.can_import_loans(request.user) and loan.state in Loan.OPEN_STATES
+    return render(
+        request, "loans/book_detail.html", {"loan": loan, "totals": totals, "can_service": can_service}
+    )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -246,3 +246,16 @@ def test_import_pages_refuse_others(world, client_as):
     client = client_as(world.cadre)
     assert client.get(reverse("loans:book_import")).status_code == 403
     assert client.post(reverse("loans:book_import_commit"), {"token": "x"}).status_code == 403
+
+
+def test_book_pages_link_to_the_servicing_pages_for_officers(world, client_as, new_application, drive):
+    from loans.workflow import State
+
+    app = drive(new_application(), State.DISBURSED)
+    html = client_as(world.officer).get(f"/loans/book/{app.loan.pk}/").content.decode()
+    assert f"/loans/servicing/{app.loan.pk}/repayments/new/" in html
+    assert f"/loans/servicing/{app.loan.pk}/settlements/new/" in html
+    listing = client_as(world.officer).get("/loans/book/").content.decode()
+    assert "/loans/servicing/settlements/import/" in listing and "/loans/servicing/overdue/" in listing
+    html = client_as(world.cadre).get(f"/loans/book/{app.loan.pk}/").content.decode()
+    assert "/repayments/new/" not in html
