@@ -20,6 +20,8 @@ def _loan_items(user) -> list:
     if user.has_role(Role.LOAN_OFFICER):
         items.append((_("Disbursement"), reverse("loans:disbursement_queue")))
     items.append((_("Loan book"), reverse("loans:book_list")))
+    if user.has_role(Role.LOAN_OFFICER, Role.VILLAGE_CADRE):
+        items.append((_("Post-loan checks"), reverse("loans:checks_due")))
     return items
 
 

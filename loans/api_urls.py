@@ -1,6 +1,7 @@
 from django.urls import path
 
 from . import apis
+from .api_urls_checks import urlpatterns as checks_api_urlpatterns
 from .api_urls_loans import urlpatterns as loan_api_urlpatterns
 from .api_urls_servicing import urlpatterns as servicing_api_urlpatterns
 from .apis_eligibility import EligibilityView
@@ -29,4 +30,5 @@ urlpatterns = [
     path("loans/<int:pk>/", apis.LoanDetailApi.as_view(), name="api-loan-detail"),
     *loan_api_urlpatterns,
     *servicing_api_urlpatterns,
+    *checks_api_urlpatterns,
 ]

@@ -3,7 +3,7 @@ import datetime
 from celery import shared_task
 from django.utils import timezone
 
-from . import services, servicing
+from . import checks, services, servicing
 
 
 @shared_task(name="loans.end_due_publicity")
@@ -20,3 +20,11 @@ def refresh_overdue(on_date: str | None = None) -> dict:
     Safe to run twice: the second run the same day finds nothing to change."""
     day = datetime.date.fromisoformat(on_date) if on_date else timezone.localdate()
     return servicing.overdue_refresh(on_date=day)
+
+
+@shared_task(name="loans.schedule_checks")
+def schedule_checks(on_date: str | None = None) -> int:
+    """Daily: every open loan without an open post-loan check gets its next one.
+    Safe to run twice: the second run finds every open loan with its open check."""
+    day = datetime.date.fromisoformat(on_date) if on_date else timezone.localdate()
+    return checks.check_schedule_ensure(on_date=day)

@@ -146,6 +146,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "loans.refresh_overdue",
         "schedule": crontab(hour=0, minute=30),
     },
+    # After the overdue refresh: every open loan has its next post-loan check.
+    "schedule-checks": {
+        "task": "loans.schedule_checks",
+        "schedule": crontab(hour=0, minute=45),
+    },
 }
 
 LOGGING = {

@@ -1,0 +1,157 @@
+"""Pages for post-loan checks: the list of checks due soon and overdue (for officers and the
+cadres who help them), the check form with the classification floor, and the check's photos.
+The rules are in checks.py; these views handle the form and the answer."""
+
+from __future__ import annotations
+
+import mimetypes
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from core.exceptions import ApplicationError, NotPermitted
+
+from . import checks
+from .forms import MultipleImageField
+from .models import CheckPhoto, Classification, PostLoanCheck
+
+PAGE_SIZE = 50
+DATE_INPUT = forms.DateInput(attrs={"type": "date"})
+
+
+class CheckForm(forms.Form):
+    done_on = forms.DateField(label=gettext_lazy("done on"), widget=DATE_INPUT)
+    funds_as_agreed = forms.TypedChoiceField(
+        label=gettext_lazy("funds used as agreed"),
+        choices=[("yes", gettext_lazy("Yes")), ("no", gettext_lazy("No"))],
+        coerce=lambda v: v == "yes",
+        widget=forms.RadioSelect,
+    )
+    findings = forms.CharField(
+        label=gettext_lazy("findings"),
+        widget=forms.Textarea(attrs={"rows": 5}),
+        help_text=gettext_lazy(
+            "What the visit found: the project, the use of the money, the family's situation."
+        ),
+    )
+    classification = forms.ChoiceField(label=gettext_lazy("classification"), choices=Classification.choices)
+    classification_reason = forms.CharField(
+        label=gettext_lazy("reason for the classification"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=gettext_lazy("Required whenever the classification changes."),
+    )
+    photos = MultipleImageField(
+        label=gettext_lazy("photos"),
+        required=False,
+        help_text=gettext_lazy("Several photos may be chosen at once."),
+    )
+
+    def __init__(self, *args, floor: checks.Floor | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if floor is not None:
+            # Only the floor and worse are offered; the service refuses anything better anyway.
+            self.fields["classification"].choices = floor.choices()
+            self.fields["classification"].help_text = _(
+                "At least %(floor)s, because %(why)s. You may classify worse, never better."
+            ) % {"floor": floor.label, "why": floor.why}
+
+
+def _place_error(form: forms.Form, error: ApplicationError) -> None:
+    field = error.field if error.field in form.fields else None
+    form.add_error(field, str(error.message))
+
+
+@login_required
+def checks_due(request):
+    today = timezone.localdate()
+    status = request.GET.get("status", checks.Status.DUE)
+    if status not in checks.Status.CHOICES:
+        status = checks.Status.DUE
+    qs = checks.checks_due(user=request.user, on_date=today, status=status)
+    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "loans/check_due_list.html",
+        {
+            "page_obj": page,
+            "checks": page.object_list,
+            "status": status,
+            "counts": checks.checks_due_counts(user=request.user, on_date=today),
+            "today": today,
+            "can_record": checks.can_record_checks(request.user),
+        },
+    )
+
+
+@login_required
+def check_record(request, pk):
+    check = get_object_or_404(checks.check_list(user=request.user), pk=pk)
+    if not checks.can_record_checks(request.user):
+        raise PermissionDenied
+    loan = check.loan
+    if check.done_on is not None:
+        messages.info(request, _("This check has already been recorded."))
+        return redirect("loans:book_detail", loan.pk)
+    today = timezone.localdate()
+    floor, floor_error = None, None
+    try:
+        floor = checks.classification_floor_for(loan=loan, on_date=today)
+    except ApplicationError as e:
+        floor_error = e.message
+    initial = {"done_on": today, "classification": loan.classification}
+    if floor is not None and not floor.allows(loan.classification):
+        initial["classification"] = floor.classification
+    form = CheckForm(request.POST or None, request.FILES or None, floor=floor, initial=initial)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                checks.check_record(acting_user=request.user, check=check, **form.cleaned_data)
+            except NotPermitted:
+                raise PermissionDenied from None
+            except ApplicationError as e:
+                _place_error(form, e)
+                status = e.status_code
+            else:
+                messages.success(request, _("The post-loan check was recorded and the next one scheduled."))
+                return redirect("loans:book_detail", loan.pk)
+    return render(
+        request,
+        "loans/check_form.html",
+        {
+            "check": check,
+            "loan": loan,
+            "form": form,
+            "floor": floor,
+            "floor_error": floor_error,
+            "back": reverse("loans:checks_due"),
+        },
+        status=status,
+    )
+
+
+@login_required
+def check_photo(request, pk, photo_pk):
+    """A photo of a check, to those who may see the loan. Served by the loan's scope, not as
+    public media: it shows a family's home and project."""
+    check = get_object_or_404(
+        PostLoanCheck.objects.filter(pk__in=checks.check_list(user=request.user).values("pk")), pk=pk
+    )
+    photo = get_object_or_404(CheckPhoto, pk=photo_pk, post_loan_check=check)
+    try:
+        handle = photo.image.open("rb")
+    except (FileNotFoundError, ValueError):
+        raise Http404 from None
+    content_type = mimetypes.guess_type(photo.image.name)[0] or "application/octet-stream"
+    return FileResponse(handle, content_type=content_type)
