@@ -1,6 +1,7 @@
 from django.urls import path
 
 from . import apis
+from .api_urls_changes import urlpatterns as changes_api_urlpatterns
 from .api_urls_checks import urlpatterns as checks_api_urlpatterns
 from .api_urls_loans import urlpatterns as loan_api_urlpatterns
 from .api_urls_servicing import urlpatterns as servicing_api_urlpatterns
@@ -31,4 +32,5 @@ urlpatterns = [
     *loan_api_urlpatterns,
     *servicing_api_urlpatterns,
     *checks_api_urlpatterns,
+    *changes_api_urlpatterns,
 ]

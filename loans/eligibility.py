@@ -12,6 +12,7 @@ import datetime
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from types import SimpleNamespace
 
 from django.db.models import DecimalField, Exists, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
@@ -448,6 +449,14 @@ def _household_load(*, household: Household, borrower: Member, application) -> t
         # The application being judged is not its own competitor, nor is the loan it became.
         applications = applications.exclude(pk=application.pk)
         loans = loans.exclude(application_id=application.pk)
+    if (
+        application is not None
+        and application.kind == LoanApplication.Kind.RENEWAL
+        and application.related_loan_id is not None
+    ):
+        # A renewal replaces the loan it renews (closed at disbursement), so that loan's
+        # outstanding is not counted twice against the household's cap (P1 art.25-26).
+        loans = loans.exclude(pk=application.related_loan_id)
     loans_total = loans.order_by().values("household").annotate(total=Sum("outstanding")).values("total")
     # An approved application will be lent at its approved amount, not the amount asked for.
     applied_total = (
@@ -522,6 +531,16 @@ def evaluate(
     return EligibilityReport(results)
 
 
+def registered_poor_check(
+    *, household: Household, borrower: Member, profile: PolicyProfile, on_date: datetime.date
+) -> RuleResult:
+    """The registered_poor rule alone, for servicing steps (extension, renewal) that ask whether
+    the household still meets the conditions (P5 §3(2)2) without judging a whole new loan."""
+    case = SimpleNamespace(household=household, borrower=borrower, profile=profile, on_date=on_date)
+    passed, message, field = _registered_poor(case)
+    return RuleResult("registered_poor", passed, str(message), SOURCES["registered_poor"], field)
+
+
 def _raise_for(report: EligibilityReport, stage: str) -> EligibilityReport:
     failures = report.failures
     if not failures:
@@ -594,6 +613,7 @@ __all__ = [
     "RuleResult",
     "evaluate",
     "evaluate_application",
+    "registered_poor_check",
     "require_application_eligible",
     "require_eligible",
 ]

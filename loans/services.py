@@ -483,6 +483,11 @@ def application_disburse(
         obj=loan,
         data={"amount": str(loan.amount), "contract_no": loan.contract_no, "application": app.pk},
     )
+    if app.kind == LoanApplication.Kind.RENEWAL and app.related_loan_id is not None:
+        # changes.py builds on this module, so it is imported here rather than at the top.
+        from .changes import renewal_replace
+
+        renewal_replace(acting_user=acting_user, application=app, new_loan=loan)
     return loan
 
 

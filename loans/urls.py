@@ -1,6 +1,7 @@
 from django.urls import path
 
 from . import views
+from .urls_changes import urlpatterns as changes_urlpatterns
 from .urls_checks import urlpatterns as checks_urlpatterns
 from .urls_loans import urlpatterns as loan_urlpatterns
 from .urls_servicing import urlpatterns as servicing_urlpatterns
@@ -11,6 +12,7 @@ urlpatterns = [
     *loan_urlpatterns,
     *servicing_urlpatterns,
     *checks_urlpatterns,
+    *changes_urlpatterns,
     path("", views.application_list, name="application_list"),
     path("new/<int:household_pk>/", views.application_create, name="application_create"),
     path("eligibility/", views.eligibility_check, name="eligibility_check"),

@@ -9,15 +9,13 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.urls import include, path, reverse
+from django.urls import reverse
 from django.utils import timezone
 from PIL import Image
 
-import config.urls
 from core.exceptions import ApplicationError, ConflictError, NotPermitted
 from core.models import AuditEvent
-from loans import api_urls, api_urls_checks, checks, urls_checks
-from loans import urls as loan_urls
+from loans import checks
 from loans.models import CheckPhoto, Classification, ClassificationChange, Extension, Loan, PostLoanCheck
 from loans.tasks import schedule_checks
 from tests.factories import HouseholdFactory
@@ -25,33 +23,6 @@ from tests.loans.test_settlements import make_loan
 
 D = datetime.date
 C = Classification
-
-
-def _with(patterns, extra):
-    """`patterns` plus those of `extra` not yet spliced in (by name)."""
-    names = {getattr(p, "name", None) for p in patterns}
-    return [*patterns, *(p for p in extra if p.name not in names)]
-
-
-def _urlpatterns():
-    # These tests run whether or not loans/urls.py and loans/api_urls.py include the checks' URLs.
-    loans_ns = (_with(loan_urls.urlpatterns, urls_checks.urlpatterns), "loans")
-    others = [p for p in config.urls.api_v1 if getattr(p, "urlconf_name", None) != "loans.api_urls"]
-    api = [*others, path("", include(_with(api_urls.urlpatterns, api_urls_checks.urlpatterns)))]
-    out = []
-    for p in config.urls.urlpatterns:
-        route = str(p.pattern)
-        if route == "loans/":
-            out.append(path("loans/", include(loans_ns)))
-        elif route == "api/v1/":
-            out.append(path("api/v1/", include(api)))
-        else:
-            out.append(p)
-    return out
-
-
-urlpatterns = _urlpatterns()
-pytestmark = pytest.mark.urls(__name__)
 
 
 def png(name="field.png") -> SimpleUploadedFile:
