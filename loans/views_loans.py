@@ -24,10 +24,26 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from accounts.models import Role
 from accounts.scoping import visible_villages
+from policies import selectors as policy_selectors
+from policies.exceptions import PolicyProfileMissing
 
-from . import loan_imports, selectors
-from .models import Classification, ClassificationChange, Loan, Repayment, Settlement
+from . import changes, interest, loan_imports, selectors
+from .models import (
+    BorrowerEvent,
+    Classification,
+    ClassificationChange,
+    Extension,
+    InsurancePayout,
+    InsurancePolicy,
+    Loan,
+    LoanApplication,
+    PostLoanCheck,
+    Repayment,
+    Settlement,
+)
+from .servicing import can_service
 
 PAGE_SIZE = 20
 SESSION_KEY = "loans_book_import"
@@ -96,6 +112,8 @@ def book_list(request):
     criteria = filters.cleaned_data if filters.is_bound and filters.is_valid() else {}
     qs = filter_loans(selectors.loan_list(user=request.user), criteria)
     page_obj = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    for loan in page_obj.object_list:
+        loan.bucket, loan.dpd_tag = _days_past_due_tag(loan.days_past_due)
     context = {
         "filters": filters,
         "page_obj": page_obj,
@@ -105,14 +123,92 @@ def book_list(request):
     return render(request, "loans/book_list.html", context)
 
 
+def _days_past_due_tag(days: int) -> tuple[str, str]:
+    """The overdue bucket's key and the tag's colour class for a number of days past due."""
+    for key, (low, high) in BUCKETS.items():
+        if days >= low and (high is None or days <= high):
+            return key, "warn" if high == 30 else "bad" if high is not None and high <= 180 else "bad severe"
+    return "", ""
+
+
+def _schedule_rows(loan: Loan, settlements, settlement_day: int, today: datetime.date) -> list[dict]:
+    """The contract's periods (loans.interest) with the interest expected on the contract's amount,
+    each next to the settlements recorded for it: a settlement belongs to the period its start
+    falls in, whatever end date the bank printed (inclusive or the settlement day itself)."""
+    rows = [
+        {"period": period, "expected": expected, "settlements": []}
+        for period, expected in interest.schedule_with_interest(
+            principal=loan.amount,
+            rate=loan.rate,
+            disbursed_on=loan.disbursed_on,
+            maturity_on=loan.maturity_on,
+            settlement_day=settlement_day,
+        )
+    ]
+    for s in settlements:
+        for row in rows:
+            if row["period"].start <= s.period_start < row["period"].end:
+                row["settlements"].append(s)
+                break
+    for row in rows:
+        recorded = row["settlements"]
+        row["interest_paid"] = sum((s.interest_paid for s in recorded), 0)
+        if recorded and all(s.paid_on for s in recorded):
+            row["status"] = "paid"
+        elif recorded:
+            row["status"] = "unpaid"
+        elif row["period"].end <= today:
+            row["status"] = "missing"
+        else:
+            row["status"] = "future"
+    return rows
+
+
+def _settlement_day(loan: Loan) -> int:
+    try:
+        county = policy_selectors.county_of(loan.household.village)
+        return policy_selectors.profile_for(county=county, on_date=loan.disbursed_on).settlement_day
+    except PolicyProfileMissing:
+        return 20
+
+
+def _actions(user, loan: Loan, extensions) -> dict:
+    """What this user may do on this loan, with the same rules the target pages apply."""
+    is_open = loan.state in Loan.OPEN_STATES
+    branch_officer = user.has_role(Role.LOAN_OFFICER) and user.unit_id == loan.branch_id
+    servicer = can_service(user) and (branch_officer or user.has_role(Role.ADMIN))
+    extension_used = any(e.status in changes.COUNTED_EXTENSIONS for e in extensions)
+    return {
+        "repayment": servicer and is_open,
+        "settlement": servicer and is_open,
+        "check": servicer,
+        "insurance": servicer,
+        "event": servicer,
+        "extension": is_open and not extension_used and changes.can_request_extension(user, loan),
+        "decide_extension": any(e.status == Extension.Status.REQUESTED for e in extensions)
+        and changes.can_decide_extension(user, loan),
+        "malicious_default": is_open and (branch_officer or user.has_role(Role.COUNTY_OFFICE)),
+        "renewal": is_open and changes.can_start_follow_up(user, loan),
+        "additional": is_open and changes.can_start_follow_up(user, loan),
+    }
+
+
 @login_required
 def book_detail(request, pk):
-    # Every list on the page is one query, whatever the length of the loan's history.
+    # Every list on the page is one query, whatever the length of the loan's history: each
+    # reverse relation is prefetched here (never queried from the template), and nested lists
+    # (payouts, the chain) are fetched once and grouped in Python, so even an empty list costs
+    # the same single query as a long one.
     qs = (
         selectors.loan_list(user=request.user)
-        .select_related("original_loan", "disbursed_by", "application", "household__village__parent")
+        .select_related(
+            "original_loan",
+            "disbursed_by",
+            "application",
+            "household__village__parent__parent",
+            "branch__parent",
+        )
         .prefetch_related(
-            Prefetch("continuations", queryset=Loan.objects.order_by("disbursed_on", "id")),
             Prefetch(
                 "settlements",
                 queryset=Settlement.objects.select_related("recorded_by").order_by("period_start", "id"),
@@ -125,20 +221,74 @@ def book_detail(request, pk):
                 "classification_changes",
                 queryset=ClassificationChange.objects.select_related("by").order_by("at", "id"),
             ),
+            Prefetch(
+                "checks", queryset=PostLoanCheck.objects.select_related("officer").order_by("due_on", "id")
+            ),
+            Prefetch(
+                "extensions",
+                queryset=Extension.objects.select_related("requested_by", "decided_by").order_by(
+                    "requested_on", "id"
+                ),
+            ),
+            Prefetch(
+                "follow_up_applications",
+                queryset=LoanApplication.objects.select_related("loan", "created_by").order_by(
+                    "created_at", "id"
+                ),
+            ),
+            Prefetch(
+                "insurance_policies",
+                queryset=InsurancePolicy.objects.select_related("recorded_by").order_by("starts_on", "id"),
+            ),
+            Prefetch(
+                "borrower__events",
+                queryset=BorrowerEvent.objects.select_related("recorded_by").order_by("occurred_on", "id"),
+            ),
         )
     )
     loan = get_object_or_404(qs, pk=pk)
     settlements = loan.settlements.all()
+    repayments = loan.repayments.all()
+    extensions = loan.extensions.all()
     totals = {
         "interest_due": sum((s.interest_due for s in settlements), 0),
         "interest_paid": sum((s.interest_paid for s in settlements), 0),
         "penalty_paid": sum((s.penalty_paid for s in settlements), 0),
-        "principal_repaid": sum((r.principal for r in loan.repayments.all()), 0),
+        "principal_repaid": sum((r.principal for r in repayments), 0),
     }
-    can_service = loan_imports.can_import_loans(request.user) and loan.state in Loan.OPEN_STATES
-    return render(
-        request, "loans/book_detail.html", {"loan": loan, "totals": totals, "can_service": can_service}
+
+    # The chain (DOMAIN §6): the first loan and every loan continuing it (or this one), one query.
+    root_id = loan.original_loan_id or loan.pk
+    chain = list(
+        Loan.objects.filter(Q(pk=root_id) | Q(original_loan_id=root_id) | Q(original_loan_id=loan.pk))
+        .only("pk", "contract_no", "disbursed_on", "maturity_on", "amount", "state", "original_loan_id")
+        .order_by("disbursed_on", "id")
     )
+
+    policies = list(loan.insurance_policies.all())
+    payouts: dict[int, list] = {p.pk: [] for p in policies}
+    for payout in InsurancePayout.objects.filter(policy__loan=loan).order_by("paid_on", "id"):
+        payouts[payout.policy_id].append(payout)
+    for policy in policies:
+        policy.payout_list = payouts[policy.pk]
+        policy.payout_total = sum((p.amount for p in policy.payout_list), 0)
+
+    today = timezone.localdate()
+    schedule = _schedule_rows(loan, settlements, _settlement_day(loan), today)
+    bucket, dpd_tag = _days_past_due_tag(loan.days_past_due)
+    context = {
+        "loan": loan,
+        "totals": totals,
+        "schedule": schedule,
+        "schedule_expected": sum((row["expected"] for row in schedule), 0),
+        "chain": chain if len(chain) > 1 else [],
+        "policies": policies,
+        "events": loan.borrower.events.all(),
+        "can": _actions(request.user, loan, extensions),
+        "dpd_tag": dpd_tag,
+        "bucket": bucket,
+    }
+    return render(request, "loans/book_detail.html", context)
 
 
 # ---------------------------------------------------------------------------------------------

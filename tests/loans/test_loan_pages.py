@@ -9,7 +9,19 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from loans.models import Classification, ClassificationChange, Loan, Repayment, Settlement
+from loans.models import (
+    BorrowerEvent,
+    Classification,
+    ClassificationChange,
+    Extension,
+    InsurancePayout,
+    InsurancePolicy,
+    Loan,
+    LoanApplication,
+    PostLoanCheck,
+    Repayment,
+    Settlement,
+)
 from tests.factories import HouseholdFactory
 
 _n = iter(range(1, 10**6))
@@ -165,16 +177,212 @@ def test_detail_shows_chain_history_and_is_scoped(world, household, client_as):
     assert client_as(world.officer).get(reverse("loans:book_detail", args=[outsider.pk])).status_code == 404
 
 
+def add_servicing_history(world, loan, count):
+    """Checks, extensions, insurance with payouts and the borrower's events, `count` of each
+    where the model allows (one open check, one event of each kind)."""
+    start = datetime.date(2021, 6, 1)
+    PostLoanCheck.objects.bulk_create(
+        [
+            PostLoanCheck(
+                loan=loan,
+                due_on=start + datetime.timedelta(days=i),
+                done_on=start + datetime.timedelta(days=i),
+                officer=world.officer,
+                funds_as_agreed=True,
+                findings="资金用于养殖",
+                classification=Classification.NORMAL,
+            )
+            for i in range(count)
+        ]
+        + [PostLoanCheck(loan=loan, due_on=datetime.date(2030, 1, 1))]
+    )
+    Extension.objects.bulk_create(
+        [
+            Extension(
+                loan=loan,
+                months=6,
+                old_maturity_on=loan.maturity_on,
+                new_maturity_on=loan.maturity_on + datetime.timedelta(days=180),
+                reason="因病无法按期还款",
+                status=Extension.Status.REJECTED,
+                requested_by=world.officer,
+                requested_on=start + datetime.timedelta(days=i),
+                decided_by=world.approver,
+                decided_on=start + datetime.timedelta(days=i + 1),
+            )
+            for i in range(count)
+        ]
+    )
+    policies = InsurancePolicy.objects.bulk_create(
+        [
+            InsurancePolicy(
+                loan=loan,
+                kind=InsurancePolicy.Kind.ACCIDENT,
+                insurer="人保财险",
+                policy_no=f"P-{loan.pk}-{i}",
+                premium=Decimal("50.00"),
+                starts_on=start,
+                ends_on=loan.maturity_on,
+                recorded_by=world.officer,
+            )
+            for i in range(count)
+        ]
+    )
+    InsurancePayout.objects.bulk_create(
+        [
+            InsurancePayout(
+                policy=policy,
+                amount=Decimal("100.00"),
+                paid_on=start,
+                reason="理赔",
+                recorded_by=world.officer,
+            )
+            for policy in policies
+        ]
+    )
+    for kind in list(BorrowerEvent.Kind)[:count]:
+        BorrowerEvent.objects.create(
+            member=loan.borrower, kind=kind, occurred_on=start, recorded_by=world.officer
+        )
+
+
 def test_detail_query_count_does_not_grow_with_history(world, household, client_as):
-    one = make_loan(world, household)
-    many = make_loan(world, household)
+    bare = make_loan(world, household)
+    one = make_loan(world, HouseholdFactory(village=world.v1a))
+    many = make_loan(world, HouseholdFactory(village=world.v1a))
     add_settlements(one, world.officer, 1)
     add_settlements(many, world.officer, 30)
+    add_servicing_history(world, one, 1)
+    add_servicing_history(world, many, 30)
+    renewal = make_loan(
+        world,
+        many.household,
+        original_loan=many,
+        disbursed_on=datetime.date(2024, 3, 1),
+        maturity_on=datetime.date(2026, 3, 1),
+    )
     client = client_as(world.officer)
     client.get(reverse("loans:book_detail", args=[one.pk]))
-    a = count_queries(lambda: client.get(reverse("loans:book_detail", args=[one.pk])))
-    b = count_queries(lambda: client.get(reverse("loans:book_detail", args=[many.pk])))
-    assert a == b
+    counts = [
+        count_queries(lambda loan=loan: client.get(reverse("loans:book_detail", args=[loan.pk])))
+        for loan in (bare, one, many, renewal)
+    ]
+    assert len(set(counts)) == 1, counts
+    html = client.get(reverse("loans:book_detail", args=[many.pk])).content.decode()
+    assert html.count("因病无法按期还款") == 30 and html.count("资金用于养殖") == 30
+    assert html.count(f"P-{many.pk}-") == 30
+    assert renewal.contract_no in html
+
+
+def test_detail_shows_schedule_with_the_settlement_of_each_period(world, household, client_as):
+    loan = make_loan(
+        world,
+        household,
+        disbursed_on=datetime.date(2021, 3, 1),
+        maturity_on=datetime.date(2022, 3, 1),
+        amount=Decimal("36000.00"),
+        outstanding=Decimal("36000.00"),
+        term_months=12,
+        rate=Decimal("4.00"),
+    )
+    # 2021-03-01 → 03-20: 19 days × 36000 × 4% / 360 = 76.00; then 92 days to 06-20 = 368.00.
+    Settlement.objects.create(
+        loan=loan,
+        period_start=datetime.date(2021, 3, 1),
+        period_end=datetime.date(2021, 3, 19),
+        principal=loan.amount,
+        rate=loan.rate,
+        interest_due=Decimal("76.00"),
+        interest_paid=Decimal("76.00"),
+        paid_on=datetime.date(2021, 3, 20),
+        source=Settlement.Source.MANUAL,
+        recorded_by=world.officer,
+    )
+    Settlement.objects.create(
+        loan=loan,
+        period_start=datetime.date(2021, 3, 20),
+        period_end=datetime.date(2021, 6, 20),
+        principal=loan.amount,
+        rate=loan.rate,
+        interest_due=Decimal("368.00"),
+        source=Settlement.Source.MANUAL,
+        recorded_by=world.officer,
+    )
+    response = client_as(world.officer).get(reverse("loans:book_detail", args=[loan.pk]))
+    rows = response.context["schedule"]
+    assert [r["period"].start for r in rows][:3] == [
+        datetime.date(2021, 3, 1),
+        datetime.date(2021, 3, 20),
+        datetime.date(2021, 6, 20),
+    ]
+    assert rows[-1]["period"].end == datetime.date(2022, 3, 1)
+    assert [r["expected"] for r in rows[:2]] == [Decimal("76.00"), Decimal("368.00")]
+    assert [r["status"] for r in rows[:3]] == ["paid", "unpaid", "missing"]
+    assert rows[0]["interest_paid"] == Decimal("76.00")
+
+
+def test_detail_offers_only_the_actions_the_user_may_take(world, household, client_as):
+    loan = make_loan(world, household)
+    page = client_as(world.officer).get(reverse("loans:book_detail", args=[loan.pk])).content.decode()
+    for name in (
+        "repayment_create",
+        "settlement_manual",
+        "change_extension_request",
+        "change_insurance",
+        "change_event",
+        "change_malicious_default",
+    ):
+        assert reverse(f"loans:{name}", args=[loan.pk]) in page, name
+    for name in ("change_renewal", "change_additional"):
+        assert reverse(f"loans:{name}", args=[loan.pk]) not in page, name
+
+    page = client_as(world.cadre).get(reverse("loans:book_detail", args=[loan.pk])).content.decode()
+    assert reverse("loans:change_renewal", args=[loan.pk]) in page
+    assert reverse("loans:change_additional", args=[loan.pk]) in page
+    assert reverse("loans:repayment_create", args=[loan.pk]) not in page
+    assert reverse("loans:change_extension_request", args=[loan.pk]) not in page
+
+    # A requested extension: no second request, and the approver is sent to the queue.
+    Extension.objects.create(
+        loan=loan,
+        months=6,
+        old_maturity_on=loan.maturity_on,
+        new_maturity_on=loan.maturity_on + datetime.timedelta(days=180),
+        reason="因灾",
+        requested_by=world.officer,
+        requested_on=datetime.date(2024, 1, 5),
+    )
+    page = client_as(world.officer).get(reverse("loans:book_detail", args=[loan.pk])).content.decode()
+    assert reverse("loans:change_extension_request", args=[loan.pk]) not in page
+    page = client_as(world.approver).get(reverse("loans:book_detail", args=[loan.pk])).content.decode()
+    assert reverse("loans:change_extension_queue") in page
+    assert reverse("loans:repayment_create", args=[loan.pk]) not in page
+
+    settled = make_loan(world, household, state=Loan.State.SETTLED, outstanding=0)
+    page = client_as(world.officer).get(reverse("loans:book_detail", args=[settled.pk])).content.decode()
+    assert reverse("loans:repayment_create", args=[settled.pk]) not in page
+    page = client_as(world.cadre).get(reverse("loans:book_detail", args=[settled.pk])).content.decode()
+    assert reverse("loans:change_renewal", args=[settled.pk]) not in page
+
+
+def test_detail_lists_follow_up_applications(world, household, client_as, new_application):
+    loan = make_loan(world, household)
+    app = new_application()
+    app.kind = LoanApplication.Kind.ADDITIONAL
+    app.related_loan = loan
+    app.save(update_fields=["kind", "related_loan"])
+    response = client_as(world.officer).get(reverse("loans:book_detail", args=[loan.pk]))
+    assert reverse("loans:application_detail", args=[app.pk]) in response.content.decode()
+
+
+def test_list_tags_days_past_due_by_bucket(world, household, client_as):
+    make_loan(world, household, days_past_due=10, state=Loan.State.OVERDUE)
+    make_loan(world, household, days_past_due=200, state=Loan.State.OVERDUE)
+    response = client_as(world.officer).get(reverse("loans:book_list"))
+    tags = {loan.days_past_due: loan.dpd_tag for loan in response.context["page_obj"].object_list}
+    assert tags == {10: "warn", 200: "bad severe"}
+    html = response.content.decode()
+    assert 'name="bucket"' in html and 'name="classification"' in html
 
 
 def test_api_detail_constant_queries_with_recent_settlements_and_totals(world, household, api_as):
