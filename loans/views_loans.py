@@ -28,6 +28,7 @@ from accounts.models import Role
 from accounts.scoping import visible_villages
 from policies import selectors as policy_selectors
 from policies.exceptions import PolicyProfileMissing
+from policies.models import PolicyProfile
 
 from . import changes, interest, loan_imports, selectors
 from .models import (
@@ -287,6 +288,7 @@ def book_detail(request, pk):
         "can": _actions(request.user, loan, extensions),
         "dpd_tag": dpd_tag,
         "bucket": bucket,
+        "rate_basis_label": dict(PolicyProfile.RateBasis.choices).get(loan.rate_basis, loan.rate_basis),
     }
     return render(request, "loans/book_detail.html", context)
 
