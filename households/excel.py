@@ -13,20 +13,17 @@ back; the commit is the same run, kept only when not a single row failed."""
 
 from __future__ import annotations
 
-import datetime
 import io
 import logging
-import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Prefetch, Q
 from django.utils.translation import gettext as _
-from openpyxl import Workbook, load_workbook
+from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
@@ -36,6 +33,21 @@ from accounts.models import OrgUnit
 from accounts.scoping import visible_villages
 from core.audit import audit
 from core.exceptions import ApplicationError, NotPermitted
+from core.tabular import (
+    EXCEL_DIGITS,
+    RowError,
+    unreadable_message,
+)
+from core.tabular import CellError as _CellError
+from core.tabular import FileError as _FileError
+from core.tabular import cell_date as _date
+from core.tabular import cell_money as _money
+from core.tabular import cell_text as _text
+from core.tabular import header_key as _header_key
+from core.tabular import is_blank as _blank
+from core.tabular import is_number as _is_number
+from core.tabular import normalise as _normalise
+from core.tabular import open_workbook as _open_workbook
 
 from . import idnumbers
 from .models import Household, Member
@@ -44,7 +56,6 @@ from .services import household_create
 
 logger = logging.getLogger(__name__)
 
-MAX_FILE_SIZE = 10 * 1024 * 1024
 # Every household goes through household_create twice (the preview's dry run and the commit), at
 # about 2.5 ms a row on a local PostgreSQL: 5,000 rows (a township) take some 13 s per step, well
 # inside a web request. A whole county is imported township by township.
@@ -52,7 +63,6 @@ MAX_ROWS = 5_000
 # A title line or two above the header is common in cadres' own sheets ("五通村建档立卡户花名册").
 HEADER_SEARCH_ROWS = 10
 # Excel stores numbers as doubles: anything longer than this has already lost digits.
-EXCEL_DIGITS = 15
 QUERY_CHUNK = 900  # stays under SQLite's parameter limit in the local setup
 SHEET_DATA = "户成员"
 SHEET_HELP = "填写说明"
@@ -152,28 +162,6 @@ LABOUR_ALIASES = {
 # Results
 
 
-@dataclass(frozen=True)
-class RowError:
-    """One problem, where the cadre will find it: `row` as Excel numbers it (None: the whole
-    file) and `column` as the header reads ("" when it concerns the whole row)."""
-
-    row: int | None
-    column: str
-    message: str
-    code: str = "invalid"
-
-    def __str__(self):
-        if self.row is None:
-            return self.message
-        if self.column:
-            return _("Row %(row)d, column “%(column)s”: %(message)s") % {
-                "row": self.row,
-                "column": self.column,
-                "message": self.message,
-            }
-        return _("Row %(row)d: %(message)s") % {"row": self.row, "message": self.message}
-
-
 @dataclass
 class HouseholdPreview:
     """One household found in the file, ready for `household_create`."""
@@ -235,43 +223,8 @@ class ImportRejected(ApplicationError):
         self.preview = preview
 
 
-class _CellError(Exception):
-    def __init__(self, message, code: str = "invalid"):
-        super().__init__(message)
-        self.message = str(message)
-        self.code = code
-
-
 # ---------------------------------------------------------------------------------------------
 # Reading cells
-
-
-def _normalise(text: str) -> str:
-    """Full-width digits, letters and brackets to ASCII, all spaces removed: for codes and choices."""
-    return "".join(unicodedata.normalize("NFKC", text).split())
-
-
-def _header_key(text) -> str:
-    return _normalise(str(text)) if text is not None else ""
-
-
-def _blank(raw) -> bool:
-    return raw is None or (isinstance(raw, str) and not raw.strip())
-
-
-def _is_number(raw) -> bool:
-    return isinstance(raw, int | float | Decimal) and not isinstance(raw, bool)
-
-
-def _text(raw) -> str:
-    """A cell as text. Whole numbers lose the ".0" Excel gives them."""
-    if raw is None:
-        return ""
-    if isinstance(raw, float) and raw.is_integer():
-        return str(int(raw))
-    if isinstance(raw, datetime.datetime):
-        return raw.date().isoformat() if raw.time() == datetime.time() else raw.isoformat(sep=" ")
-    return str(raw).strip()
 
 
 def _code_text(raw, column: str) -> str:
@@ -321,43 +274,6 @@ def _choice(raw, words: dict[str, str], aliases: dict[str, str]) -> str:
     )
 
 
-DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y年%m月%d日", "%Y%m%d", "%Y-%m-%d%H:%M:%S")
-
-
-def _date(raw) -> datetime.date:
-    if isinstance(raw, datetime.datetime):
-        return raw.date()
-    if isinstance(raw, datetime.date):
-        return raw
-    text = _normalise(_text(raw))
-    for fmt in DATE_FORMATS:
-        try:
-            return datetime.datetime.strptime(text, fmt).date()
-        except ValueError:
-            continue
-    raise _CellError(
-        _("“%(value)s” is not a date; write it like 2020-12-31.") % {"value": _text(raw)}, "invalid_date"
-    )
-
-
-def _money(raw) -> Decimal:
-    if _is_number(raw):
-        # Amounts computed in Excel are binary floats; money is kept to the fen (STYLE rule 3).
-        return Decimal(str(raw)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-    text = _normalise(_text(raw)).replace(",", "").removesuffix("元")
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise _CellError(
-            _("“%(value)s” is not an amount; write digits only, like 12000 or 12000.50.")
-            % {"value": _text(raw)},
-            "invalid_amount",
-        ) from None
-    if not value.is_finite():
-        raise _CellError(_("“%(value)s” is not an amount.") % {"value": _text(raw)}, "invalid_amount")
-    return value
-
-
 def _model_clean(model, name: str, value):
     """The model field's own validation (length, choices, minimum …) with Django's messages."""
     try:
@@ -368,10 +284,6 @@ def _model_clean(model, name: str, value):
 
 # ---------------------------------------------------------------------------------------------
 # Reading the workbook
-
-
-class _FileError(Exception):
-    pass
 
 
 @dataclass
@@ -420,31 +332,6 @@ def _find_header(wb):
         )
         % {"n": HEADER_SEARCH_ROWS, "columns": "、".join(f"「{c.header}」" for c in COLUMNS if c.required)}
     )
-
-
-def _open_workbook(file):
-    if getattr(file, "size", None) and file.size > MAX_FILE_SIZE:
-        raise _FileError(file_too_large_message())
-    try:
-        file.seek(0)
-        return load_workbook(file, read_only=True, data_only=True)
-    # A damaged or foreign file can fail anywhere inside openpyxl or zipfile; every such failure
-    # means the same thing to the cadre.
-    except Exception:
-        raise _FileError(unreadable_message()) from None
-
-
-def unreadable_message() -> str:
-    return _(
-        "The file cannot be read as an Excel workbook (.xlsx). If it is an old .xls file or a "
-        "WPS file, open it and save it as “Excel Workbook (*.xlsx)”, then upload it again."
-    )
-
-
-def file_too_large_message() -> str:
-    return _("The file is larger than %(mb)d MB; split it into several files.") % {
-        "mb": MAX_FILE_SIZE // (1024 * 1024)
-    }
 
 
 def _read_rows(ws, header_row: int, columns: dict[str, int], errors: list[RowError]) -> Iterator[_Row]:

@@ -21,6 +21,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views import View
 
+from core import tabular
+
 from . import excel, selectors
 from .forms import HouseholdFilterForm
 from .permissions import can_edit_households
@@ -43,7 +45,7 @@ class ImportForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["file"].help_text = _(
             "An .xlsx file laid out like the template, at most %(mb)d MB and %(rows)d rows."
-        ) % {"mb": excel.MAX_FILE_SIZE // (1024 * 1024), "rows": excel.MAX_ROWS}
+        ) % {"mb": tabular.MAX_FILE_SIZE // (1024 * 1024), "rows": excel.MAX_ROWS}
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
@@ -55,8 +57,8 @@ class ImportForm(forms.Form):
                     "“Excel Workbook (*.xlsx)”."
                 )
             )
-        if upload.size > excel.MAX_FILE_SIZE:
-            raise forms.ValidationError(excel.file_too_large_message())
+        if upload.size > tabular.MAX_FILE_SIZE:
+            raise forms.ValidationError(tabular.file_too_large_message())
         return upload
 
 

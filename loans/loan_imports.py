@@ -2,7 +2,8 @@
 or GBK) or an XLSX sheet, one loan a row, with Chinese headers (the English field names are
 accepted too).
 
-It follows the household import (households/excel.py) and reuses its cell readers: every row is
+It follows the household import (households/excel.py) with the shared cell readers of
+core/tabular.py: every row is
 checked and every problem reported at once (row number, column, message); nothing is written
 unless no row failed, and then every loan is written in one transaction. The headers and the
 words in the choice columns are the bank's file format, so they are Chinese literals, not
@@ -29,23 +30,23 @@ from accounts.models import OrgUnit, Role
 from accounts.scoping import village_q
 from core.audit import audit
 from core.exceptions import ApplicationError, NotPermitted
-from households import idnumbers
-from households.excel import (
+from core.tabular import (
     EXCEL_DIGITS,
     MAX_FILE_SIZE,
     RowError,
-    _blank,
-    _CellError,
-    _date,
-    _FileError,
-    _header_key,
-    _is_number,
-    _money,
-    _normalise,
-    _open_workbook,
-    _text,
     file_too_large_message,
 )
+from core.tabular import CellError as _CellError
+from core.tabular import FileError as _FileError
+from core.tabular import cell_date as _date
+from core.tabular import cell_money as _money
+from core.tabular import cell_text as _text
+from core.tabular import header_key as _header_key
+from core.tabular import is_blank as _blank
+from core.tabular import is_number as _is_number
+from core.tabular import normalise as _normalise
+from core.tabular import open_workbook as _open_workbook
+from households import idnumbers
 from households.models import Household, Member
 
 from .models import Loan, UseMode

@@ -26,19 +26,19 @@ from accounts.models import Role
 from core.audit import audit
 from core.exceptions import ApplicationError, ConflictError, NotPermitted
 
-# The cell readers of the household import, so dates and amounts are read (and their problems
+# The shared cell readers (core/tabular.py), so dates and amounts are read (and their problems
 # worded) the same way in every file the system takes.
-from households.excel import (
+from core.tabular import (
     MAX_FILE_SIZE,
     RowError,
-    _CellError,
-    _date,
-    _money,
-    _normalise,
-    _text,
     file_too_large_message,
     unreadable_message,
 )
+from core.tabular import CellError as _CellError
+from core.tabular import cell_date as _date
+from core.tabular import cell_money as _money
+from core.tabular import cell_text as _text
+from core.tabular import normalise as _normalise
 from policies.models import PolicyProfile
 
 from . import selectors

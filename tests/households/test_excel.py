@@ -13,6 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from openpyxl import Workbook, load_workbook
 
+from core import tabular
 from core.models import AuditEvent
 from households import excel, idnumbers
 from households.models import Household, Member
@@ -350,7 +351,7 @@ def test_upload_limits_are_explained(world, client_as, monkeypatch):
     assert response.status_code == 400
     assert response.context["form"].errors["file"]
 
-    monkeypatch.setattr(excel, "MAX_FILE_SIZE", 100)
+    monkeypatch.setattr(tabular, "MAX_FILE_SIZE", 100)
     response = client.post(reverse("households:import"), {"file": workbook(good_rows())})
     assert response.status_code == 400
     assert "MB" in str(response.context["form"].errors["file"])
