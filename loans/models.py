@@ -293,6 +293,8 @@ class Loan(models.Model):
     )
     contract_no = models.CharField(_("contract number"), max_length=64, unique=True)
     receipt_no = models.CharField(_("receipt number"), max_length=64, unique=True)
+    # The borrower's account the bank debits interest from and credits the subsidy to.
+    account_no = models.CharField(_("borrower's account number"), max_length=40, blank=True)
     amount = models.DecimalField(_("amount"), **MONEY)
     rate = models.DecimalField(_("annual rate (%)"), max_digits=6, decimal_places=4)
     rate_basis = models.CharField(_("rate basis"), max_length=16)

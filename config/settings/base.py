@@ -20,6 +20,7 @@ INSTALLED_APPS = [
     "policies",
     "households",
     "loans",
+    "subsidies",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -133,6 +134,10 @@ SPECTACULAR_SETTINGS = {
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/0")
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="redis://127.0.0.1:6379/0")
 CELERY_TIMEZONE = TIME_ZONE
+# Loans per subsidy compute task (one chunk of a batch), and the queue those tasks go to (None:
+# the default queue; the tests point it at their own worker's queue).
+SUBSIDY_CHUNK_LOANS = env.int("SUBSIDY_CHUNK_LOANS", default=20000)
+SUBSIDY_QUEUE = env.str("SUBSIDY_QUEUE", default=None)
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULE = {
@@ -145,6 +150,16 @@ CELERY_BEAT_SCHEDULE = {
     "refresh-overdue": {
         "task": "loans.refresh_overdue",
         "schedule": crontab(hour=0, minute=30),
+    },
+    # Daily: from the first working day after a quarter's end, each county's subsidy batch.
+    "subsidy-quarterly-batches": {
+        "task": "subsidies.ensure_quarterly_batches",
+        "schedule": crontab(hour=1, minute=0),
+    },
+    # A batch whose computation stalled (a worker died) gets its unfinished chunks queued again.
+    "subsidy-resume-stalled": {
+        "task": "subsidies.resume_stalled",
+        "schedule": crontab(minute="*/10"),
     },
     # After the overdue refresh: every open loan has its next post-loan check.
     "schedule-checks": {
