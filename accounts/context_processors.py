@@ -34,6 +34,8 @@ def navigation(request):
     items.append((_("Households"), reverse("households:list")))
     items.append((_("Blacklist"), reverse("households:blacklist")))
     items += _loan_items(user)
+    if user.has_role(Role.FINANCE, Role.COUNTY_OFFICE, Role.TOWNSHIP_OFFICER, Role.VILLAGE_CADRE, Role.ADMIN):
+        items.append((_("Interest subsidies"), reverse("subsidies:batch_list")))
     if user.has_role(Role.ADMIN):
         items.append((_("Policy profiles"), reverse("policies:profile_list")))
         items.append((_("Interest rates"), reverse("policies:rate_list")))

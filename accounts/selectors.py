@@ -27,3 +27,18 @@ def home_summary(*, user, today: datetime.date | None = None) -> dict:
         townships=Count("pk", filter=Q(kind="township")), villages=Count("pk", filter=Q(kind="village"))
     )
     return {**counts, **regions}
+
+
+def notices_for(*, user, limit: int | None = 10):
+    """Dashboard notices addressed to a role the user holds at the user's unit, not dismissed by
+    them, newest first."""
+    from core.models import Notice
+
+    if user.unit_id is None:
+        return Notice.objects.none()
+    qs = (
+        Notice.objects.filter(unit_id=user.unit_id, role__in=list(user.role_codes))
+        .exclude(dismissed_by=user)
+        .order_by("-created_at", "-id")
+    )
+    return qs[:limit] if limit else qs

@@ -1,6 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from . import views
 from .forms import LoginForm
 
 app_name = "accounts"
@@ -16,4 +17,5 @@ urlpatterns = [
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("notices/<int:pk>/dismiss/", views.notice_dismiss, name="notice_dismiss"),
 ]

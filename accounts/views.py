@@ -1,4 +1,9 @@
+from django.contrib.auth.decorators import login_required
 from django.contrib.auth.mixins import LoginRequiredMixin
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from django.views.decorators.http import require_POST
 from django.views.generic import TemplateView
 
 from . import selectors
@@ -10,4 +15,14 @@ class HomeView(LoginRequiredMixin, TemplateView):
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
         ctx["summary"] = selectors.home_summary(user=self.request.user)
+        ctx["notices"] = list(selectors.notices_for(user=self.request.user))
         return ctx
+
+
+@login_required
+@require_POST
+def notice_dismiss(request, pk):
+    """Hide a dashboard notice for this user only; colleagues still see it."""
+    notice = get_object_or_404(selectors.notices_for(user=request.user, limit=None), pk=pk)
+    notice.dismissed_by.add(request.user)
+    return HttpResponseRedirect(reverse("home"))

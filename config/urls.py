@@ -9,6 +9,7 @@ api_v1 = [
     path("", include("policies.api_urls")),
     path("", include("households.api_urls")),
     path("", include("loans.api_urls")),
+    path("", include("subsidies.api_urls")),
 ]
 
 urlpatterns = [
@@ -17,6 +18,7 @@ urlpatterns = [
     path("policies/", include("policies.urls")),
     path("households/", include("households.urls")),
     path("loans/", include("loans.urls")),
+    path("subsidies/", include("subsidies.urls")),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", include(api_v1)),

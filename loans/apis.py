@@ -205,6 +205,7 @@ class LoanSerializer(serializers.ModelSerializer):
             "application",
             "contract_no",
             "receipt_no",
+            "account_no",
             "household",
             "household_registration_no",
             "borrower",
@@ -391,6 +392,12 @@ class DisburseInputSerializer(CommentInputSerializer):
     )
     disbursed_on = serializers.DateField(
         required=False, allow_null=True, help_text=gettext_lazy("Today when omitted.")
+    )
+    account_no = serializers.CharField(
+        max_length=40,
+        required=False,
+        allow_blank=True,
+        help_text=gettext_lazy("The borrower's account: interest is debited and the subsidy credited there."),
     )
 
 

@@ -170,6 +170,12 @@ class ApprovalForm(forms.Form):
 class DisbursementForm(forms.Form):
     contract_no = forms.CharField(label=_("contract number"), max_length=64)
     receipt_no = forms.CharField(label=_("receipt number"), max_length=64)
+    account_no = forms.CharField(
+        label=_("borrower's account number"),
+        max_length=40,
+        required=False,
+        help_text=_("Where the bank debits the interest and credits the interest subsidy."),
+    )
     disbursed_on = forms.DateField(label=_("disbursed on"), widget=DateInput())
     comment = forms.CharField(label=_("comment"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
 

@@ -86,6 +86,7 @@ COLUMNS = (
     Column("entity_name", "合作主体", ("entity_name",)),
     Column("purpose", "贷款用途", ("purpose_category", "purpose")),
     Column("settled_on", "结清日期", ("settled_on",)),
+    Column("account_no", "还款账号", ("account_no", "账号", "结息账号", "借款人账号")),
 )
 BY_KEY = {c.key: c for c in COLUMNS}
 
@@ -377,6 +378,7 @@ READERS = {
     "entity_name": _plain_text(200),
     "purpose": _purpose,
     "settled_on": _loan_date,
+    "account_no": lambda raw: _code(raw, BY_KEY["account_no"].header),
 }
 
 
@@ -738,6 +740,7 @@ def _loan(row: LoanRow, acting_user) -> Loan:
         settled_on=(v.get("settled_on") or v["maturity_on"]) if settled else None,
         imported=True,
         entity_name=v.get("entity_name", ""),
+        account_no=v.get("account_no", ""),
         disbursed_by=None,
     )
 
@@ -794,6 +797,7 @@ HELP = {
     "entity_name": "户贷企用、间接带动时必填",
     "purpose": "如 种植、养殖、乡村旅游、服务业、购销",
     "settled_on": "仅余额为 0 时填写；不填则按到期日期",
+    "account_no": "借款人结息、还款账号，贴息资金拨付到此账号；单元格须为文本格式",
 }
 
 
@@ -811,7 +815,7 @@ def import_template() -> bytes:
     for index, column in enumerate(COLUMNS, start=1):
         letter = ws.cell(row=1, column=index).column_letter
         ws.column_dimensions[letter].width = max(12, math.ceil(len(column.header) * 2.2))
-        if column.key in ("registration_no", "id_number", "contract_no", "receipt_no"):
+        if column.key in ("registration_no", "id_number", "contract_no", "receipt_no", "account_no"):
             for cell in ws[letter]:
                 cell.number_format = "@"
     out = io.BytesIO()

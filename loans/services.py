@@ -424,6 +424,7 @@ def application_disburse(
     contract_no: str,
     receipt_no: str,
     disbursed_on: datetime.date | None = None,
+    account_no: str = "",
     comment: str = "",
 ) -> Loan:
     """Disbursement (发放): the loan record with contract and receipt numbers and maturity."""
@@ -457,6 +458,7 @@ def application_disburse(
         branch=app.branch,
         contract_no=(contract_no or "").strip(),
         receipt_no=(receipt_no or "").strip(),
+        account_no=(account_no or "").strip(),
         amount=app.approved_amount,
         rate=app.rate,
         rate_basis=app.rate_basis,

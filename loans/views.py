@@ -1057,6 +1057,7 @@ def application_disburse(request, pk):
             application=app,
             contract_no=data["contract_no"],
             receipt_no=data["receipt_no"],
+            account_no=data["account_no"],
             disbursed_on=data["disbursed_on"],
             comment=data["comment"],
         ),

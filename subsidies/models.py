@@ -43,6 +43,8 @@ class SubsidyBatch(ConcurrentTransitionMixin, BatchWorkflow, models.Model):
     progress_done = models.PositiveIntegerField(_("loans computed"), default=0)
     progress_total = models.PositiveIntegerField(_("loans to compute"), default=0)
     run = models.PositiveIntegerField(_("computation run"), default=0)
+    # Settlements due after this day (period end) are considered; fixed when computing starts.
+    considers_from = models.DateField(_("settlements considered from"), null=True, blank=True)
 
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -3,13 +3,17 @@ lines through their village (a village cadre sees the village's lines of the cou
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.db.models import Count, Q, QuerySet, Sum
 from django.shortcuts import get_object_or_404
 
 from accounts.models import OrgUnit
 from accounts.scoping import county_q, village_q
 
-from .models import ExcludedReason, SubsidyBatch, SubsidyLine
+from .models import WAITING_REASONS, ExcludedReason, SubsidyBatch, SubsidyLine
+
+ZERO = Decimal("0.00")
 
 
 def batch_list(*, user) -> QuerySet[SubsidyBatch]:
@@ -57,63 +61,59 @@ def line_filter(
     return qs
 
 
-def village_totals(*, user, batch: SubsidyBatch) -> list[dict]:
-    """Per village the user sees: lines, households, loans with a subsidy and the amount, ordered
-    by township and village; one query however many lines."""
-    rows = (
-        SubsidyLine.objects.filter(batch=batch)
-        .filter(village_q(user, "village"))
+def village_totals(lines: QuerySet[SubsidyLine]) -> list[dict]:
+    """Per village: lines, households, loans with a subsidy, excluded lines and the amount, ordered
+    by township and village. Two queries however many lines."""
+    rows = {
+        row["village_id"]: row
+        for row in lines.order_by()
         .values("village_id")
         .annotate(
             lines=Count("pk"),
             households=Count("household_id", distinct=True),
-            subsidized=Count("pk", filter=Q(subsidy__gt=0)),
+            loans=Count("loan_id", distinct=True, filter=Q(subsidy__gt=0)),
             excluded=Count("pk", filter=~Q(excluded_reason="")),
             amount=Sum("subsidy"),
         )
-    )
-    by_village = {row["village_id"]: row for row in rows}
-    villages = (
-        OrgUnit.objects.filter(pk__in=by_village).select_related("parent").order_by("parent__code", "code")
-    )
-    result = []
-    for village in villages:
-        row = by_village[village.pk]
-        result.append({**row, "village": village, "township": village.parent})
-    return result
+    }
+    villages = OrgUnit.objects.filter(pk__in=rows).select_related("parent").order_by("parent__code", "code")
+    return [
+        {**rows[v.pk], "amount": rows[v.pk]["amount"] or ZERO, "village": v, "township": v.parent}
+        for v in villages
+    ]
+
+
+def sum_rows(rows: list[dict], **head) -> dict:
+    total = {**head, "lines": 0, "households": 0, "loans": 0, "excluded": 0, "amount": ZERO}
+    for row in rows:
+        for key in ("lines", "households", "loans", "excluded", "amount"):
+            total[key] += row[key]
+    return total
 
 
 def township_totals(village_rows: list[dict]) -> list[dict]:
-    """The village rows summed per township, in the same order."""
-    townships: dict[int, dict] = {}
+    # A household and its loans belong to one village, so per-village counts add up exactly.
+    townships: dict[int, list[dict]] = {}
     for row in village_rows:
-        t = townships.setdefault(
-            row["township"].pk,
-            {
-                "township": row["township"],
-                "lines": 0,
-                "households": 0,
-                "subsidized": 0,
-                "excluded": 0,
-                "amount": 0,
-            },
-        )
-        for key in ("lines", "households", "subsidized", "excluded", "amount"):
-            t[key] += row[key] or 0
-    return list(townships.values())
+        townships.setdefault(row["township"].pk, []).append(row)
+    return [sum_rows(rows, township=rows[0]["township"]) for rows in townships.values()]
 
 
-def reason_totals(*, user, batch: SubsidyBatch) -> list[dict]:
-    """How many lines have each exclusion reason, in the order of ExcludedReason."""
+def reason_totals(lines: QuerySet[SubsidyLine]) -> list[dict]:
     counts = dict(
-        SubsidyLine.objects.filter(batch=batch)
-        .filter(village_q(user, "village"))
+        lines.order_by()
         .exclude(excluded_reason="")
         .values_list("excluded_reason")
         .annotate(n=Count("pk"))
+        .values_list("excluded_reason", "n")
     )
     return [
-        {"reason": reason, "label": reason.label, "count": counts[reason.value]}
+        {
+            "reason": reason,
+            "label": reason.label,
+            "count": counts[reason.value],
+            "waiting": reason in WAITING_REASONS,
+        }
         for reason in ExcludedReason
         if counts.get(reason.value)
     ]

@@ -11,6 +11,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count, Q, Sum
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_fsm import can_proceed, has_transition_perm
@@ -182,13 +183,32 @@ def params_for(batch: SubsidyBatch, *, today: datetime.date | None = None) -> co
         county_id=batch.county_id,
         quarter_start=batch.quarter_start,
         quarter_end=batch.quarter_end,
-        lookback_from=datetime.date(batch.year - 1, 1, 1),
+        lookback_from=batch.considers_from - datetime.timedelta(days=1),
         today=today or _today(),
         cap_basis=profile.subsidy_cap_basis,
         share=profile.subsidy_share,
         years=profile.subsidy_years,
         household_cap=profile.subsidized_principal_max,
     )
+
+
+def considers_from(batch: SubsidyBatch, profile: PolicyProfile) -> datetime.date:
+    """The first period end a batch considers. A late payment is picked up by a later batch, back
+    to the start of the year before (应贴尽贴, P2 §5(3)4), but never before what the county's first
+    batch in this system covers: its quarter, or its year for a county that pays yearly. Older
+    settlements in the books (imported with the existing loans) were subsidized, or not, before
+    the county used this system, and paying them again would pay public money twice."""
+    first = (
+        SubsidyBatch.objects.filter(county_id=batch.county_id)
+        .exclude(state=State.CANCELLED)
+        .order_by("year", "quarter")
+        .first()
+    ) or batch
+    if profile.subsidy_frequency == PolicyProfile.Frequency.YEARLY:
+        floor = datetime.date(first.year, 1, 1)
+    else:
+        floor = first.quarter_start
+    return max(datetime.date(batch.year - 1, 1, 1), floor)
 
 
 def batch_compute(*, acting_user, batch: SubsidyBatch, system: bool = False) -> SubsidyBatch:
@@ -198,7 +218,25 @@ def batch_compute(*, acting_user, batch: SubsidyBatch, system: bool = False) -> 
     with transaction.atomic():
         batch = _lock(batch)
         _guard(batch, "compute", acting_user, system=system)
+        later = (
+            SubsidyBatch.objects.filter(county_id=batch.county_id)
+            .exclude(state=State.CANCELLED)
+            .filter(Q(year__gt=batch.year) | Q(year=batch.year, quarter__gt=batch.quarter))
+            .order_by("year", "quarter")
+            .first()
+        )
+        if later is not None:
+            raise rule_failed(
+                "batch_order",
+                _(
+                    "The county already has the batch of %(later)s, which may have taken this quarter's "
+                    "late payments; an earlier quarter is not computed again."
+                )
+                % {"later": later.label},
+                SOURCE,
+            )
         batch.profile = _profile(batch.county, batch.quarter_end)
+        batch.considers_from = considers_from(batch, batch.profile)
         batch.run += 1
         batch.computed_by = None if system else acting_user
         batch.compute_started_at = timezone.now()
@@ -258,8 +296,10 @@ def chunk_compute(*, chunk_id: int, today: datetime.date | None = None) -> bool:
         with connection.cursor() as cursor:
             cursor.execute(compute.lock_batch_sql(), [chunk["batch_id"]])
             state, run = cursor.fetchone()
-        # Two deliveries of the same chunk queue up here; the second finds it done.
-        chunk = BatchChunk.objects.select_for_update().filter(pk=chunk_id).first()
+        # Two deliveries of the same chunk queue up here; the second finds it done. Only the
+        # chunk's row: the default ordering joins the batch, whose row FOR UPDATE would make
+        # concurrent chunks (each holding it FOR KEY SHARE) wait for each other or deadlock.
+        chunk = BatchChunk.objects.select_for_update(of=("self",)).filter(pk=chunk_id).first()
         if chunk is None or chunk.done or state != State.COMPUTING or chunk.run != run:
             return False
         batch = SubsidyBatch.objects.select_related("profile").get(pk=chunk.batch_id)
@@ -276,7 +316,7 @@ def batch_finish_if_done(*, batch_id: int) -> bool:
     move the batch to computed. Any number of workers may call this at once: the row lock lets one
     at a time in, and only the first to see every chunk done finishes the batch."""
     with transaction.atomic():
-        batch = SubsidyBatch.objects.select_for_update(no_key=True).filter(pk=batch_id).first()
+        batch = SubsidyBatch.objects.select_for_update(of=("self",), no_key=True).filter(pk=batch_id).first()
         if batch is None or batch.state != State.COMPUTING:
             return False
         chunks = BatchChunk.objects.filter(batch=batch, run=batch.run).aggregate(
@@ -358,13 +398,6 @@ def batch_pay(
         )
     with transaction.atomic():
         batch = _lock(batch)
-        if batch.approved_at and paid_on < timezone.localdate(batch.approved_at):
-            raise ApplicationError(
-                _("The payment date cannot be before the approval."),
-                "invalid",
-                {"fields": {"paid_on": [_("The payment date cannot be before the approval.")]}},
-                field="paid_on",
-            )
         batch.paid_by = acting_user
         batch.paid_on = paid_on
         batch.payment_reference = (reference or "").strip()
@@ -449,7 +482,7 @@ def quarterly_batches_ensure(*, on_date: datetime.date | None = None) -> list[in
                         "someone else approve it, then pay it and export the lists."
                     )
                     % {"label": batch.label},
-                    url=f"/subsidies/{batch.pk}/",
+                    url=reverse("subsidies:batch_detail", args=[batch.pk]),
                 )
                 batch_compute(acting_user=None, batch=batch, system=True)
         except ApplicationError as error:
@@ -462,16 +495,23 @@ def quarterly_batches_ensure(*, on_date: datetime.date | None = None) -> list[in
 def batches_resume_stalled(*, older_than: datetime.timedelta = datetime.timedelta(minutes=15)) -> list[int]:
     """Every few minutes, from beat: a batch computing for longer than `older_than` with chunks
     not done gets them queued again (a worker was killed, a message lost). Harmless when they are
-    only slow: a chunk delivered twice is computed once."""
+    only slow: a chunk delivered twice is computed once. Returns the ids of the batches resumed."""
     cutoff = timezone.now() - older_than
     stalled = list(
         SubsidyBatch.objects.filter(state=State.COMPUTING, compute_started_at__lt=cutoff).values_list(
             "pk", flat=True
         )
     )
+    resumed = []
     for pk in stalled:
-        batch_resume(acting_user=None, batch=SubsidyBatch(pk=pk), system=True)
-    return stalled
+        try:
+            batch_resume(acting_user=None, batch=SubsidyBatch(pk=pk), system=True)
+        except TransitionNotAllowed:
+            # Its last chunk finished (or someone cancelled it) since the list was read: nothing
+            # to resume, and no reason to leave the other batches stalled.
+            continue
+        resumed.append(pk)
+    return resumed
 
 
 def batch_of_chunk(chunk_id: int) -> int | None:

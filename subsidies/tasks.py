@@ -11,6 +11,10 @@ from . import services
     autoretry_for=(OperationalError, IntegrityError),
     retry_backoff=2,
     max_retries=8,
+    # A worker process killed mid-chunk gives the message back at once (its transaction rolled
+    # back); the chunk is safe to run again.
+    acks_late=True,
+    reject_on_worker_lost=True,
 )
 def compute_chunk(chunk_id: int) -> bool:
     """One chunk of a batch, then the batch's progress (and its end when this was the last chunk).

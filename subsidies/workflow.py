@@ -21,6 +21,7 @@ class State(models.TextChoices):
 
 STEP_LABELS = {
     "compute": _("Compute"),
+    # On a computed batch the page calls it "Recompute" (views.py).
     "resume": _("Continue computing"),
     "review": _("Mark as reviewed"),
     "send_back": _("Send back for recomputation"),

@@ -1,21 +1,13 @@
-"""The daily task `loans.end_due_publicity`, run by a real Celery worker (a subprocess on its own
-queue, Redis as broker and result backend) against the test database. The test commits its data
-(a transactional test) so the worker's own connection sees it."""
+"""The daily task `loans.end_due_publicity`, run by a real Celery worker (tests/celery_worker.py: a
+subprocess on its own queue, Redis as broker and result backend) against the test database. The
+test commits its data (a transactional test) so the worker's own connection sees it."""
 
 import datetime
-import os
-import subprocess
-import sys
-import time
-import uuid
 from decimal import Decimal
-from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 from celery.schedules import crontab
 from django.conf import settings
-from django.db import connection
 
 from config.celery import app as celery_app
 from core.models import AuditEvent
@@ -23,82 +15,9 @@ from loans import services
 from loans.models import ApplicationHistory, LoanApplication, PublicityNotice
 from loans.tasks import end_due_publicity
 from loans.workflow import State
+from tests.celery_worker import start_worker_fixture, worker_queue_fixture  # noqa: F401
 
-WORKER_START_SECONDS = 60
 RESULT_SECONDS = 60
-
-
-def _database_url() -> str:
-    """The URL of the database this test runs on (pytest-django's test database, already
-    named test_…), so the worker uses it as it is instead of deriving another name."""
-    db = connection.settings_dict
-    auth = quote(db["USER"] or "", safe="")
-    if db.get("PASSWORD"):
-        auth += ":" + quote(db["PASSWORD"], safe="")
-    host = db.get("HOST") or "127.0.0.1"
-    port = db.get("PORT") or "5432"
-    return f"postgres://{auth}@{host}:{port}/{quote(db['NAME'], safe='')}"
-
-
-@pytest.fixture
-def worker_queue(tmp_path):
-    """Start a worker that consumes only a queue of its own, wait until it answers a ping, and
-    stop it at teardown (before pytest-django empties the database)."""
-    queue = f"test-loans-{uuid.uuid4().hex[:12]}"
-    node = f"{queue}@localhost"
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.test",
-        "TEST_DATABASE_URL": _database_url(),
-    }
-    log_path = tmp_path / "worker.log"
-    celery_bin = Path(sys.executable).with_name("celery")
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [
-                str(celery_bin),
-                "-A",
-                "config",
-                "worker",
-                "--pool=solo",
-                "--concurrency=1",
-                "-Q",
-                queue,
-                "-n",
-                node,
-                "-l",
-                "warning",
-                "--without-gossip",
-                "--without-mingle",
-            ],
-            cwd=settings.BASE_DIR,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + WORKER_START_SECONDS
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"The Celery worker exited ({process.returncode}):\n{log_path.read_text()}")
-            if celery_app.control.ping(destination=[node], timeout=1.0):
-                break
-            if time.monotonic() > deadline:
-                pytest.fail(f"The Celery worker did not answer in time:\n{log_path.read_text()}")
-        yield queue
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-        # Remove the queue and its bindings from Redis; the channel deletes only the bindings it
-        # knows, so declare them on it first.
-        with celery_app.connection_for_write() as conn:
-            bound = celery_app.amqp.queues[queue](conn.default_channel)
-            bound.declare()
-            bound.delete()
 
 
 def _run(queue: str, day: datetime.date) -> list[int]:

@@ -6,9 +6,10 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import Role
+from households.models import Household
 from loans.models import Loan, Settlement, UseMode
 from subsidies import services
-from subsidies.models import SubsidyBatch
+from subsidies.models import SubsidyBatch, SubsidyLine
 from tests.factories import HouseholdFactory, UserFactory
 
 _seq = itertools.count(1)
@@ -100,25 +101,34 @@ def settle(world):
 
 
 @pytest.fixture
-def compute_now(world, settings, django_capture_on_commit_callbacks):
+def eager_tasks():
+    """Celery tasks run in this process, at once, and raise their errors here. The app reads its
+    configuration once, so the switch is on the app, not in Django's settings; the previous
+    values come back at teardown."""
+    from config.celery import app
+
+    before = app.conf.task_always_eager, app.conf.task_eager_propagates
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+    try:
+        yield app
+    finally:
+        app.conf.task_always_eager, app.conf.task_eager_propagates = before
+
+
+@pytest.fixture
+def compute_now(world, settings, eager_tasks, django_capture_on_commit_callbacks):
     """Create (if needed) and compute a batch in this process: tasks run eagerly, so the chunks
-    go through the same task code a worker runs."""
-    settings.CELERY_TASK_ALWAYS_EAGER = True
+    (two loans each) go through the same task code a worker runs."""
     settings.SUBSIDY_CHUNK_LOANS = 2
 
     def run(year=2025, quarter=3, *, batch=None, user=None) -> SubsidyBatch:
-        from config.celery import app
-
-        app.conf.task_always_eager = True
-        try:
-            if batch is None:
-                batch = services.batch_create(
-                    acting_user=world.finance, county=world.county, year=year, quarter=quarter
-                )
-            with django_capture_on_commit_callbacks(execute=True):
-                services.batch_compute(acting_user=user or world.finance, batch=batch)
-        finally:
-            app.conf.task_always_eager = False
+        if batch is None:
+            batch = services.batch_create(
+                acting_user=world.finance, county=world.county, year=year, quarter=quarter
+            )
+        with django_capture_on_commit_callbacks(execute=True):
+            services.batch_compute(acting_user=user or world.finance, batch=batch)
         batch.refresh_from_db()
         return batch
 
@@ -133,3 +143,75 @@ def today_is(monkeypatch, day: datetime.date):
 def after_q3(monkeypatch):
     today_is(monkeypatch, datetime.date(2025, 10, 10))
     return timezone.now()
+
+
+Q3_START, Q3_END = datetime.date(2025, 6, 20), datetime.date(2025, 9, 20)
+LINE_FIELDS = [
+    "loan_id",
+    "household_id",
+    "village_id",
+    "settlement_id",
+    "period_start",
+    "period_end",
+    "paid_on",
+    "days",
+    "principal",
+    "subsidized_principal",
+    "contract_rate",
+    "cap_rate",
+    "rate_used",
+    "interest_paid",
+    "penalty_paid",
+    "subsidy",
+    "excluded_reason",
+    "claimed",
+]
+
+
+def snapshot(batch) -> list[tuple]:
+    """The batch's lines without their ids and batch: what a rerun must reproduce exactly."""
+    return list(
+        SubsidyLine.objects.filter(batch=batch)
+        .order_by("loan_id", "period_start", "settlement_id")
+        .values_list(*LINE_FIELDS)
+    )
+
+
+def totals(batch) -> tuple:
+    batch.refresh_from_db()
+    return batch.total, batch.line_count, batch.subsidized_count, batch.progress_done, batch.progress_total
+
+
+@pytest.fixture
+def quarter(world, make_loan, settle):
+    """Eight loans of county A in 2025 Q3, one of each kind of line, and one of county Z. The
+    subsidies add up to 555.83 + 277.92 + 333.50 + 222.33 = 1389.58 (worked out in test_compute.py)."""
+    full = make_loan()
+    settle(full, Q3_START, Q3_END, interest_due="555.83", penalty_paid="12.00", paid_on=Q3_END)  # 555.83
+    unpaid = make_loan()
+    settle(unpaid, Q3_START, Q3_END, interest_due="555.83")
+    ending = make_loan(
+        disbursed_on=datetime.date(2022, 8, 5),
+        maturity_on=datetime.date(2026, 2, 5),
+        state=Loan.State.EXTENDED,
+    )
+    settle(ending, Q3_START, Q3_END, interest_due="555.83", paid_on=Q3_END)  # 46 days: 277.92
+    ended = make_loan(
+        disbursed_on=datetime.date(2022, 3, 1),
+        maturity_on=datetime.date(2025, 12, 1),
+        state=Loan.State.EXTENDED,
+    )
+    settle(ended, Q3_START, Q3_END, interest_due="555.83", paid_on=Q3_END)  # outside the support period
+    household = HouseholdFactory(
+        village=world.v2a, head__age=41, poverty_status=Household.PovertyStatus.EXITED
+    )
+    for amount, interest in (("30000.00", "333.50"), ("30000.00", "333.50"), ("10000.00", "111.17")):
+        loan = make_loan(household=household, amount=amount)  # 333.50, 222.33, over the cap
+        settle(loan, Q3_START, Q3_END, interest_due=interest, paid_on=Q3_END)
+    make_loan(disbursed_on=datetime.date(2025, 9, 25))  # no settlement yet
+    other = make_loan(household=HouseholdFactory(village=world.vz, head__age=40))
+    settle(other, Q3_START, Q3_END, interest_due="555.83", paid_on=Q3_END)
+    return {"full": full, "unpaid": unpaid}
+
+
+QUARTER_TOTAL = Decimal("1389.58")  # 555.83 + 277.92 + 333.50 + 222.33

@@ -76,6 +76,8 @@ from loans.servicing import BUCKETS, overdue_refresh
 from loans.workflow import State
 from policies.models import CalendarDay, CalendarYear, PolicyProfile
 from policies.services import profile_create
+from subsidies import services as subsidy_services
+from subsidies.models import BatchChunk, SubsidyBatch, SubsidyLine
 
 SEED = 20150101
 PASSWORD = "demo12345"
@@ -107,6 +109,8 @@ ACCOUNTS = [
     ("officer2", "周丽华", Role.LOAN_OFFICER, "branch:1", False),
     ("officer3", "吴海涛", Role.LOAN_OFFICER, "branch:2", False),
     ("finance", "赵敏", Role.FINANCE, "county", False),
+    # A second finance officer: whoever computes a subsidy batch never approves it (four-eyes).
+    ("finance2", "钱卫东", Role.FINANCE, "county", False),
     ("committee", "孙国平", Role.FUND_COMMITTEE, "county", False),
     # Staff (Django admin) but not superuser: a superuser holds every role (User.has_role), so the
     # demo administrator would also act as cadre, loan officer and approver. Here each role has
@@ -771,6 +775,7 @@ class Command(BaseCommand):
                 "loans": 0,
                 "settlements": 0,
                 "checks": 0,
+                "subsidy_lines": 0,
             }
             self.new_applications: list[str] = []
             self.notes: list[str] = []
@@ -780,6 +785,7 @@ class Command(BaseCommand):
             self.households(units, users, profile)
             self.applications(units, users, profile)
             self.servicing(units, users, profile)
+            self.subsidies(units, users)
         self.report(users, time.monotonic() - started)
 
     # Organisation units -------------------------------------------------------------------
@@ -1271,6 +1277,7 @@ class Command(BaseCommand):
                     planned.entity_name,
                     planned.purpose,
                     maturity.isoformat() if settled else "",
+                    f"622148{planned.village.replace('.', '')}{year}{numbers[year]:07d}",
                 ]
             )
             stories[contract_no] = planned.story
@@ -1284,6 +1291,42 @@ class Command(BaseCommand):
                     filename=f"{officer.unit.name}存量贷款{self.go_live:%Y%m%d}.csv",
                 )
         return stories
+
+    # Interest subsidies ------------------------------------------------------------------------
+
+    def subsidies(self, units, users) -> None:
+        """The quarter before last as finance left it: computed, reviewed, approved by the second
+        finance officer and paid; last quarter as the quarterly run leaves it on the first working
+        day after the quarter: computed by the system, with a notice on the finance dashboard.
+        Skipped once the county has batches, so a second run adds nothing."""
+        county = units["county"]
+        if SubsidyBatch.objects.filter(county=county).exists():
+            return
+        today = timezone.localdate()
+        last = subsidy_services.previous_quarter(*subsidy_services.quarter_of(today))
+        before = subsidy_services.previous_quarter(*last)
+        finance, finance2 = users["finance"], users["finance2"]
+        paid = subsidy_services.batch_create(
+            acting_user=finance, county=county, year=before[0], quarter=before[1]
+        )
+        subsidy_services.batch_compute(acting_user=finance, batch=paid)
+        self.finish_computing(paid)
+        subsidy_services.batch_review(acting_user=finance, batch=paid, comment="已与银行结息清单核对")
+        subsidy_services.batch_approve(acting_user=finance2, batch=paid, comment="同意拨付")
+        subsidy_services.batch_pay(
+            acting_user=finance, batch=paid, paid_on=today, reference=f"CZ{today:%Y%m%d}01"
+        )
+        for pk in subsidy_services.quarterly_batches_ensure(on_date=today):
+            self.finish_computing(SubsidyBatch.objects.get(pk=pk))
+        self.counts["subsidy_lines"] = SubsidyLine.objects.filter(batch__county=county).count()
+
+    @staticmethod
+    def finish_computing(batch: SubsidyBatch) -> None:
+        """Run the batch's chunks here: the whole seed is one transaction, and the queued tasks
+        would only start after it commits (they then find every chunk done and do nothing)."""
+        for chunk_id in BatchChunk.objects.filter(batch=batch, done=False).values_list("pk", flat=True):
+            subsidy_services.chunk_compute(chunk_id=chunk_id)
+        subsidy_services.batch_finish_if_done(batch_id=batch.pk)
 
     def pick_for_import(self, planned, candidates, profile, first, last) -> tuple[Household, Member]:
         """The first rated candidate of the village with a head or spouse of age to borrow over
@@ -1579,6 +1622,12 @@ class Command(BaseCommand):
             f"贷后管理：本次新增结息记录 {c['settlements']} 条、贷后检查 {c['checks']} 次；"
             f"县内结息记录 {Settlement.objects.filter(loan__in=loans).count()} 条，"
             f"五级分类调整 {ClassificationChange.objects.filter(loan__in=loans).count()} 次。"
+        )
+        batches = SubsidyBatch.objects.filter(county__code=COUNTY_CODE).order_by("year", "quarter")
+        self.stdout.write(
+            f"财政贴息：本次新增贴息明细 {c['subsidy_lines']} 条；"
+            + "、".join(f"{b.label} {b.get_state_display()} {b.total} 元" for b in batches)
+            + "。"
         )
         for note in self.notes:
             self.stdout.write(f"  未能进入公示，留在村级审核 (left in village review): {note}")
