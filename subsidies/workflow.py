@@ -4,6 +4,7 @@ lock, and write the audit record."""
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from django_fsm import transition
 
 from accounts.models import Role
@@ -15,7 +16,7 @@ class State(models.TextChoices):
     COMPUTED = "computed", _("Computed, awaiting review")
     REVIEWED = "reviewed", _("Reviewed, awaiting approval")
     APPROVED = "approved", _("Approved, awaiting payment")
-    PAID = "paid", _("Paid")
+    PAID = "paid", pgettext_lazy("subsidy batch", "Paid")
     CANCELLED = "cancelled", _("Cancelled")
 
 
