@@ -109,7 +109,8 @@ _TENOR_SQL = """CASE
     WHEN l.term_months <= 60 THEN '1to5y'
     ELSE 'gt5y' END"""
 
-# Loans of the county (their household's village's township's county) in the chunk's id range.
+# Loans with their household; _in_county keeps those of the county (their household's village's
+# township's county), _in_chunk those of them in the chunk's id range.
 _COUNTY_LOANS = """
     FROM loans_loan l
     JOIN households_household h ON h.id = l.household_id"""
@@ -128,6 +129,7 @@ def _in_chunk(villages: list[int]) -> str:
 
 
 def county_villages(county_id: int) -> list[int]:
+    """The ids of the villages of the county's townships."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT v.id FROM accounts_orgunit v JOIN accounts_orgunit t ON t.id = v.parent_id"
@@ -310,11 +312,9 @@ def compute_range(params: Params, lo: int, hi: int) -> int:
 
 # For the chunk's transaction only (PostgreSQL).
 _CHUNK_SETTINGS = (
-    # A chunk reads its few thousand rows by key from tables that are in memory. With the default
+    # A chunk reads its thousands of rows by key from tables that are in memory. With the default
     # (4, for spinning disks) the planner reads a whole table per chunk rather than look the rows up.
     "SET LOCAL random_page_cost = 1.1",
-    # Compiling the statements would cost more than it saves on a chunk.
+    # Compiling a chunk's statements would cost more than it saves (up to seconds when it starts).
     "SET LOCAL jit = off",
-    # A commit lost in a crash only means the chunk is not done and is computed again.
-    "SET LOCAL synchronous_commit = off",
 )
