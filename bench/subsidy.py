@@ -294,7 +294,9 @@ ahead AS (
   FROM considered c
   JOIN loans_loan o ON o.household_id = c.household_id
   WHERE (o.disbursed_on, o.id) < (c.disbursed_on, c.loan_id)
-    AND o.disbursed_on < c.period_end AND (o.settled_on IS NULL OR o.settled_on > c.period_start)
+    AND o.disbursed_on < c.period_end
+    AND ((o.settled_on IS NULL AND o.state IN ('active', 'overdue', 'extended'))
+         OR o.settled_on > c.period_start)
   GROUP BY c.settlement_id
 ),
 cap AS (

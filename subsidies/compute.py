@@ -149,6 +149,7 @@ def settlement_lines_sql(villages: list[int]) -> str:
     decided by a line of any batch."""
     d = _dialect()
     fence = d["fence"]
+    open_states = ", ".join(f"'{state}'" for state in Loan.OPEN_STATES)
     least, greatest = d["least"], d["greatest"]
     support_end = d["plus_years"].format(d="s1.support_start", n="%(years)s")
     days_in = d["days"].format(
@@ -202,7 +203,11 @@ FROM (
              WHERE o.household_id = l.household_id AND o.id <> l.id
                AND (o.disbursed_on < l.disbursed_on OR (o.disbursed_on = l.disbursed_on AND o.id < l.id))
                AND o.disbursed_on < s.period_end
-               AND (o.settled_on IS NULL OR o.settled_on > s.period_start)), 0) AS ahead,
+               -- Open in the period; a compensated or written-off loan bears no interest and
+               -- uses none of the cap.
+               AND ((o.settled_on IS NULL AND o.state IN ({open_states}))
+                    OR o.settled_on > s.period_start)), 0)
+             AS ahead,
           EXISTS (SELECT 1 FROM households_blacklistentry b WHERE b.household_id = l.household_id
              AND {added} < s.period_end
              AND (b.removed_at IS NULL OR {removed} >= s.period_start)) AS blacklisted_in_period,

@@ -524,3 +524,28 @@ def test_the_first_batch_considers_only_its_own_quarter(make_loan, settle, compu
     assert batch.considers_from == D(2025, 7, 1)
     assert not SubsidyLine.objects.filter(settlement=before).exists()
     assert outcome(line_of(batch, loan, settlement=current)) == (92, dec("4.3500"), dec("555.83"), "", True)
+
+
+def test_a_compensated_loan_uses_none_of_the_household_cap(world, make_loan, settle, compute_now):
+    """A loan the risk fund compensated (or the bank wrote off) bears no interest any more, so it
+    leaves the household's subsidized principal to its other loans, though it has no settled_on."""
+    household = HouseholdFactory(village=world.v1a, head__age=41)
+    make_loan(
+        household=household, amount="40000.00", disbursed_on=D(2023, 3, 20), state=Loan.State.COMPENSATED
+    )
+    make_loan(
+        household=household, amount="30000.00", disbursed_on=D(2024, 3, 20), state=Loan.State.WRITTEN_OFF
+    )
+    current = make_loan(household=household, amount="50000.00", disbursed_on=D(2025, 3, 20))
+    settle(current, Q3_START, Q3_END, interest_due="555.83", paid_on=Q3_END)
+    batch = compute_now()
+    # Nothing ahead: 50000 × 4.35 × 92 ÷ 36000 = 555.8333… → 555.83
+    line = line_of(batch, current)
+    assert (line.subsidized_principal, *outcome(line)) == (
+        dec("50000.00"),
+        92,
+        dec("4.3500"),
+        dec("555.83"),
+        "",
+        True,
+    )
