@@ -10,13 +10,13 @@ from rest_framework.exceptions import NotFound
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
-from accounts.models import OrgUnit, Role
+from accounts.models import OrgUnit
 from accounts.scoping import county_q
 from core.exceptions import NotPermitted
 
 from . import selectors, services, steps
 from .models import ExcludedReason, SubsidyBatch, SubsidyLine
-from .workflow import STEP_LABELS, State
+from .workflow import STEP_LABELS, State, is_county_finance
 
 
 def _name(user) -> str | None:
@@ -66,9 +66,7 @@ class BatchSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(ProgressSerializer)
     def get_progress(self, batch) -> dict:
-        total = batch.progress_total
-        done = batch.progress_done
-        return {"done": done, "total": total, "percent": 100 if not total else done * 100 // total}
+        return {"done": batch.progress_done, "total": batch.progress_total, "percent": batch.progress_percent}
 
     def get_computed_by(self, batch) -> str | None:
         return _name(batch.computed_by)
@@ -187,7 +185,7 @@ class BatchListApi(GenericAPIView):
             county = unit
         # A county the user cannot see is 404, as if it did not exist.
         county = get_object_or_404(OrgUnit.objects.filter(county_q(request.user, "")), pk=county.pk)
-        if not request.user.has_role(Role.FINANCE):
+        if not is_county_finance(request.user, county.pk):
             raise NotPermitted(_("Only the finance staff of the county may create its subsidy batches."))
         batch = services.batch_create(
             acting_user=request.user,

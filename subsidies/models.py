@@ -11,7 +11,7 @@ from django_fsm import ConcurrentTransitionMixin, FSMField
 
 from accounts.models import OrgUnit
 
-from .workflow import BatchWorkflow, State
+from .workflow import BatchWorkflow, State, is_county_finance
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
 QUARTER_END_MONTH_DAY = {1: (3, 31), 2: (6, 30), 3: (9, 30), 4: (12, 31)}
@@ -127,6 +127,16 @@ class SubsidyBatch(ConcurrentTransitionMixin, BatchWorkflow, models.Model):
     def quarter_end(self) -> datetime.date:
         month, day = QUARTER_END_MONTH_DAY[self.quarter]
         return datetime.date(self.year, month, day)
+
+    @property
+    def progress_percent(self) -> int:
+        """Loans computed in the current run, in percent; 0 for a batch never computed."""
+        if self.progress_total:
+            return self.progress_done * 100 // self.progress_total
+        return 100 if self.computed_at else 0
+
+    def is_county_finance(self, user) -> bool:
+        return is_county_finance(user, self.county_id)
 
     @property
     def label(self) -> str:

@@ -26,7 +26,7 @@ from policies.selectors import is_working_day, profile_for
 
 from . import compute
 from .models import BatchChunk, SubsidyBatch, SubsidyLine
-from .workflow import STEP_LABELS, State
+from .workflow import STEP_LABELS, State, is_county_finance
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +120,7 @@ def batch_create(
     over, a quarter the county's frequency does not pay in, a second live batch of the quarter,
     and a quarter before one the county already has a batch for (batches go in order, so a late
     payment is always picked up by the next batch, never by an earlier one)."""
-    if not system and not (acting_user.has_role(Role.FINANCE) and acting_user.unit_id == county.pk):
+    if not system and not is_county_finance(acting_user, county.pk):
         raise NotPermitted(_("Only the finance staff of the county may create its subsidy batches."))
     if quarter not in (1, 2, 3, 4):
         raise ApplicationError(

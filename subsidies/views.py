@@ -13,13 +13,13 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from accounts.models import OrgUnit, Role
+from accounts.models import OrgUnit
 from core.exceptions import ApplicationError
 
-from . import selectors, services, steps
+from . import exports, selectors, services, steps
 from .forms import BatchCreateForm, BatchFilterForm, LineFilterForm, StepForm
 from .models import WAITING_REASONS, SubsidyBatch
-from .workflow import STEP_LABELS, State
+from .workflow import STEP_LABELS, State, is_county_finance
 
 PAGE_SIZE = 20
 LINE_PAGE_SIZE = 50
@@ -28,7 +28,11 @@ DANGER_STEPS = {"cancel", "send_back"}
 
 
 def _can_create(user) -> bool:
-    return user.has_role(Role.FINANCE) and user.unit is not None and user.unit.kind == OrgUnit.Kind.COUNTY
+    return (
+        user.unit_id is not None
+        and user.unit.kind == OrgUnit.Kind.COUNTY
+        and is_county_finance(user, user.unit_id)
+    )
 
 
 @login_required
@@ -99,11 +103,7 @@ def _step_forms(batch: SubsidyBatch, user, bound: tuple[str, StepForm] | None = 
 
 def _export_info(batch: SubsidyBatch) -> dict:
     """What the batch page says about exports; the payment file exists from approval on."""
-    try:
-        from . import exports
-    except ImportError:  # pragma: no cover - the exports module ships with the app
-        return {"missing_accounts": 0}
-    payable = batch.state in (State.APPROVED, State.PAID)
+    payable = batch.state in exports.PAYABLE_STATES
     return {"missing_accounts": exports.missing_accounts(batch) if payable else 0, "payable": payable}
 
 
@@ -118,18 +118,12 @@ def batch_detail(request, pk, bound=None, status=200):
         "villages": villages,
         "townships": selectors.township_totals(villages),
         "reasons": selectors.reason_totals(lines),
-        "percent": _percent(batch),
+        "percent": batch.progress_percent,
         "exports": _export_info(batch),
-        "is_finance": request.user.has_role(Role.FINANCE) and request.user.unit_id == batch.county_id,
+        "is_finance": batch.is_county_finance(request.user),
         "four_eyes_note": batch.state == State.REVIEWED and batch.computed_by_id == request.user.pk,
     }
     return render(request, "subsidies/batch_detail.html", context, status=status)
-
-
-def _percent(batch: SubsidyBatch) -> int:
-    if batch.state != State.COMPUTING:
-        return 100 if batch.computed_at else 0
-    return batch.progress_done * 100 // batch.progress_total if batch.progress_total else 0
 
 
 @login_required
@@ -142,7 +136,7 @@ def batch_progress(request, pk):
             "state_display": batch.get_state_display(),
             "done": batch.progress_done,
             "total": batch.progress_total,
-            "percent": _percent(batch),
+            "percent": batch.progress_percent,
         }
     )
 

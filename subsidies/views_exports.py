@@ -7,6 +7,7 @@ audit record: personal and payment data leave the system with it."""
 
 from __future__ import annotations
 
+import functools
 import tempfile
 
 from django.contrib.auth.decorators import login_required
@@ -19,7 +20,6 @@ from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from accounts.models import Role
 from accounts.scoping import visible_villages
 from core.audit import audit
 from core.exceptions import ConflictError
@@ -87,6 +87,30 @@ def _check_state(batch: SubsidyBatch, kind: str) -> None:
         )
 
 
+def _export(kind: str, *, finance_only: bool = False):
+    """A download view of `kind`: login, the batch in the user's scope (404), the finance check
+    when asked (403), the state check (a 409 page), then the view with the batch and the lines
+    the user may see."""
+
+    def wrap(view):
+        @login_required
+        @require_GET
+        @functools.wraps(view)
+        def export(request, pk):
+            batch = selectors.batch_get(user=request.user, pk=pk)
+            if finance_only and not batch.is_county_finance(request.user):
+                raise PermissionDenied
+            try:
+                _check_state(batch, kind)
+            except ConflictError as error:
+                return _refused(request, batch, error)
+            return view(request, batch, selectors.line_list(user=request.user, batch=batch))
+
+        return export
+
+    return wrap
+
+
 def _record(request, batch: SubsidyBatch, kind: str, result: exports.ExportResult) -> None:
     audit(actor=request.user, action=f"subsidy_batch.export_{kind}", obj=batch, data=result.audit_data())
 
@@ -98,15 +122,8 @@ def _download(data: bytes, content_type: str, name: str) -> HttpResponse:
     return response
 
 
-@login_required
-@require_GET
-def export_xlsx(request, pk):
-    batch = selectors.batch_get(user=request.user, pk=pk)
-    try:
-        _check_state(batch, "detail")
-    except ConflictError as error:
-        return _refused(request, batch, error)
-    lines = selectors.line_list(user=request.user, batch=batch)
+@_export("detail")
+def export_xlsx(request, batch, lines):
     # A county's workbook can run to megabytes: built in a temporary file, not in memory.
     file = tempfile.TemporaryFile()
     try:
@@ -121,35 +138,21 @@ def export_xlsx(request, pk):
     )
 
 
-@login_required
-@require_GET
-def export_summary_pdf(request, pk):
-    batch = selectors.batch_get(user=request.user, pk=pk)
-    try:
-        _check_state(batch, "summary")
-    except ConflictError as error:
-        return _refused(request, batch, error)
-    lines = selectors.line_list(user=request.user, batch=batch)
+@_export("summary")
+def export_summary_pdf(request, batch, lines):
     data, result = exports.summary_pdf(batch=batch, lines=lines, user=request.user)
     _record(request, batch, "summary_pdf", result)
     return _download(data, PDF, exports.filename(batch, "summary", "pdf"))
 
 
-@login_required
-@require_GET
-def export_public_pdf(request, pk):
-    batch = selectors.batch_get(user=request.user, pk=pk)
+@_export("public")
+def export_public_pdf(request, batch, lines):
     village = None
     if value := request.GET.get("village"):
         if not value.isdigit():
             raise Http404
         villages = visible_villages(request.user).filter(parent__parent=batch.county_id)
         village = get_object_or_404(villages, pk=int(value))
-    try:
-        _check_state(batch, "public")
-    except ConflictError as error:
-        return _refused(request, batch, error)
-    lines = selectors.line_list(user=request.user, batch=batch)
     data, result = exports.public_pdf(batch=batch, lines=lines, village=village)
     _record(request, batch, "public_pdf", result)
     name = exports.filename(batch, "public", "pdf")
@@ -158,18 +161,9 @@ def export_public_pdf(request, pk):
     return _download(data, PDF, name)
 
 
-@login_required
-@require_GET
-def export_payment_csv(request, pk):
-    batch = selectors.batch_get(user=request.user, pk=pk)
-    # Payment data is the finance bureau's: its staff of the batch's county, nobody else.
-    if not (request.user.has_role(Role.FINANCE) and request.user.unit_id == batch.county_id):
-        raise PermissionDenied
-    try:
-        _check_state(batch, "payment")
-    except ConflictError as error:
-        return _refused(request, batch, error)
-    lines = selectors.line_list(user=request.user, batch=batch)
+# Payment data is the finance bureau's: its staff of the batch's county, nobody else.
+@_export("payment", finance_only=True)
+def export_payment_csv(request, batch, lines):
     response = HttpResponse(content_type=CSV)
     response["Content-Disposition"] = content_disposition_header(
         True, exports.filename(batch, "payment", "csv")

@@ -35,9 +35,14 @@ STEP_LABELS = {
 LIVE_STATES = (State.DRAFT, State.COMPUTING, State.COMPUTED, State.REVIEWED, State.APPROVED, State.PAID)
 
 
+def is_county_finance(user, county_id) -> bool:
+    """Finance staff of the county: they create, compute, review, approve and pay its batches and
+    take its payment file."""
+    return user.has_role(Role.FINANCE) and user.unit_id == county_id
+
+
 def _finance(batch, user) -> bool:
-    """Finance staff of the batch's county."""
-    return user.has_role(Role.FINANCE) and user.unit_id == batch.county_id
+    return is_county_finance(user, batch.county_id)
 
 
 def _approver(batch, user) -> bool:

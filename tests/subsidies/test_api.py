@@ -51,6 +51,8 @@ def test_create_and_its_rules(world, api_as, after_q3):
     created = client.post(BASE, {"year": 2025, "quarter": 3}, format="json")
     assert created.status_code == 201, created.json()
     assert created.json()["state"] == "draft" and created.json()["county"] == world.county.pk
+    # Never computed: nothing done yet, not "100 %".
+    assert created.json()["progress"] == {"done": 0, "total": 0, "percent": 0}
 
     duplicate = client.post(BASE, {"year": 2025, "quarter": 3}, format="json")
     assert duplicate.status_code == 409 and duplicate.json()["code"] == "conflict"
