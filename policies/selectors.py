@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 
+from dateutil.relativedelta import relativedelta
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -90,6 +91,58 @@ def tenor_for(*, basis: str, term_months: int) -> str:
         "invalid",
         {"fields": {"basis": [_("Choose the PBOC benchmark rate or the LPR.")]}},
     )
+
+
+# The loan prime rate replaced the PBOC benchmark rate for new loans on this day (DOMAIN §5).
+LPR_SINCE = datetime.date(2019, 8, 20)
+# The LPR is published on the 20th of every month; a table whose last entry is older than this
+# is missing publications, and a rate read from it may be out of date.
+LPR_PUBLICATION_GRACE = relativedelta(months=1)
+
+
+def rate_kind_for(*, basis: str, contract_date: datetime.date) -> str:
+    """The rate table that prices a contract signed on `contract_date` under a profile's `basis`
+    (DOMAIN §5). The LPR basis means the LPR for contracts signed on or after 2019-08-20 and the
+    benchmark before it, when no LPR existed; the benchmark basis means the benchmark always.
+    The one place this rule lives: pricing at disbursement, the existing-loan import and the
+    subsidy cap rate (subsidies/compute.py mirrors it in SQL, and a test holds the two equal)."""
+    if basis == Rate.Kind.LPR and contract_date < LPR_SINCE:
+        return Rate.Kind.BENCHMARK
+    if basis not in Rate.Kind.values:
+        raise ApplicationError(
+            _("Unknown rate basis %(basis)s.") % {"basis": basis},
+            "invalid",
+            {"fields": {"basis": [_("Choose the PBOC benchmark rate or the LPR.")]}},
+        )
+    return basis
+
+
+def contract_rate_for(*, basis: str, term_months: int, contract_date: datetime.date) -> Rate:
+    """The rate of a contract signed on `contract_date`: the table `rate_kind_for` names, the
+    tenor of its term, the rate in force that day. Fixed for the contract's life."""
+    kind = rate_kind_for(basis=basis, contract_date=contract_date)
+    return rate_for(basis=kind, term_months=term_months, on_date=contract_date)
+
+
+def lpr_table_end() -> datetime.date | None:
+    """The day of the last LPR publication entered, or None when there is none."""
+    return (
+        Rate.objects.filter(kind=Rate.Kind.LPR)
+        .order_by("-effective_from")
+        .values_list("effective_from", flat=True)
+        .first()
+    )
+
+
+def lpr_stale_on(on_date: datetime.date, *, table_end: datetime.date | None = None) -> datetime.date | None:
+    """When an LPR read on `on_date` may be out of date, the day of the last publication entered;
+    otherwise None. The LPR is published monthly, so a table whose last entry is more than a
+    month before `on_date` lacks publications an administrator has not entered yet. Dates before
+    the LPR existed are never stale."""
+    end = table_end if table_end is not None else lpr_table_end()
+    if on_date < LPR_SINCE or end is None:
+        return None
+    return end if on_date > end + LPR_PUBLICATION_GRACE else None
 
 
 def rate_for(*, basis: str, term_months: int, on_date: datetime.date) -> Rate:

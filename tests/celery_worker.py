@@ -9,6 +9,7 @@ worker_queue_fixture  # noqa: F401`); they are registered under the names `start
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import subprocess
@@ -64,11 +65,15 @@ class Worker:
             "DJANGO_SETTINGS_MODULE": "config.settings.test",
             "TEST_DATABASE_URL": database_url(),
         }
-        celery_bin = Path(sys.executable).with_name("celery")
+        # The worker runs on the test's (pinned) clock: tests/pinned_celery.py.
+        now = datetime.datetime.now(datetime.UTC).isoformat()
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [
-                    str(celery_bin),
+                    sys.executable,
+                    "-m",
+                    "tests.pinned_celery",
+                    now,
                     "-A",
                     "config",
                     "worker",

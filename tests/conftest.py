@@ -1,4 +1,8 @@
+import datetime
+import zoneinfo
+
 import pytest
+import time_machine
 from rest_framework.test import APIClient
 
 from accounts.models import Role
@@ -12,6 +16,51 @@ from .factories import (
     UserFactory,
     VillageFactory,
 )
+
+
+# Every test runs on a pinned clock: no test depends on the day it runs (STYLE.md rule 13). A
+# Wednesday in June, a plain working day in a year the seeded calendar covers, mid-quarter and
+# mid-morning. A test that is about a particular day says so: @pytest.mark.today("2026-10-08")
+# (10:00 in Asia/Shanghai unless a time is given). The clock ticks on from there, so timeouts
+# and "a moment later" still work.
+SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
+PINNED_TODAY = datetime.date(2026, 6, 17)
+
+
+def moment(value) -> datetime.datetime:
+    """A date, an ISO date or date-time string, or a datetime, as an aware Shanghai datetime
+    (a bare date means 10:00 that day)."""
+    if isinstance(value, str):
+        value = datetime.datetime.fromisoformat(value) if "T" in value or " " in value else (
+            datetime.date.fromisoformat(value)
+        )
+    if not isinstance(value, datetime.datetime):
+        value = datetime.datetime.combine(value, datetime.time(10, 0))
+    return value if value.tzinfo else value.replace(tzinfo=SHANGHAI)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "today(date): run the test with the clock set to this day (10:00)")
+    # Module- and session-scoped fixtures (the seeded demo, say) are set up before any test's own
+    # fixtures, so the pin starts with the session; each test then travels to its own day.
+    config._pinned_clock = time_machine.travel(moment(PINNED_TODAY), tick=True)
+    config._pinned_clock.start()
+
+
+def pytest_unconfigure(config):
+    traveller = getattr(config, "_pinned_clock", None)
+    if traveller is not None:
+        traveller.stop()
+
+
+@pytest.fixture(autouse=True)
+def pinned_clock(request):
+    """The test's day: its `today` marker, or PINNED_TODAY. Yields the time-machine traveller,
+    so a test can `pinned_clock.move_to(...)` to let days pass."""
+    marker = request.node.get_closest_marker("today")
+    when = moment(marker.args[0]) if marker else moment(PINNED_TODAY)
+    with time_machine.travel(when, tick=True) as traveller:
+        yield traveller
 
 
 class World:
