@@ -17,7 +17,6 @@ from .factories import (
     VillageFactory,
 )
 
-
 # Every test runs on a pinned clock: no test depends on the day it runs (STYLE.md rule 13). A
 # Wednesday in June, a plain working day in a year the seeded calendar covers, mid-quarter and
 # mid-morning. A test that is about a particular day says so: @pytest.mark.today("2026-10-08")
@@ -31,8 +30,10 @@ def moment(value) -> datetime.datetime:
     """A date, an ISO date or date-time string, or a datetime, as an aware Shanghai datetime
     (a bare date means 10:00 that day)."""
     if isinstance(value, str):
-        value = datetime.datetime.fromisoformat(value) if "T" in value or " " in value else (
-            datetime.date.fromisoformat(value)
+        value = (
+            datetime.datetime.fromisoformat(value)
+            if "T" in value or " " in value
+            else (datetime.date.fromisoformat(value))
         )
     if not isinstance(value, datetime.datetime):
         value = datetime.datetime.combine(value, datetime.time(10, 0))
