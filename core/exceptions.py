@@ -35,11 +35,13 @@ class NotPermitted(ApplicationError):
         super().__init__(message, code, extra, **kw)
 
 
-def rule_failed(rule: str, message, source: str, *, field=None) -> ApplicationError:
-    """A single broken rule in the API's `rule_failed` shape."""
+def rule_failed(
+    rule: str, message, source: str, *, field=None, extra: dict | None = None
+) -> ApplicationError:
+    """A single broken rule in the API's `rule_failed` shape; `extra` adds details beside the rules."""
     return ApplicationError(
         message,
         "rule_failed",
-        {"rules": [{"rule": rule, "message": str(message), "source": source}]},
+        {"rules": [{"rule": rule, "message": str(message), "source": source}], **(extra or {})},
         field=field,
     )

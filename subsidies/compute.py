@@ -1,4 +1,4 @@
-"""The subsidy of every settlement of a range of loans, as two set-based SQL statements (DOMAIN §6).
+"""The subsidy of every settlement of a range of loans, as one set-based SQL statement (DOMAIN §6).
 
 This module is the one place the subsidy rule lives. For one settlement paid by the borrower:
 
@@ -6,30 +6,42 @@ This module is the one place the subsidy rule lives. For one settlement paid by 
                                   subsidized principal × min(contract rate, cap rate) × days ÷ 360 )
                              × subsidy share, 2)
 
-where `days` are the days of the period inside the support period (which runs `subsidy_years`
-from the disbursement of the chain's first loan, DOMAIN §6, P1 art.24), the cap rate is the
-profile's rate basis in force on the period's first day for the loan's term, and the subsidized
-principal is what is left of the household's cap after the household's earlier loans open in the
-period. Penalty and compound interest are a separate column and never enter. Days count as in
-loans/interest.py: start day counted, end day not (算头不算尾). Multiplications come before the
-one division of each term, so PostgreSQL's numeric keeps every digit up to the final rounding.
+where
+- `days` are the days of the period inside the support period (which runs `subsidy_years` from
+  the disbursement of the chain's first loan, DOMAIN §6, P1 art.24) and before the loan's
+  maturity (the extended one, where an extension was granted): after maturity the borrower owes
+  penalty interest, which is never subsidized;
+- the cap rate is the one in force on the contract date (the loan's disbursement), fixed for the
+  contract like its rate, from the table `policies.selectors.rate_kind_for` names for the
+  profile's cap basis (mirrored here in SQL; a test holds the two equal), for the loan's term;
+- the subsidized principal is what is left of the household's cap after the principal its
+  earlier loans still owe when the period starts (DOMAIN §6: the principal actually outstanding;
+  it only falls during the period, so no day of it is subsidized above the cap).
 
-Written for PostgreSQL (production, tests, the benchmark). The embedded SQLite of `make run`
-gets the same statements through the small dialect table below; it computes in floating point,
-which is good enough for demo data and is why money is never signed off on SQLite.
+Penalty and compound interest are a separate column and never enter. Days count as in
+loans/interest.py: start day counted, end day not (算头不算尾). Both terms are rounded half-up to
+the fen before the smaller is taken, which is the same as rounding the smaller (rounding is
+monotone) and keeps the arithmetic exact on both databases: PostgreSQL's numeric keeps every
+digit; the embedded SQLite of `make run` does the same arithmetic in Python's Decimal through the
+functions `register_sqlite_functions` installs, so the demo shows the figures PostgreSQL would.
+
+Every settlement of a loan considered gets a line: one the batch may pay (a subsidy, or why
+not), or, when its period ended before what the batch looks at (`considers_from`), a final line
+saying so, so no settlement is dropped silently.
 """
 
 from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 
 from django.db import connection
 
 from loans.models import Loan
+from policies.selectors import LPR_SINCE
 
-from .models import WAITING_REASONS, ExcludedReason
+from .models import WAITING_REASONS, ExcludedReason, ReducedReason
 
 # Loan ids are below this; the last chunk of a run ends here.
 ID_CEILING = 2**62
@@ -47,6 +59,10 @@ _DIALECTS = {
         # Keeps the planner from merging a subquery into the one above it, which would copy its
         # expressions (and correlated subqueries) into every place that uses a column of it.
         "fence": "OFFSET 0",
+        "mul": lambda *xs: "(" + " * ".join(xs) + ")",
+        "div": lambda a, b: f"({a} / {b})",
+        "round2": lambda x: f"ROUND({x}, 2)",
+        "num": lambda x: x,
     },
     "sqlite": {
         "least": "MIN",
@@ -58,6 +74,11 @@ _DIALECTS = {
         "false": "0",
         "key_share": "",
         "fence": "",
+        "mul": lambda *xs: "fin_mul(" + ", ".join(xs) + ")",
+        "div": lambda a, b: f"fin_div({a}, {b})",
+        "round2": lambda x: f"fin_round2({x})",
+        # SQLite compares a text parameter with a number as text: make it a number first.
+        "num": lambda x: f"CAST({x} AS REAL)",
     },
 }
 
@@ -75,7 +96,7 @@ class Params:
     county_id: int
     quarter_start: datetime.date
     quarter_end: datetime.date
-    # Settlements due on or before this are no longer considered: a year before the batch's year.
+    # Settlements due on or before this are outside the window: they get a final line saying so.
     lookback_from: datetime.date
     today: datetime.date
     cap_basis: str
@@ -95,16 +116,19 @@ class Params:
             "share": self.share,
             "years": self.years,
             "hcap": self.household_cap,
+            "lpr_since": LPR_SINCE,
             "lo": lo,
             "hi": hi,
             **{f"w_{i}": reason.value for i, reason in enumerate(WAITING_REASONS)},
         }
 
 
-# The rate tenor of a loan term, as policies.selectors.tenor_for decides it (a test holds them
-# equal for every term).
-_TENOR_SQL = """CASE
-    WHEN %(basis)s = 'lpr' THEN (CASE WHEN l.term_months <= 12 THEN 'lpr1y' ELSE 'lpr5y' END)
+# The rate table and tenor of a contract, as policies.selectors.rate_kind_for and tenor_for decide
+# them (a test holds them equal for every term and both sides of 2019-08-20).
+_KIND_SQL = """(CASE WHEN %(basis)s = 'lpr' AND l.disbursed_on < %(lpr_since)s THEN 'benchmark'
+    ELSE %(basis)s END)"""
+_TENOR_SQL = f"""CASE
+    WHEN {_KIND_SQL} = 'lpr' THEN (CASE WHEN l.term_months <= 12 THEN 'lpr1y' ELSE 'lpr5y' END)
     WHEN l.term_months <= 12 THEN 'le1y'
     WHEN l.term_months <= 60 THEN '1to5y'
     ELSE 'gt5y' END"""
@@ -140,71 +164,91 @@ def county_villages(county_id: int) -> list[int]:
 
 
 _LINE_COLUMNS = """batch_id, loan_id, household_id, village_id, settlement_id, period_start, period_end,
-    paid_on, days, principal, subsidized_principal, contract_rate, cap_rate, rate_used, interest_paid,
-    penalty_paid, subsidy, excluded_reason, claimed"""
+    paid_on, period_days, days, principal, subsidized_principal, contract_rate, cap_rate, rate_used,
+    interest_paid, penalty_paid, subsidy, excluded_reason, reduced_reason, claimed"""
 
 
-def settlement_lines_sql(villages: list[int]) -> str:
-    """INSERT … SELECT of one line per settlement due in or before the quarter and not already
-    decided by a line of any batch."""
+def lines_sql(villages: list[int]) -> str:
+    """INSERT … SELECT of the chunk's lines, in one statement: one line per settlement due by the
+    quarter's end and not already decided by a line of any batch, and one line for each loan open
+    during the quarter that has no such settlement (so every loan considered says why it has no
+    subsidy). Both halves read the claims as they were when the statement started, so a loan gets
+    a settlement line exactly when the second half leaves it out."""
     d = _dialect()
     fence = d["fence"]
+    mul, div, round2, num = d["mul"], d["div"], d["round2"], d["num"]
     open_states = ", ".join(f"'{state}'" for state in Loan.OPEN_STATES)
     least, greatest = d["least"], d["greatest"]
     support_end = d["plus_years"].format(d="s1.support_start", n="%(years)s")
-    days_in = d["days"].format(
-        a=f"{least}(s1.period_end, {support_end})", b=f"{greatest}(s1.period_start, s1.support_start)"
-    )
+    days_between = d["days"]
+    start = f"{greatest}(s1.period_start, s1.support_start)"
+    support_days = days_between.format(a=f"{least}(s1.period_end, {support_end})", b=start)
+    days_in = days_between.format(a=f"{least}(s1.period_end, {support_end}, s1.maturity_on)", b=start)
+    period_days = days_between.format(a="s1.period_end", b="s1.period_start")
     added = d["local_date"].format(ts="b.added_at")
     removed = d["local_date"].format(ts="b.removed_at")
     waiting = ", ".join(f"%(w_{i})s" for i in range(len(WAITING_REASONS)))
-    R = ExcludedReason
+    share = "%(share)s"
+    by_interest = round2(div(mul("s2.interest_paid", "s2.subsidized_principal", share), "s2.principal"))
+    by_rate = round2(div(mul("s2.subsidized_principal", "s2.rate_used", "s2.days", share), "36000"))
+    R, C = ExcludedReason, ReducedReason
     return f"""
 INSERT INTO subsidies_subsidyline ({_LINE_COLUMNS})
 SELECT %(batch)s, f.loan_id, f.household_id, f.village_id, f.settlement_id, f.period_start, f.period_end,
-       f.paid_on, f.days, f.principal, f.subsidized_principal, f.contract_rate, f.cap_rate, f.rate_used,
-       f.interest_paid, f.penalty_paid,
+       f.paid_on, f.period_days, f.days, f.principal, f.subsidized_principal, f.contract_rate, f.cap_rate,
+       f.rate_used, f.interest_paid, f.penalty_paid,
        CASE WHEN f.reason = '' THEN f.amount ELSE 0 END,
        f.reason,
+       CASE WHEN f.reason <> '' THEN ''
+            WHEN f.support_days > f.days THEN '{C.AFTER_MATURITY}'
+            WHEN f.period_days > f.support_days THEN '{C.OUTSIDE_SUPPORT}'
+            WHEN f.subsidized_principal < f.principal THEN '{C.HOUSEHOLD_CAP}'
+            ELSE '' END,
        CASE WHEN f.reason IN ({waiting}) THEN {d["false"]} ELSE {d["true"]} END
 FROM (
   SELECT e.*,
     CASE
+      WHEN e.period_end <= %(lookback)s THEN '{R.BEFORE_WINDOW}'
       WHEN e.paid_on IS NULL OR e.paid_on > %(qend)s THEN '{R.UNPAID}'
+      WHEN e.needs_review THEN '{R.INTEREST_UNCONFIRMED}'
       WHEN e.blacklisted_in_period THEN '{R.BLACKLISTED}'
       WHEN e.blacklisted_now THEN '{R.BLACKLISTED_NOW}'
       WHEN e.cap_rate IS NULL THEN '{R.NO_CAP_RATE}'
+      WHEN e.days <= 0 AND e.support_days > 0 THEN '{R.AFTER_MATURITY}'
       WHEN e.days <= 0 THEN '{R.OUTSIDE_SUPPORT}'
       WHEN e.subsidized_principal <= 0 AND e.principal > 0 THEN '{R.OVER_HOUSEHOLD_CAP}'
       WHEN e.interest_paid <= 0 THEN '{R.NOTHING_PAID}'
-      WHEN %(share)s <= 0 THEN '{R.NO_SHARE}'
+      WHEN {num(share)} <= 0 THEN '{R.NO_SHARE}'
       WHEN e.amount IS NULL OR e.amount <= 0 THEN '{R.BELOW_ONE_CENT}'
       ELSE ''
     END AS reason
   FROM (
     SELECT s2.*,
-      CASE WHEN s2.principal > 0 AND s2.rate_used IS NOT NULL AND s2.days > 0 THEN ROUND({least}(
-          s2.interest_paid * s2.subsidized_principal * %(share)s / s2.principal,
-          s2.subsidized_principal * s2.rate_used * s2.days * %(share)s / 36000), 2)
-      END AS amount
+      CASE WHEN s2.principal > 0 AND s2.rate_used IS NOT NULL AND s2.days > 0
+        THEN {least}({by_interest}, {by_rate}) END AS amount
     FROM (
       SELECT s1.*,
         -- LEAST in PostgreSQL skips a NULL (MIN in SQLite does not): no cap rate, no rate used.
         CASE WHEN s1.cap_rate IS NOT NULL THEN {least}(s1.contract_rate, s1.cap_rate) END AS rate_used,
+        {period_days} AS period_days,
+        {greatest}({support_days}, 0) AS support_days,
         {greatest}({days_in}, 0) AS days,
         {least}(s1.principal, {greatest}(%(hcap)s - s1.ahead, 0)) AS subsidized_principal
       FROM (
         SELECT l.id AS loan_id, l.household_id, h.village_id, s.id AS settlement_id,
           s.period_start, s.period_end, s.paid_on, s.principal, s.rate AS contract_rate,
-          s.interest_paid, s.penalty_paid,
+          s.interest_paid, s.penalty_paid, s.needs_review, l.maturity_on,
           COALESCE(r.disbursed_on, l.disbursed_on) AS support_start,
           cr.annual_rate AS cap_rate,
-          COALESCE((SELECT SUM(o.amount) FROM loans_loan o
+          -- What the household's earlier loans still owe when the period starts: their principal
+          -- outstanding now plus what was repaid since. A compensated or written-off loan bears
+          -- no interest and uses none of the cap.
+          COALESCE((SELECT SUM(o.outstanding + COALESCE((SELECT SUM(rp.principal) FROM loans_repayment rp
+                 WHERE rp.loan_id = o.id AND rp.paid_on > s.period_start), 0))
+             FROM loans_loan o
              WHERE o.household_id = l.household_id AND o.id <> l.id
                AND (o.disbursed_on < l.disbursed_on OR (o.disbursed_on = l.disbursed_on AND o.id < l.id))
                AND o.disbursed_on < s.period_end
-               -- Open in the period; a compensated or written-off loan bears no interest and
-               -- uses none of the cap.
                AND ((o.settled_on IS NULL AND o.state IN ({open_states}))
                     OR o.settled_on > s.period_start)), 0)
              AS ahead,
@@ -217,15 +261,16 @@ FROM (
         -- The chunk's range on s too: its settlements come by one index range scan.
         JOIN loans_settlement s ON s.loan_id = l.id AND s.loan_id >= %(lo)s AND s.loan_id < %(hi)s
         LEFT JOIN loans_loan r ON r.id = l.original_loan_id
-        -- The cap rate in force on the period's first day: the rate table as [from, next from)
-        -- segments, joined once instead of a sorted lookup per settlement.
-        LEFT JOIN (SELECT pr.tenor, pr.annual_rate, pr.effective_from,
-                     LEAD(pr.effective_from) OVER (PARTITION BY pr.tenor ORDER BY pr.effective_from) AS until
-                   FROM policies_rate pr WHERE pr.kind = %(basis)s) cr
-          ON cr.tenor = ({_TENOR_SQL}) AND cr.effective_from <= s.period_start
-             AND (cr.until IS NULL OR s.period_start < cr.until)
+        -- The cap rate in force on the contract date: the rate table as [from, next from)
+        -- segments per table and tenor, joined once instead of a sorted lookup per loan.
+        LEFT JOIN (SELECT pr.kind, pr.tenor, pr.annual_rate, pr.effective_from,
+                     LEAD(pr.effective_from) OVER (PARTITION BY pr.kind, pr.tenor ORDER BY pr.effective_from)
+                       AS until
+                   FROM policies_rate pr) cr
+          ON cr.kind = {_KIND_SQL} AND cr.tenor = ({_TENOR_SQL}) AND cr.effective_from <= l.disbursed_on
+             AND (cr.until IS NULL OR l.disbursed_on < cr.until)
         WHERE {_in_chunk(villages)}
-          AND s.period_end > %(lookback)s AND s.period_end <= %(qend)s
+          AND s.period_end <= %(qend)s
           AND NOT EXISTS (SELECT 1 FROM subsidies_subsidyline x WHERE x.settlement_id = s.id AND x.claimed)
         {fence}
       ) s1
@@ -233,31 +278,16 @@ FROM (
     ) s2
     {fence}
   ) e
-) f"""
-
-
-def loan_lines_sql(villages: list[int]) -> str:
-    """INSERT … SELECT of one line for each loan open during the quarter that gets no settlement
-    line: so every loan considered has a line saying why it has no subsidy.
-
-    Runs before settlement_lines_sql, and asks the same question it does: a loan gets a settlement
-    line exactly when one of its settlements is due in the window and not claimed. (Asking for
-    this batch's lines instead depends on statistics of a table the batch is filling, which once
-    led the planner to compare every loan of a chunk with every line of it.) No range on s here,
-    unlike there: with it the planner expects nearly every loan to have no settlement, and reads
-    every household of the county to join them."""
-    d = _dialect()
-    open_states = ", ".join(f"'{state}'" for state in Loan.OPEN_STATES)
-    return f"""
-INSERT INTO subsidies_subsidyline ({_LINE_COLUMNS})
-SELECT %(batch)s, l.id, l.household_id, h.village_id, NULL, NULL, NULL, NULL, 0, l.amount, 0,
-       l.rate, NULL, NULL, 0, 0, 0, '{ExcludedReason.NO_SETTLEMENT}', {d["false"]}
+) f
+UNION ALL
+SELECT %(batch)s, l.id, l.household_id, h.village_id, NULL, NULL, NULL, NULL, 0, 0, l.amount, 0,
+       l.rate, NULL, NULL, 0, 0, 0, '{ExcludedReason.NO_SETTLEMENT}', '', {d["false"]}
 {_COUNTY_LOANS}
 WHERE {_in_chunk(villages)}
   AND l.disbursed_on <= %(qend)s
   AND ((l.settled_on IS NULL AND l.state IN ({open_states})) OR l.settled_on >= %(qstart)s)
   AND NOT EXISTS (SELECT 1 FROM loans_settlement s
-    WHERE s.loan_id = l.id AND s.period_end > %(lookback)s AND s.period_end <= %(qend)s
+    WHERE s.loan_id = l.id AND s.period_end <= %(qend)s
       AND NOT EXISTS (SELECT 1 FROM subsidies_subsidyline x WHERE x.settlement_id = s.id AND x.claimed))"""
 
 
@@ -303,23 +333,69 @@ def compute_range(params: Params, lo: int, hi: int) -> int:
     villages = county_villages(params.county_id)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            for setting in _CHUNK_SETTINGS:
-                cursor.execute(setting)
+            cursor.execute(_CHUNK_SETTINGS)
+        else:
+            register_sqlite_functions(connection)
         cursor.execute(delete_lines_sql(), values)
-        # Loan lines first: they ask which settlements are still unclaimed, before this chunk
-        # claims them.
-        cursor.execute(loan_lines_sql(villages), values)
-        written = cursor.rowcount
-        cursor.execute(settlement_lines_sql(villages), values)
-        written += cursor.rowcount
-    return written
+        cursor.execute(lines_sql(villages), values)
+        return cursor.rowcount
 
 
-# For the chunk's transaction only (PostgreSQL).
-_CHUNK_SETTINGS = (
-    # A chunk reads its thousands of rows by key from tables that are in memory. With the default
-    # (4, for spinning disks) the planner reads a whole table per chunk rather than look the rows up.
-    "SET LOCAL random_page_cost = 1.1",
-    # Compiling a chunk's statements would cost more than it saves (up to seconds when it starts).
-    "SET LOCAL jit = off",
-)
+# For the chunk's transaction only (PostgreSQL), in one round trip. A chunk reads its thousands of
+# rows by key from tables that are in memory: with the default random_page_cost (4, for spinning
+# disks) the planner reads a whole table per chunk rather than look the rows up. Compiling a
+# chunk's statement (jit) would cost more than it saves (up to seconds when it starts).
+_CHUNK_SETTINGS = "SET LOCAL random_page_cost = 1.1; SET LOCAL jit = off"
+
+
+# ---- exact money on SQLite ---------------------------------------------------------------------
+# SQLite stores the money columns as floating point and multiplies in floating point, where
+# 75.045 is 75.04499… and would round down. These functions do the multiplications, the division
+# and the half-up rounding of the formula above in Decimal instead. Their arguments are column
+# values (floats holding at most four decimals), parameters (text) or results of each other
+# (text, full precision); the rounding returns a float again so SQLite can compare it with 0.
+
+# A float argument carries at most four decimals of the value it stands for (money two, rates and
+# shares four): six recover it exactly and drop the float's noise (29999.989999999998).
+_FLOAT_PLACES = Decimal("0.000001")
+_CENT = Decimal("0.01")
+
+
+def _exact(value) -> Decimal:
+    if isinstance(value, float):
+        return Decimal(repr(value)).quantize(_FLOAT_PLACES)
+    return Decimal(str(value))
+
+
+def _fin_mul(*values) -> str | None:
+    if any(v is None for v in values):
+        return None
+    with localcontext() as ctx:
+        ctx.prec = 50
+        product = Decimal(1)
+        for v in values:
+            product *= _exact(v)
+        return str(product)
+
+
+def _fin_div(a, b) -> str | None:
+    if a is None or b is None or _exact(b) == 0:
+        return None
+    with localcontext() as ctx:
+        ctx.prec = 50
+        return str(_exact(a) / _exact(b))
+
+
+def _fin_round2(value) -> float | None:
+    if value is None:
+        return None
+    return float(_exact(value).quantize(_CENT, rounding=ROUND_HALF_UP))
+
+
+def register_sqlite_functions(conn) -> None:
+    """Install fin_mul, fin_div and fin_round2 on Django's SQLite connection (idempotent)."""
+    conn.ensure_connection()
+    raw = conn.connection
+    raw.create_function("fin_mul", -1, _fin_mul, deterministic=True)
+    raw.create_function("fin_div", 2, _fin_div, deterministic=True)
+    raw.create_function("fin_round2", 1, _fin_round2, deterministic=True)

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import QuerySet, Sum
-from django.db.models.functions import Trim
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.text import capfirst
@@ -444,14 +443,7 @@ def write_payment_csv(stream, *, batch: SubsidyBatch, lines: QuerySet[SubsidyLin
 def missing_accounts(batch: SubsidyBatch) -> int:
     """How many loans with a subsidy in the batch have no account number: the batch page warns
     before the payment file goes to the bank with empty accounts."""
-    return (
-        SubsidyLine.objects.filter(batch=batch, subsidy__gt=0)
-        .annotate(account=Trim("loan__account_no"))
-        .filter(account="")
-        .values("loan_id")
-        .distinct()
-        .count()
-    )
+    return selectors.contracts_missing_account(batch).count()
 
 
 def filename(batch: SubsidyBatch, kind: str, extension: str) -> str:

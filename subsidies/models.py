@@ -5,7 +5,7 @@ import datetime
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField
 
@@ -114,6 +114,16 @@ class SubsidyBatch(ConcurrentTransitionMixin, BatchWorkflow, models.Model):
                 name="subsidy_batch_one_per_quarter",
             ),
             models.CheckConstraint(condition=Q(quarter__gte=1, quarter__lte=4), name="subsidy_batch_quarter"),
+            # Four-eyes (DOMAIN §6): the approver is neither who computed nor who reviewed the batch,
+            # also when the system computed it.
+            models.CheckConstraint(
+                condition=Q(approved_by__isnull=True)
+                | (
+                    (Q(computed_by__isnull=True) | ~Q(approved_by=F("computed_by")))
+                    & (Q(reviewed_by__isnull=True) | ~Q(approved_by=F("reviewed_by")))
+                ),
+                name="subsidy_batch_four_eyes",
+            ),
         ]
 
     def __str__(self):
@@ -172,17 +182,38 @@ class ExcludedReason(models.TextChoices):
     batch; final ones decide it for good."""
 
     NO_SETTLEMENT = "no_settlement", _("No interest settlement due for this loan in the quarter")
+    BEFORE_WINDOW = (
+        "before_window",
+        _(
+            "Settlement period ended before what this batch considers (1 January of the year before, "
+            "or the quarter of the county's first batch in this system): not subsidized by the system"
+        ),
+    )
     UNPAID = (
         "unpaid",
         _("Interest not yet paid by the quarter's end: subsidized by the batch after it is paid"),
     )
+    INTEREST_UNCONFIRMED = (
+        "interest_unconfirmed",
+        _(
+            "The listed interest differs from principal × rate × days ÷ 360: waits until a loan officer "
+            "confirms the settlement"
+        ),
+    )
     BLACKLISTED = "blacklisted", _("Household on the blacklist during this period: no subsidy")
     BLACKLISTED_NOW = "blacklisted_now", _("Household on the blacklist: withheld while it stays there")
-    NO_CAP_RATE = "no_cap_rate", _("No cap rate recorded for the period: waits until the rate is entered")
+    NO_CAP_RATE = (
+        "no_cap_rate",
+        _("No cap rate recorded for the contract date: waits until the rate is entered"),
+    )
+    AFTER_MATURITY = (
+        "after_maturity",
+        _("Period after the loan's maturity: what accrues then is penalty interest, never subsidized"),
+    )
     OUTSIDE_SUPPORT = "outside_support", _("Period outside the subsidy support period")
     OVER_HOUSEHOLD_CAP = (
         "over_household_cap",
-        _("The household's other loans already use the subsidized principal"),
+        _("The household's other loans outstanding in the period already use the subsidized principal"),
     )
     NOTHING_PAID = "nothing_paid", _("No interest was paid for this period")
     NO_SHARE = "no_share", _("The county's subsidy share is zero")
@@ -191,9 +222,25 @@ class ExcludedReason(models.TextChoices):
 
 WAITING_REASONS = (
     ExcludedReason.UNPAID,
+    ExcludedReason.INTEREST_UNCONFIRMED,
     ExcludedReason.BLACKLISTED_NOW,
     ExcludedReason.NO_CAP_RATE,
 )
+
+
+class ReducedReason(models.TextChoices):
+    """Why a line with a subsidy gets less than its whole period or principal: the days after the
+    maturity date, the days outside the support period, or the household cap."""
+
+    AFTER_MATURITY = (
+        "after_maturity",
+        _("Days after the loan's maturity are not subsidized (penalty interest accrues then)"),
+    )
+    OUTSIDE_SUPPORT = "outside_support", _("Days outside the subsidy support period are not subsidized")
+    HOUSEHOLD_CAP = (
+        "household_cap",
+        _("Only part of the principal is subsidized: the household's other loans use the rest of the cap"),
+    )
 
 
 class SubsidyLine(models.Model):
@@ -243,7 +290,8 @@ class SubsidyLine(models.Model):
     period_start = models.DateField(_("period start"), null=True)
     period_end = models.DateField(_("period end"), null=True)
     paid_on = models.DateField(_("interest paid on"), null=True)
-    days = models.IntegerField(_("days in the support period"), default=0)
+    period_days = models.IntegerField(_("days in the settlement period"), default=0)
+    days = models.IntegerField(_("days subsidized"), default=0)
     principal = models.DecimalField(_("principal"), default=0, **MONEY)
     subsidized_principal = models.DecimalField(_("subsidized principal"), default=0, **MONEY)
     contract_rate = models.DecimalField(_("contract rate (%)"), max_digits=6, decimal_places=4, null=True)
@@ -256,6 +304,9 @@ class SubsidyLine(models.Model):
     subsidy = models.DecimalField(_("subsidy"), default=0, **MONEY)
     excluded_reason = models.CharField(
         _("reason for no subsidy"), max_length=24, choices=ExcludedReason.choices, blank=True
+    )
+    reduced_reason = models.CharField(
+        _("why the subsidy covers less"), max_length=24, choices=ReducedReason.choices, blank=True
     )
     claimed = models.BooleanField(default=False)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models.functions import Trim
 from django.shortcuts import get_object_or_404
 
 from accounts.models import OrgUnit
@@ -117,3 +118,16 @@ def reason_totals(lines: QuerySet[SubsidyLine]) -> list[dict]:
         for reason in ExcludedReason
         if counts.get(reason.value)
     ]
+
+
+def contracts_missing_account(batch: SubsidyBatch):
+    """The contract numbers of the batch's loans that have a subsidy to pay but no borrower
+    account on file (blank or spaces), in order: the payment file would have nowhere to send it."""
+    return (
+        SubsidyLine.objects.filter(batch=batch, subsidy__gt=0)
+        .annotate(account=Trim("loan__account_no"))
+        .filter(account="")
+        .order_by("loan__contract_no")
+        .values_list("loan__contract_no", flat=True)
+        .distinct()
+    )

@@ -22,9 +22,9 @@ from core.exceptions import ApplicationError, ConflictError, NotPermitted, rule_
 from core.models import Notice
 from policies.exceptions import CalendarMissing
 from policies.models import PolicyProfile
-from policies.selectors import is_working_day, profile_for
+from policies.selectors import add_working_days, profile_for
 
-from . import compute
+from . import compute, selectors
 from .models import BatchChunk, SubsidyBatch, SubsidyLine
 from .workflow import STEP_LABELS, State, is_county_finance
 
@@ -74,11 +74,16 @@ def _guard(batch: SubsidyBatch, name: str, acting_user, *, system=False) -> None
     if not can_proceed(method):
         raise TransitionNotAllowed(batch, name)
     if not system and not has_transition_perm(method, acting_user):
-        if name == "approve" and acting_user.pk == batch.computed_by_id:
+        if name == "approve" and acting_user.pk in (batch.computed_by_id, batch.reviewed_by_id):
+            message = (
+                _("Four-eyes rule: the batch was computed by you, so someone else must approve it.")
+                if acting_user.pk == batch.computed_by_id
+                else _("Four-eyes rule: you reviewed the batch, so someone else must approve it.")
+            )
             raise NotPermitted(
-                _("Four-eyes rule: the batch was computed by you, so someone else must approve it."),
+                message,
                 "four_eyes",
-                {"rules": [{"rule": "four_eyes", "message": "", "source": SOURCE}]},
+                {"rules": [{"rule": "four_eyes", "message": str(message), "source": SOURCE}]},
             )
         raise NotPermitted(_("Only the finance staff of the batch's county may take this step."))
 
@@ -351,9 +356,41 @@ def _finish(batch: SubsidyBatch) -> None:
 # ---- review, approve, pay, cancel ----------------------------------------------------------------
 
 
+def _require_accounts(batch: SubsidyBatch) -> None:
+    """Every line to be paid names the borrower's account the bank credits: a payment file with
+    a blank account would send public money nowhere (DOMAIN §3 account at the lending bank)."""
+    missing = selectors.contracts_missing_account(batch)
+    listed = list(missing[: MISSING_ACCOUNTS_LISTED + 1])
+    if not listed:
+        return
+    count = missing.count() if len(listed) > MISSING_ACCOUNTS_LISTED else len(listed)
+    contracts = "、".join(listed[:MISSING_ACCOUNTS_LISTED]) + (
+        "……" if count > MISSING_ACCOUNTS_LISTED else ""
+    )
+    raise rule_failed(
+        "account_missing",
+        _(
+            "%(count)d loans with a subsidy to pay have no borrower account (contracts %(contracts)s). "
+            "The bank enters each loan's account (on the loan's page, or in the existing-loan import) "
+            "before the batch is reviewed."
+        )
+        % {"count": count, "contracts": contracts},
+        "DOMAIN §3 (account at the lending bank); P3 §3.6",
+        extra={"contracts": listed[:MISSING_ACCOUNTS_LISTED], "count": count},
+    )
+
+
+# How many contracts a refusal names; the line list filters show the rest.
+MISSING_ACCOUNTS_LISTED = 20
+
+
 def batch_review(*, acting_user, batch: SubsidyBatch, comment: str = "") -> SubsidyBatch:
     with transaction.atomic():
         batch = _lock(batch)
+        # The role and state first, so a refusal of the accounts is only ever shown to the staff
+        # who may review.
+        _guard(batch, "review", acting_user)
+        _require_accounts(batch)
         batch.reviewed_by = acting_user
         batch.reviewed_at = timezone.now()
         _take(batch, "review", acting_user, reason=comment)
@@ -433,18 +470,28 @@ def batch_cancel(*, acting_user, batch: SubsidyBatch, reason: str) -> SubsidyBat
 
 
 def first_working_day_after(day: datetime.date) -> datetime.date:
-    """The first working day after `day`. A year with no calendar data falls back to Monday to
-    Friday, so the quarterly run is late rather than missing."""
-    candidate = day + datetime.timedelta(days=1)
-    for _step in range(40):
-        try:
-            working = is_working_day(candidate)
-        except CalendarMissing:
-            working = candidate.weekday() < 5
-        if working:
-            return candidate
-        candidate += datetime.timedelta(days=1)
-    return candidate
+    """The first working day after `day`, from the working-day calendar. Raises CalendarMissing
+    when the calendar lacks a year it has to look into: never a Monday-to-Friday guess, which
+    would put the Q4 batch on New Year's Day without anyone being told (DOMAIN §4.3)."""
+    return add_working_days(day + datetime.timedelta(days=1), 1)
+
+
+def _calendar_missing_notice(year: int, quarter: int, error: CalendarMissing) -> None:
+    """Tell the administrators and the finance staff of every county, once, that the quarterly
+    run is waiting for the calendar (the task itself tries again every day)."""
+    title = _("The %(label)s subsidy batches wait for the %(year)s working-day calendar") % {
+        "label": SubsidyBatch(year=year, quarter=quarter).label,
+        "year": error.year,
+    }
+    counties = OrgUnit.objects.filter(kind=OrgUnit.Kind.COUNTY, policy_profiles__isnull=False).distinct()
+    for county in counties:
+        for role in (Role.ADMIN, Role.FINANCE):
+            Notice.objects.get_or_create(
+                unit=county,
+                role=role,
+                title=title,
+                defaults={"body": error.message, "url": reverse("policies:calendar")},
+            )
 
 
 def quarterly_batches_ensure(*, on_date: datetime.date | None = None) -> list[int]:
@@ -456,7 +503,13 @@ def quarterly_batches_ensure(*, on_date: datetime.date | None = None) -> list[in
     today = on_date or _today()
     year, quarter = previous_quarter(*quarter_of(today))
     probe = SubsidyBatch(year=year, quarter=quarter)
-    if today < first_working_day_after(probe.quarter_end):
+    try:
+        first_day = first_working_day_after(probe.quarter_end)
+    except CalendarMissing as error:
+        log.error("Quarterly subsidy batches of %sQ%s wait: %s", year, quarter, error.message)
+        _calendar_missing_notice(year, quarter, error)
+        return []
+    if today < first_day:
         return []
     created = []
     counties = OrgUnit.objects.filter(kind=OrgUnit.Kind.COUNTY, policy_profiles__isnull=False).distinct()

@@ -102,9 +102,11 @@ def _step_forms(batch: SubsidyBatch, user, bound: tuple[str, StepForm] | None = 
 
 
 def _export_info(batch: SubsidyBatch) -> dict:
-    """What the batch page says about exports; the payment file exists from approval on."""
+    """What the batch page says about exports; the payment file exists from approval on. Loans
+    without an account are named from computation on: review is refused until they have one."""
     payable = batch.state in exports.PAYABLE_STATES
-    return {"missing_accounts": exports.missing_accounts(batch) if payable else 0, "payable": payable}
+    computed = batch.state not in (State.DRAFT, State.COMPUTING, State.CANCELLED)
+    return {"missing_accounts": exports.missing_accounts(batch) if computed else 0, "payable": payable}
 
 
 @login_required

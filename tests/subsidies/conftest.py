@@ -37,6 +37,7 @@ def make_loan(world):
         original_loan=None,
         settled_on=None,
         state=Loan.State.ACTIVE,
+        account_no=None,
     ) -> Loan:
         household = household or HouseholdFactory(village=village or world.v1a, head__age=40)
         n = next(_seq)
@@ -48,6 +49,8 @@ def make_loan(world):
             branch=world.br1,
             contract_no=f"SUB-{n:06d}",
             receipt_no=f"SUB-R-{n:06d}",
+            # The borrower's account the subsidy is paid to; "" for a loan without one.
+            account_no=f"62305201{n:011d}" if account_no is None else account_no,
             amount=Decimal(amount),
             rate=Decimal(rate),
             rate_basis="benchmark",

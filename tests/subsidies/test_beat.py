@@ -13,8 +13,10 @@ from django.utils import timezone
 
 from accounts.models import Role
 from config.celery import app as celery_app
+from core.exceptions import NotPermitted
 from core.models import AuditEvent, Notice
-from policies.models import PolicyProfile
+from policies.exceptions import CalendarMissing
+from policies.models import CalendarYear, PolicyProfile
 from subsidies import services, tasks
 from subsidies.models import BatchChunk, SubsidyBatch, SubsidyLine
 from subsidies.workflow import State
@@ -67,6 +69,28 @@ def test_first_working_day_after_a_quarter(db):
     assert services.first_working_day_after(D(2025, 6, 30)) == D(2025, 7, 1)
 
 
+def test_first_working_day_after_a_year_without_calendar_is_an_error_not_a_guess(db):
+    """With 2026 missing, Monday to Friday would say Thursday 1 January 2026, which is New Year's
+    Day; the answer is the error that names the year."""
+    CalendarYear.objects.filter(year=2026).delete()
+    with pytest.raises(CalendarMissing) as missing:
+        services.first_working_day_after(D(2025, 12, 31))
+    assert (missing.value.code, missing.value.year) == ("calendar_missing", 2026)
+
+
+@pytest.mark.today("2026-01-05")
+def test_the_quarterly_run_waits_for_a_missing_calendar_and_says_so(world, quarter, ensure):
+    CalendarYear.objects.filter(year=2026).delete()
+    assert ensure(D(2026, 1, 5)) == []
+    assert not SubsidyBatch.objects.exists()
+    notices = Notice.objects.filter(unit=world.county).order_by("role")
+    assert [n.role for n in notices] == [Role.ADMIN, Role.FINANCE]
+    assert all("2026" in n.title and n.url == reverse("policies:calendar") for n in notices)
+    # Every day it tries again, without piling up notices.
+    assert ensure(D(2026, 1, 6)) == []
+    assert Notice.objects.filter(unit=world.county).count() == 2
+
+
 def test_nothing_before_the_first_working_day(world, quarter, ensure):
     for day in (D(2025, 10, 1), D(2025, 10, 8)):
         assert ensure(day) == []
@@ -74,7 +98,7 @@ def test_nothing_before_the_first_working_day(world, quarter, ensure):
     assert not Notice.objects.exists()
 
 
-def test_on_the_first_working_day_every_county_gets_its_batch_computed(world, quarter, ensure):
+def test_on_the_first_working_day_every_county_gets_its_batch_computed(world, finance2, quarter, ensure):
     created = ensure(FIRST_WORKING_DAY_AFTER_Q3)
 
     a, z = batches()
@@ -97,9 +121,12 @@ def test_on_the_first_working_day_every_county_gets_its_batch_computed(world, qu
             "action", "actor"
         )
     ) == {("subsidy_batch.create", None), ("subsidy_batch.compute", None), ("subsidy_batch.finish", None)}
-    # With nobody having computed it, any of the county's finance staff may approve it.
+    # Nobody computed it, but it still passes two people: whoever reviews it does not approve it.
     a = services.batch_review(acting_user=world.finance, batch=a)
-    assert services.batch_approve(acting_user=world.finance, batch=a).state == State.APPROVED
+    with pytest.raises(NotPermitted) as refused:
+        services.batch_approve(acting_user=world.finance, batch=a)
+    assert refused.value.code == "four_eyes"
+    assert services.batch_approve(acting_user=finance2, batch=a).state == State.APPROVED
 
 
 def test_running_again_creates_nothing(world, quarter, ensure):

@@ -12,16 +12,17 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.db import IntegrityError, connection, transaction
 
 from core.exceptions import ApplicationError
 from households import services as household_services
 from households.models import BlacklistEntry, Household
-from loans.models import Loan
+from loans.models import Loan, Settlement
 from policies.models import PolicyProfile, Rate
-from policies.selectors import tenor_for
+from policies.selectors import LPR_SINCE, rate_kind_for, tenor_for
 from subsidies import compute
-from subsidies.models import ExcludedReason, SubsidyLine
+from subsidies.models import ExcludedReason, ReducedReason, SubsidyLine
 from subsidies.workflow import State
 from tests.factories import HouseholdFactory, PolicyProfileFactory
 
@@ -376,11 +377,14 @@ def test_rounding_is_half_up(world, make_loan, settle, compute_now):
     assert line_of(batch, loan).subsidy == dec("75.05")
 
 
-def test_lpr_cap_rate_in_force_on_the_periods_first_day(world, make_loan, settle, compute_now):
+def test_lpr_cap_rate_fixed_on_the_contract_date(world, make_loan, settle, compute_now):
+    """DOMAIN §6: the cap rate is the one in force on the contract date, fixed for the contract
+    like the contract rate, not re-read for every period (the 2025-05-20 LPR cut must not lower
+    the cap of a loan contracted before it)."""
     PolicyProfileFactory(
         county=world.county, effective_from=D(2025, 7, 1), subsidy_cap_basis=PolicyProfile.RateBasis.LPR
     )
-    short = make_loan(term_months=12)
+    short = make_loan(term_months=12)  # contracted 2025-03-20
     long = make_loan(term_months=36)
     q2 = settle(short, D(2025, 3, 20), Q3_START, interest_due="555.83", paid_on=D(2025, 7, 15))  # paid late
     q3_short = settle(short, Q3_START, Q3_END, interest_due="555.83", paid_on=Q3_END)
@@ -391,16 +395,34 @@ def test_lpr_cap_rate_in_force_on_the_periods_first_day(world, make_loan, settle
 
     lines = SubsidyLine.objects.filter(batch=batch).order_by("loan_id", "period_start")
     assert [(line.cap_rate, *outcome(line)) for line in lines] == [
-        # 1-year LPR on 2025-03-20 (published 2024-10-21): 3.10.
+        # 1-year LPR on the contract date 2025-03-20 (published 2024-10-21): 3.10.
         # 2025-03-20 → 2025-06-20 = 11 + 30 + 31 + 20 = 92 days; 50000 × 3.10 × 92 ÷ 36000 = 396.1111…
         (dec("3.1000"), 92, dec("3.1000"), dec("396.11"), "", True),
-        # 1-year LPR on 2025-06-20 (published 2025-05-20): 3.00; 50000 × 3.00 × 92 ÷ 36000 = 383.3333…
-        (dec("3.0000"), 92, dec("3.0000"), dec("383.33"), "", True),
-        # 36 months: the 5-year LPR, 3.50; 50000 × 3.50 × 92 ÷ 36000 = 447.2222…
-        (dec("3.5000"), 92, dec("3.5000"), dec("447.22"), "", True),
+        # Still 3.10 in Q3, though the LPR published 2025-05-20 is 3.00: 396.11 again (not 383.33).
+        (dec("3.1000"), 92, dec("3.1000"), dec("396.11"), "", True),
+        # 36 months: the 5-year LPR on 2025-03-20, 3.60 (2024-10-21); 50000 × 3.60 × 92 ÷ 36000 = 460.00
+        (dec("3.6000"), 92, dec("3.6000"), dec("460.00"), "", True),
     ]
     assert [line.settlement for line in lines] == [q2, q3_short, q3_long]
-    assert batch.total == dec("1226.66")  # 396.11 + 383.33 + 447.22
+    assert batch.total == dec("1252.22")  # 396.11 + 396.11 + 460.00
+
+
+def test_lpr_cap_basis_prices_a_contract_from_before_the_lpr_on_the_benchmark(
+    world, make_loan, settle, compute_now
+):
+    """No LPR existed before 2019-08-20: a contract signed the day before is capped at the
+    benchmark (4.35% for 12 months), one signed on the day at the 1-year LPR (4.25%)."""
+    PolicyProfileFactory(
+        county=world.county, effective_from=D(2025, 7, 1), subsidy_cap_basis=PolicyProfile.RateBasis.LPR
+    )
+    before = make_loan(term_months=12, disbursed_on=D(2019, 8, 19), maturity_on=D(2026, 8, 19))
+    on = make_loan(term_months=12, disbursed_on=D(2019, 8, 20), maturity_on=D(2026, 8, 20))
+    # Support periods end in 2022: days 0, but the cap rate is on the line all the same.
+    for loan in (before, on):
+        settle(loan, Q3_START, Q3_END, interest_due="555.83", paid_on=Q3_END)
+    batch = compute_now()
+    assert line_of(batch, before).cap_rate == dec("4.3500")
+    assert line_of(batch, on).cap_rate == dec("4.2500")
 
 
 def test_settlements_from_before_last_year_are_no_longer_considered(make_loan, settle, compute_now):
@@ -413,9 +435,19 @@ def test_settlements_from_before_last_year_are_no_longer_considered(make_loan, s
     batch = compute_now()
     assert batch.considers_from == D(2024, 1, 1)
 
-    assert not SubsidyLine.objects.filter(batch=batch, settlement=old).exists()
+    # Not dropped silently: a final line says why it is not subsidized.
+    old_line = line_of(batch, loan, settlement=old)
+    assert (old_line.subsidy, old_line.excluded_reason, old_line.claimed) == (
+        dec("0.00"),
+        ExcludedReason.BEFORE_WINDOW,
+        True,
+    )
     # 2023-12-20 → 2024-03-20 = 11 + 31 + 29 + 20 = 91 days; cap 549.7916…, paid 549.79 → 549.79
     assert outcome(line_of(batch, loan, settlement=recent)) == (91, dec("4.3500"), dec("549.79"), "", True)
+    # Decided once and for all (the 2023 Q4 batch's line only waited for the payment).
+    assert list(SubsidyLine.objects.filter(settlement=old, claimed=True).values_list("batch", flat=True)) == [
+        batch.pk
+    ]
 
 
 def test_every_loan_open_in_the_quarter_has_a_line(world, make_loan, settle, compute_now):
@@ -504,13 +536,18 @@ def test_a_settlement_is_claimed_once_by_database_constraint(make_loan, settle, 
 
 
 @pytest.mark.parametrize("basis", [Rate.Kind.BENCHMARK, Rate.Kind.LPR])
-def test_sql_tenor_agrees_with_tenor_for(db, basis):
-    sql = f"SELECT l.term_months, {compute._TENOR_SQL} FROM generate_series(1, 400) AS l(term_months)"
+@pytest.mark.parametrize("contract_date", [D(2015, 10, 24), D(2019, 8, 19), D(2019, 8, 20), D(2025, 3, 20)])
+def test_sql_rate_table_and_tenor_agree_with_the_selectors(db, basis, contract_date):
+    sql = (
+        f"SELECT l.term_months, {compute._KIND_SQL}, {compute._TENOR_SQL}"
+        " FROM (SELECT t AS term_months, %(day)s::date AS disbursed_on FROM generate_series(1, 400) t) l"
+    )
     with connection.cursor() as cursor:
-        cursor.execute(sql, {"basis": basis})
+        cursor.execute(sql, {"basis": basis, "lpr_since": LPR_SINCE, "day": contract_date})
         rows = cursor.fetchall()
     assert len(rows) == 400
-    assert rows == [(term, tenor_for(basis=basis, term_months=term)) for term in range(1, 401)]
+    kind = rate_kind_for(basis=basis, contract_date=contract_date)
+    assert rows == [(term, kind, tenor_for(basis=kind, term_months=term)) for term in range(1, 401)]
 
 
 def test_the_first_batch_considers_only_its_own_quarter(make_loan, settle, compute_now):
@@ -522,7 +559,13 @@ def test_the_first_batch_considers_only_its_own_quarter(make_loan, settle, compu
     current = settle(loan, Q3_START, Q3_END, interest_due="555.83", paid_on=Q3_END)
     batch = compute_now()
     assert batch.considers_from == D(2025, 7, 1)
-    assert not SubsidyLine.objects.filter(settlement=before).exists()
+    # Listed, with its reason, and decided for good.
+    line = line_of(batch, loan, settlement=before)
+    assert (line.subsidy, line.excluded_reason, line.claimed) == (
+        dec("0.00"),
+        ExcludedReason.BEFORE_WINDOW,
+        True,
+    )
     assert outcome(line_of(batch, loan, settlement=current)) == (92, dec("4.3500"), dec("555.83"), "", True)
 
 
@@ -549,3 +592,133 @@ def test_a_compensated_loan_uses_none_of_the_household_cap(world, make_loan, set
         "",
         True,
     )
+
+
+# ---- rules fixed by issue 9: maturity, outstanding principal, unconfirmed interest ------------------
+
+
+def test_no_subsidy_for_days_after_maturity(world, make_loan, settle, compute_now):
+    """P1 art.24: subsidized "before the loan's maturity"; what accrues after it is penalty
+    interest (DOMAIN §6). The bank's list runs the period on to the settlement day anyway."""
+    matured = make_loan(
+        term_months=12, disbursed_on=D(2024, 8, 5), maturity_on=D(2025, 8, 5), state=Loan.State.OVERDUE
+    )
+    settle(matured, Q3_START, Q3_END, interest_due="555.83", paid_on=Q3_END)
+    extended = make_loan(
+        term_months=12, disbursed_on=D(2024, 8, 6), maturity_on=D(2026, 2, 6), state=Loan.State.EXTENDED
+    )  # matured 2025-08-06, extended by six months: the extension keeps the subsidy
+    settle(extended, Q3_START, Q3_END, interest_due="555.83", paid_on=Q3_END)
+    over = make_loan(
+        term_months=12, disbursed_on=D(2024, 6, 1), maturity_on=D(2025, 6, 1), state=Loan.State.OVERDUE
+    )
+    settle(over, Q3_START, Q3_END, interest_due="555.83", paid_on=Q3_END)
+    batch = compute_now()
+
+    line = line_of(batch, matured)
+    # 2025-06-20 → 2025-08-05 = 10 + 31 + 4 = 46 days; 50000 × 4.35 × 46 ÷ 36000 = 277.9166… → 277.92
+    assert (line.period_days, *outcome(line), line.reduced_reason) == (
+        92,
+        46,
+        dec("4.3500"),
+        dec("277.92"),
+        "",
+        True,
+        ReducedReason.AFTER_MATURITY,
+    )
+    assert outcome(line_of(batch, extended)) == (92, dec("4.3500"), dec("555.83"), "", True)
+    assert line_of(batch, extended).reduced_reason == ""
+    # Matured before the period began: nothing, and the line says why.
+    assert outcome(line_of(batch, over)) == (
+        0,
+        dec("4.3500"),
+        dec("0.00"),
+        ExcludedReason.AFTER_MATURITY,
+        True,
+    )
+    assert batch.total == dec("833.75")  # 277.92 + 555.83
+
+
+def test_household_cap_counts_principal_outstanding_not_original_amounts(
+    world, officer_repays, make_loan, settle, compute_now
+):
+    """DOMAIN §6: the cap counts the principal actually outstanding in the period. The household
+    borrowed 50,000, repaid 30,000 and took an additional 30,000: 20,000 + 30,000 is within the
+    50,000 cap, so both are subsidized in full (counting original amounts gave the second loan
+    nothing)."""
+    household = HouseholdFactory(village=world.v1a, head__age=44)
+    first = make_loan(household=household, amount="50000.00", disbursed_on=D(2025, 3, 20))
+    officer_repays(first, "30000.00", D(2025, 6, 1))
+    added = make_loan(household=household, amount="30000.00", disbursed_on=D(2025, 6, 10))
+    # 20000 × 4.35 × 92 ÷ 36000 = 222.3333… → 222.33; 30000 × 4.35 × 92 ÷ 36000 = 333.50
+    settle(first, Q3_START, Q3_END, interest_due="222.33", paid_on=Q3_END, principal="20000.00")
+    settle(added, Q3_START, Q3_END, interest_due="333.50", paid_on=Q3_END)
+    # Another household repays during the period: on the period's first day its first loan still
+    # owed 50,000, so its second loan has none of the cap left for this period.
+    later = HouseholdFactory(village=world.v1a, head__age=45)
+    big = make_loan(household=later, amount="50000.00", disbursed_on=D(2025, 3, 20))
+    officer_repays(big, "30000.00", D(2025, 7, 1))
+    small = make_loan(household=later, amount="20000.00", disbursed_on=D(2025, 6, 10))
+    settle(big, Q3_START, Q3_END, interest_due="555.83", paid_on=Q3_END)
+    # 20000 × 4.35 × 92 ÷ 36000 = 222.33
+    settle(small, Q3_START, Q3_END, interest_due="222.33", paid_on=Q3_END)
+    batch = compute_now()
+
+    assert [
+        (line_of(batch, loan).subsidized_principal, line_of(batch, loan).subsidy) for loan in (first, added)
+    ] == [
+        (dec("20000.00"), dec("222.33")),
+        (dec("30000.00"), dec("333.50")),
+    ]
+    assert (line_of(batch, small).subsidized_principal, line_of(batch, small).excluded_reason) == (
+        dec("0.00"),
+        ExcludedReason.OVER_HOUSEHOLD_CAP,
+    )
+    assert batch.total == dec("1111.66")  # 222.33 + 333.50 + 555.83
+
+
+def test_a_partly_capped_line_says_so(world, make_loan, settle, compute_now):
+    household = HouseholdFactory(village=world.v1a, head__age=46)
+    make_loan(household=household, amount="40000.00", disbursed_on=D(2025, 1, 10))
+    second = make_loan(household=household, amount="30000.00", disbursed_on=D(2025, 3, 20))
+    settle(second, Q3_START, Q3_END, interest_due="333.50", paid_on=Q3_END)
+    batch = compute_now()
+    line = line_of(batch, second)
+    # 50000 - 40000 = 10000 subsidized: 10000 × 4.35 × 92 ÷ 36000 = 111.1666… → 111.17
+    assert (line.subsidized_principal, line.subsidy, line.reduced_reason) == (
+        dec("10000.00"),
+        dec("111.17"),
+        ReducedReason.HOUSEHOLD_CAP,
+    )
+
+
+def test_unconfirmed_interest_waits_for_the_loan_officer(world, monkeypatch, make_loan, settle, compute_now):
+    loan = make_loan()
+    settlement = settle(loan, Q3_START, Q3_END, interest_due="560.00", paid_on=Q3_END)
+    Settlement.objects.filter(pk=settlement.pk).update(needs_review=True)
+    batch = compute_now()
+    assert outcome(line_of(batch, loan)) == (
+        92,
+        dec("4.3500"),
+        dec("0.00"),
+        ExcludedReason.INTEREST_UNCONFIRMED,
+        False,
+    )
+
+    Settlement.objects.filter(pk=settlement.pk).update(needs_review=False)
+    today_is(monkeypatch, D(2026, 1, 10))
+    q4 = compute_now(2025, 4)
+    # Confirmed: min(560.00, 50000 × 4.35 × 92 ÷ 36000 = 555.8333…) → 555.83
+    assert outcome(line_of(q4, loan, settlement=settlement)) == (92, dec("4.3500"), dec("555.83"), "", True)
+
+
+@pytest.fixture
+def officer_repays(world):
+    """A principal repayment through the servicing service, as the branch's loan officer."""
+    from loans.servicing import repayment_record
+
+    def repay(loan, principal: str, on: datetime.date):
+        with time_machine.travel(datetime.datetime.combine(on, datetime.time(15), tzinfo=BEIJING)):
+            repayment_record(acting_user=world.officer, loan=loan, principal=dec(principal), paid_on=on)
+        loan.refresh_from_db()
+
+    return repay

@@ -104,7 +104,7 @@ def test_share_percent(share, text):
 # Q3 2025, loans of 50,000 at 4.35% (under the 4.75% benchmark cap), 50000 × 4.35% ÷ 360 a day:
 #   A (五通村)  one settlement 6-20…9-20, 92 days: 555.83, paid; account on file
 #   B (茶洞村)  6-20…7-20, 30 days: 181.25 and 7-20…8-20, 31 days: 187.29 (+ 12.34 penalty,
-#              never subsidized), both paid; no account number
+#              never subsidized), both paid
 #   C (两江村)  6-20…9-20 not paid: no subsidy, waits ("unpaid")
 #   D (五通村)  no settlement in the quarter: a line saying so
 # Total 555.83 + 181.25 + 187.29 = 924.37.
@@ -118,7 +118,7 @@ class Case:
         self.a = make_loan(village=world.v1a)
         Loan.objects.filter(pk=self.a.pk).update(account_no=" 6217001234567890123 ")
         settle(self.a, D(2025, 6, 20), D(2025, 9, 20), interest_due="555.83", paid_on=D(2025, 9, 20))
-        self.b = make_loan(village=world.v1b)
+        self.b = make_loan(village=world.v1b, account_no="6217009999000000001")
         settle(self.b, D(2025, 6, 20), D(2025, 7, 20), interest_due="181.25", paid_on=D(2025, 7, 20))
         settle(
             self.b,
@@ -382,16 +382,18 @@ def test_payment_csv(world, case, client_as, approve, pay):
     assert sorted(rows[1:]) == sorted(
         [
             ["6217001234567890123", case.a.borrower.name, "555.83", case.a.contract_no],
-            # Two lines of one loan, one payment; no account on file, still listed.
-            ["", case.b.borrower.name, "368.54", case.b.contract_no],
+            # Two lines of one loan, one payment.
+            ["6217009999000000001", case.b.borrower.name, "368.54", case.b.contract_no],
         ]
     )
-    assert exports.missing_accounts(batch) == 1
+    assert exports.missing_accounts(batch) == 0
     event = AuditEvent.objects.get(action="subsidy_batch.export_payment_csv")
-    assert event.data == {"lines": 2, "amount": "924.37", "loans": 2, "missing_accounts": 1}
+    assert event.data == {"lines": 2, "amount": "924.37", "loans": 2, "missing_accounts": 0}
 
 
 def test_missing_accounts_counts_loans_not_lines(world, case):
+    assert exports.missing_accounts(case.batch) == 0
+    Loan.objects.filter(pk=case.b.pk).update(account_no="")
     assert exports.missing_accounts(case.batch) == 1
     Loan.objects.filter(pk=case.b.pk).update(account_no="6217009999")
     assert exports.missing_accounts(case.batch) == 0

@@ -6,11 +6,13 @@ import datetime
 from decimal import Decimal
 
 import pytest
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import Role
 from core.exceptions import ApplicationError, ConflictError, NotPermitted
 from core.models import AuditEvent
+from loans.models import Loan
 from policies.models import PolicyProfile
 from subsidies import services
 from subsidies.models import BatchChunk, ExcludedReason, SubsidyBatch, SubsidyLine
@@ -226,13 +228,53 @@ def test_four_eyes(world, finance2, quarter, compute_now):
 
 
 def test_four_eyes_follows_whoever_computed_last(world, finance2, quarter, compute_now):
+    finance3 = UserFactory(username="finance3", unit=world.county, roles=[Role.FINANCE])
     batch = compute_now()
     batch = compute_now(batch=batch, user=finance2)
-    batch = reviewed(batch, world.finance)
+    batch = reviewed(batch, finance3)
     with pytest.raises(NotPermitted) as refused:
         services.batch_approve(acting_user=finance2, batch=batch)
     assert refused.value.code == "four_eyes"
     assert services.batch_approve(acting_user=world.finance, batch=batch).state == State.APPROVED
+
+
+def test_the_reviewer_never_approves(world, finance2, quarter, compute_now):
+    """One finance officer could review, approve and pay a batch the system computed alone; the
+    approver is now neither who computed nor who reviewed it (DOMAIN §6 four-eyes)."""
+    batch = compute_now(user=world.finance)
+    batch = reviewed(batch, finance2)
+    with pytest.raises(NotPermitted) as refused:
+        services.batch_approve(acting_user=finance2, batch=batch)
+    assert refused.value.code == "four_eyes"
+    assert refused.value.extra["rules"][0]["rule"] == "four_eyes"
+    batch.refresh_from_db()
+    assert (batch.state, batch.approved_by) == (State.REVIEWED, None)
+
+
+def test_the_database_refuses_an_approver_who_reviewed(world, finance2, quarter, compute_now):
+    batch = reviewed(compute_now(), finance2)
+    with pytest.raises(IntegrityError, match="subsidy_batch_four_eyes"), transaction.atomic():
+        SubsidyBatch.objects.filter(pk=batch.pk).update(approved_by=finance2)
+    with pytest.raises(IntegrityError, match="subsidy_batch_four_eyes"), transaction.atomic():
+        SubsidyBatch.objects.filter(pk=batch.pk).update(approved_by=world.finance)
+
+
+def test_review_is_refused_while_a_loan_to_pay_has_no_account(world, finance2, quarter, compute_now):
+    full = quarter["full"]
+    Loan.objects.filter(pk=full.pk).update(account_no="  ")
+    batch = compute_now()
+    with pytest.raises(ApplicationError) as refused:
+        services.batch_review(acting_user=world.finance, batch=batch)
+    assert refused.value.code == "rule_failed"
+    assert refused.value.extra["rules"][0]["rule"] == "account_missing"
+    assert refused.value.extra["contracts"] == [full.contract_no]
+    assert full.contract_no in refused.value.message
+    batch.refresh_from_db()
+    assert (batch.state, batch.reviewed_by) == (State.COMPUTED, None)
+    # The unpaid loan has no subsidy to pay: it needs no account to be reviewed.
+    Loan.objects.filter(pk=quarter["unpaid"].pk).update(account_no="")
+    Loan.objects.filter(pk=full.pk).update(account_no="6230520100000000001")
+    assert services.batch_review(acting_user=world.finance, batch=batch).state == State.REVIEWED
 
 
 def test_no_recompute_after_review_until_sent_back(world, finance2, quarter, compute_now):
