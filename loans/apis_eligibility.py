@@ -64,7 +64,10 @@ class EligibilitySerializer(serializers.Serializer):
 
 class EligibilityView(APIView):
     """Every eligibility rule (DOMAIN §3) for a household, a borrower and a loan, under the
-    county policy in force on `on_date`."""
+    county policy in force on `on_date`. A pre-check judges a loan applied for on `on_date`, so
+    the borrower's age and the maturity for age plus term are taken from that day too; the
+    credit line and the household cap count the household's open loans and applications in
+    flight, as at submission."""
 
     @extend_schema(
         request=EligibilityInputSerializer,

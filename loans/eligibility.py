@@ -1,7 +1,8 @@
 """The eligibility engine (DOMAIN §3). Every rule is a named check with a stable code, a message
 for people and the policy text it comes from, judged by the county profile in force on the day
 of the action. Checked at submission, again at village approval, at bank approval (with the
-approved amount and term) and at disbursement.
+approved amount and term) and at disbursement. The borrower's age is judged on the application
+date (the day it was submitted) at every one of those steps, whatever day the step is taken.
 
 A report lists every rule, passed or not, so the API and the pages can show the whole picture;
 `require_eligible` raises one ApplicationError naming all failed rules at once."""
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from types import SimpleNamespace
 
+from dateutil.relativedelta import relativedelta
 from django.db.models import DecimalField, Exists, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
@@ -26,7 +28,7 @@ from policies.selectors import county_of, profile_for
 
 from .models import Loan, LoanApplication, UseMode
 from .purposes import FORBIDDEN, PRODUCTIVE, Purpose
-from .workflow import IN_FLIGHT_STATES
+from .workflow import IN_FLIGHT_STATES, State
 
 ZERO = Decimal("0.00")
 
@@ -76,6 +78,20 @@ class EligibilityReport:
 
 
 @dataclass(frozen=True)
+class HouseholdLoad:
+    """What the household already draws on, counted against both its credit line and the
+    household cap (DOMAIN §3 "amount"; P1 art.10, art.25)."""
+
+    outstanding: Decimal  # its open loans' outstanding principal
+    applied: Decimal  # its other in-flight applications, at the approved amount where approved
+    other_member_busy: bool  # another member has an open loan or an application in flight
+
+    @property
+    def total(self) -> Decimal:
+        return self.outstanding + self.applied
+
+
+@dataclass(frozen=True)
 class _Case:
     """Everything the checks read, loaded once in a fixed number of queries."""
 
@@ -84,7 +100,8 @@ class _Case:
     amount: Decimal | None
     term_months: int
     purpose_category: str
-    on_date: datetime.date
+    on_date: datetime.date  # the day of the action: the profile, the rating, the use-mode cutoff
+    applied_on: datetime.date  # the application date: the borrower's age (DOMAIN §3)
     use_mode: str
     capacity_attested: bool
     bank_account_no: str
@@ -93,8 +110,11 @@ class _Case:
     profile: PolicyProfile
     rating: CreditRating | None  # the one in force on on_date, whatever its grade
     blacklisted: bool
-    household_total: Decimal  # open loans' outstanding plus other in-flight applications
-    other_member_busy: bool
+    load: HouseholdLoad
+
+    @property
+    def household_total(self) -> Decimal:
+        return self.load.total
 
 
 def _yuan(value: Decimal) -> str:
@@ -172,40 +192,92 @@ def _valid_rating(c: _Case):
 
 
 def _age(c: _Case) -> int:
-    return c.borrower.age_on(c.on_date)
+    return c.borrower.age_on(c.applied_on)
 
 
 def _age_range(c: _Case):
     age, low, high = _age(c), c.profile.age_min, c.profile.age_max
-    params = {"age": age, "date": c.on_date, "min": low, "max": high}
+    params = {"age": age, "date": c.applied_on, "min": low, "max": high}
     if low <= age <= high:
-        return True, _("The borrower is %(age)d on %(date)s, within %(min)d to %(max)d.") % params, "borrower"
+        return (
+            True,
+            _("The borrower is %(age)d on the application date %(date)s, within %(min)d to %(max)d.")
+            % params,
+            "borrower",
+        )
     return (
         False,
-        _("The borrower is %(age)d on %(date)s; this county lends to borrowers aged %(min)d to %(max)d.")
+        _(
+            "The borrower is %(age)d on the application date %(date)s; this county lends to borrowers aged "
+            "%(min)d to %(max)d."
+        )
         % params,
         "borrower",
     )
+
+
+def _nth_birthday(birth_date: datetime.date, years: int) -> datetime.date:
+    # Someone born on 29 February has no birthday in a common year. relativedelta puts it on
+    # 28 February, the day before idnumbers.age_on counts the year complete (1 March): the
+    # conservative reading of "maturity no later than the 60th birthday", so no loan runs past
+    # the day the borrower may already count as 60.
+    return birth_date + relativedelta(years=years)
+
+
+def _longest_term(start: datetime.date, last_day: datetime.date) -> int:
+    """The most whole months from `start` whose end is on or before `last_day` (may be < 0)."""
+    months = (last_day.year - start.year) * 12 + (last_day.month - start.month)
+    if start + relativedelta(months=months) > last_day:
+        months -= 1
+    return months
 
 
 def _age_plus_term(c: _Case):
     limit = c.profile.age_plus_term_max
     if limit is None:
         return True, _("This county sets no limit on age plus term."), "term_months"
-    age = _age(c)
-    # In months, so the comparison is exact: age + term/12 ≤ limit.
-    passed = age * 12 + c.term_months <= limit * 12
-    years = Decimal(age * 12 + c.term_months) / 12
-    params = {"age": age, "term": c.term_months, "total": f"{years:.1f}", "limit": limit}
-    if passed:
+    # Age + term ≤ limit, compared by dates rather than completed years: the loan, counted from
+    # the application date (the date the borrower's age is taken on, DOMAIN §3), must mature no
+    # later than the borrower's birthday of that age. A borrower of 58 years and 5 months may
+    # then borrow for 19 months, not 24.
+    maturity = c.applied_on + relativedelta(months=c.term_months)
+    birthday = _nth_birthday(c.borrower.birth_date, limit)
+    params = {
+        "applied": c.applied_on,
+        "term": c.term_months,
+        "maturity": maturity,
+        "limit": limit,
+        "birthday": birthday,
+    }
+    if maturity <= birthday:
         return (
             True,
-            _("Age %(age)d plus %(term)d months is %(total)s years, within %(limit)d.") % params,
+            _(
+                "%(term)d months from the application date %(applied)s the loan matures on %(maturity)s, "
+                "no later than %(birthday)s, when the borrower turns %(limit)d."
+            )
+            % params,
+            "term_months",
+        )
+    longest = _longest_term(c.applied_on, birthday)
+    if longest >= 1:
+        return (
+            False,
+            _(
+                "%(term)d months from the application date %(applied)s the loan would mature on "
+                "%(maturity)s, after %(birthday)s, when the borrower turns %(limit)d; age plus term may be "
+                "at most %(limit)d years, so the term can be at most %(longest)d months."
+            )
+            % {**params, "longest": longest},
             "term_months",
         )
     return (
         False,
-        _("Age %(age)d plus a term of %(term)d months is %(total)s years; at most %(limit)d is allowed.")
+        _(
+            "%(term)d months from the application date %(applied)s the loan would mature on "
+            "%(maturity)s, after %(birthday)s, when the borrower turns %(limit)d; age plus term may be "
+            "at most %(limit)d years, which leaves no room for a loan."
+        )
         % params,
         "term_months",
     )
@@ -244,14 +316,39 @@ def _credit_line(c: _Case):
         return False, _("Without a valid rating the household has no credit line."), "amount"
     if c.amount is None:
         return False, _("Enter the amount in yuan."), "amount"
-    params = {"amount": _yuan(c.amount), "line": _yuan(c.rating.credit_limit)}
-    if c.amount > c.rating.credit_limit:
+    # The line is what the household may owe at once, not the size of one loan (P1 art.10):
+    # its open loans and its other applications in flight draw on it too, the same load the
+    # household cap counts.
+    line = c.rating.credit_limit
+    used = c.household_total
+    headroom = max(line - used, ZERO)
+    after = used + (c.amount if c.amount > 0 else ZERO)
+    params = {
+        "line": _yuan(line),
+        "used": _yuan(used),
+        "amount": _yuan(c.amount),
+        "headroom": _yuan(headroom),
+    }
+    if after > line:
         return (
             False,
-            _("%(amount)s yuan is above the household's credit line of %(line)s yuan.") % params,
+            _(
+                "The household's credit line is %(line)s yuan and %(used)s yuan of it is already used by "
+                "loans outstanding and applications in progress; %(amount)s yuan more would exceed it. At "
+                "most %(headroom)s yuan can still be drawn."
+            )
+            % params,
             "amount",
         )
-    return True, _("%(amount)s yuan is within the credit line of %(line)s yuan.") % params, "amount"
+    return (
+        True,
+        _(
+            "Credit line %(line)s yuan: %(used)s yuan already used, %(amount)s yuan for this loan, within "
+            "the %(headroom)s yuan still available."
+        )
+        % params,
+        "amount",
+    )
 
 
 def _amount_cap_household(c: _Case):
@@ -347,7 +444,7 @@ def _credit_record(c: _Case):
 
 
 def _one_borrower(c: _Case):
-    if c.other_member_busy:
+    if c.load.other_member_busy:
         return (
             False,
             _(
@@ -439,9 +536,13 @@ def _source(code: str, case: _Case) -> str:
 # ---- loading ---------------------------------------------------------------------------------
 
 
-def _household_load(*, household: Household, borrower: Member, application) -> tuple[Decimal, bool]:
-    """The household's total (open loans' outstanding plus the amounts of its other in-flight
-    applications) and whether another member borrows, in one query whatever its history."""
+def household_load(
+    *, household: Household, borrower: Member | None = None, application: LoanApplication | None = None
+) -> HouseholdLoad:
+    """What the household already draws on: its open loans' outstanding and the amounts of its
+    other in-flight applications, and whether a member other than `borrower` borrows (False
+    when no borrower is given). One query whatever its history. The eligibility rules and the
+    application form's figures both read it here, so they cannot disagree."""
     money = DecimalField(max_digits=14, decimal_places=2)
     loans = Loan.objects.filter(household=OuterRef("pk"), state__in=Loan.OPEN_STATES)
     applications = LoanApplication.objects.filter(household=OuterRef("pk"), state__in=IN_FLIGHT_STATES)
@@ -455,7 +556,7 @@ def _household_load(*, household: Household, borrower: Member, application) -> t
         and application.related_loan_id is not None
     ):
         # A renewal replaces the loan it renews (closed at disbursement), so that loan's
-        # outstanding is not counted twice against the household's cap (P1 art.25-26).
+        # outstanding is not counted twice against the household's line and cap (P1 art.25-26).
         loans = loans.exclude(pk=application.related_loan_id)
     loans_total = loans.order_by().values("household").annotate(total=Sum("outstanding")).values("total")
     # An approved application will be lent at its approved amount, not the amount asked for.
@@ -465,6 +566,12 @@ def _household_load(*, household: Household, borrower: Member, application) -> t
         .annotate(total=Sum(Coalesce("approved_amount", "amount")))
         .values("total")
     )
+    if borrower is not None:
+        other_busy = Exists(loans.exclude(borrower_id=borrower.pk)) | Exists(
+            applications.exclude(borrower_id=borrower.pk)
+        )
+    else:
+        other_busy = Value(False)
     row = (
         Household.objects.filter(pk=household.pk)
         .annotate(
@@ -472,13 +579,25 @@ def _household_load(*, household: Household, borrower: Member, application) -> t
             applied_total=Coalesce(
                 Subquery(applied_total, output_field=money), Value(ZERO), output_field=money
             ),
-            other_busy=Exists(loans.exclude(borrower_id=borrower.pk))
-            | Exists(applications.exclude(borrower_id=borrower.pk)),
+            other_busy=other_busy,
         )
         .values("loans_total", "applied_total", "other_busy")
         .get()
     )
-    return row["loans_total"] + row["applied_total"], bool(row["other_busy"])
+    return HouseholdLoad(
+        outstanding=row["loans_total"],
+        applied=row["applied_total"],
+        other_member_busy=bool(row["other_busy"]),
+    )
+
+
+def application_date(application: LoanApplication | None, on_date: datetime.date) -> datetime.date:
+    """The date the borrower's age is taken on (DOMAIN §3): the day the application was
+    submitted, kept for every later step; for a pre-check or a draft (one sent back to draft is
+    submitted again, and dated again) it is the day of the check."""
+    if application is not None and application.state != State.DRAFT and application.submitted_on is not None:
+        return application.submitted_on
+    return on_date
 
 
 def evaluate(
@@ -489,6 +608,7 @@ def evaluate(
     term_months: int,
     purpose_category: str,
     on_date: datetime.date,
+    applied_on: datetime.date | None = None,
     use_mode: str = UseMode.SELF,
     capacity_attested: bool = True,
     bank_account_no: str = "x",
@@ -497,7 +617,9 @@ def evaluate(
     stage: str = "submission",
 ) -> EligibilityReport:
     """Every rule of DOMAIN §3 for this loan, under the household's county profile in force on
-    `on_date`. `application`, when given, is left out of the household's sums. The defaults of
+    `on_date` (the day of the action, DOMAIN §10). The borrower's age is taken on `applied_on`,
+    the application date (`on_date` when not given: a pre-check judges a loan applied for
+    today). `application`, when given, is left out of the household's sums. The defaults of
     the attestation and account arguments let a pre-check run before the form asks for them.
     `stage` names the step (submission, village_approval, approval, disbursement): the rules are
     the same at every step, which is what DOMAIN §3 asks, so it is carried only into errors.
@@ -505,7 +627,6 @@ def evaluate(
     Raises PolicyProfileMissing when the county has no profile in force on that day."""
     county = county_of(household.village)
     profile = profile_for(county=county, on_date=on_date)
-    total, other_busy = _household_load(household=household, borrower=borrower, application=application)
     case = _Case(
         household=household,
         borrower=borrower,
@@ -513,6 +634,7 @@ def evaluate(
         term_months=int(term_months or 0),
         purpose_category=str(purpose_category or ""),
         on_date=on_date,
+        applied_on=applied_on or on_date,
         use_mode=str(use_mode or ""),
         capacity_attested=bool(capacity_attested),
         bank_account_no=bank_account_no or "",
@@ -521,8 +643,7 @@ def evaluate(
         profile=profile,
         rating=household_selectors.current_rating(household, on_date),
         blacklisted=household_selectors.active_blacklist_entry(household) is not None,
-        household_total=total,
-        other_member_busy=other_busy,
+        load=household_load(household=household, borrower=borrower, application=application),
     )
     results = []
     for code, check in RULES:
@@ -577,6 +698,7 @@ def _application_kwargs(application: LoanApplication, *, on_date, stage, amount=
         "term_months": application.term_months if term_months is None else term_months,
         "purpose_category": application.purpose_category,
         "on_date": on_date,
+        "applied_on": application_date(application, on_date),
         "use_mode": application.use_mode,
         "capacity_attested": application.capacity_attested,
         "bank_account_no": application.bank_account_no,
@@ -610,9 +732,12 @@ def require_application_eligible(
 __all__ = [
     "RULE_CODES",
     "EligibilityReport",
+    "HouseholdLoad",
     "RuleResult",
+    "application_date",
     "evaluate",
     "evaluate_application",
+    "household_load",
     "registered_poor_check",
     "require_application_eligible",
     "require_eligible",

@@ -17,8 +17,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import Case, Count, IntegerField, Min, Prefetch, Q, Sum, Value, When
-from django.db.models.functions import Coalesce
+from django.db.models import Case, Count, IntegerField, Min, Prefetch, Q, Value, When
 from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -49,7 +48,7 @@ from .forms import (
     PublicityFilterForm,
 )
 from .models import InvestigationPhoto, Loan, LoanApplication, PublicityNotice, UseMode
-from .workflow import FINAL_STATES, IN_FLIGHT_STATES, STEP_LABELS, State
+from .workflow import FINAL_STATES, STEP_LABELS, State
 
 PAGE_SIZE = 20
 ZERO = Decimal("0.00")
@@ -273,22 +272,11 @@ def _int(value) -> int | None:
         return None
 
 
-def _exposure(household, application=None) -> tuple[Decimal, Decimal]:
-    """The household's open loans' outstanding and the amounts of its other applications on
-    their way to a loan (what counts against the household cap, P1 art.25)."""
-    loans = Loan.objects.filter(household=household, state__in=Loan.OPEN_STATES)
-    apps = LoanApplication.objects.filter(household=household, state__in=IN_FLIGHT_STATES)
-    if application is not None and application.pk:
-        loans = loans.exclude(application_id=application.pk)
-        apps = apps.exclude(pk=application.pk)
-    outstanding = loans.aggregate(total=Sum("outstanding"))["total"] or ZERO
-    applied = apps.aggregate(total=Sum(Coalesce("approved_amount", "amount")))["total"] or ZERO
-    return outstanding, applied
-
-
 def _household_panel(household, application=None) -> dict:
     """What the cadre needs to know before typing an amount: the rating, the line, what the
-    household already owes or has applied for, and the headroom under the household cap."""
+    household already owes or has applied for, and what is left under the line and under the
+    household cap. The figures come from the eligibility rules' own `household_load`, so the
+    page and the rules count the same loans (a renewal's old loan, for one)."""
     today = timezone.localdate()
     rating = household_selectors.current_rating(household, today)
     valid = rating is not None and rating.is_valid_on(today)
@@ -298,17 +286,20 @@ def _household_panel(household, application=None) -> dict:
     except ApplicationError as e:
         panel["profile_error"] = e.message
         return panel
-    outstanding, applied = _exposure(household, application)
+    load = eligibility.household_load(household=household, application=application)
     cap = profile.household_total_max
-    headroom = max(cap - outstanding - applied, ZERO)
+    headroom = max(cap - load.total, ZERO)
     line = rating.credit_limit if valid else ZERO
+    # The line is cumulative like the cap (DOMAIN §3 "amount"): what is left of it, not all of it.
+    line_headroom = max(line - load.total, ZERO)
     panel.update(
         profile=profile,
-        outstanding=outstanding,
-        applied=applied,
+        outstanding=load.outstanding,
+        applied=load.applied,
         cap=cap,
         headroom=headroom,
-        max_amount=max(min(line, profile.amount_max, headroom), ZERO),
+        line_headroom=line_headroom,
+        max_amount=max(min(line_headroom, profile.amount_max, headroom), ZERO),
     )
     return panel
 
@@ -321,13 +312,15 @@ def _evaluate_data(household, data, application=None):
         borrower = next((m for m in household.members.all() if m.pk == borrower_id), None)
     if borrower is None:
         return None
+    today = timezone.localdate()
     return eligibility.evaluate(
         household=household,
         borrower=borrower,
         amount=_money(data.get("amount", "")),
         term_months=_int(data.get("term_months")) or 0,
         purpose_category=data.get("purpose_category", ""),
-        on_date=timezone.localdate(),
+        on_date=today,
+        applied_on=eligibility.application_date(application, today),
         use_mode=data.get("use_mode") or UseMode.SELF,
         capacity_attested=bool(data.get("capacity_attested")),
         bank_account_no=data.get("bank_account_no", ""),

@@ -254,6 +254,57 @@ def test_the_amount_may_not_exceed_the_credit_line(world):
     assert r.field == "amount"
 
 
+@pytest.fixture
+def aa_home(world):
+    """A household rated AA, credit line 30,000, for all of 2024."""
+    h = HouseholdFactory(village=world.v1a, head__age=40)
+    rate(world, h, grade=CreditRating.Grade.AA, score=75, credit_limit=Decimal("30000.00"))
+    return h
+
+
+def test_the_credit_line_counts_open_loans(world, aa_home):
+    loan(world, aa_home, head(aa_home), "20000.00")
+    # 20,000 + 15,000 = 35,000 > 30,000. Compared alone, 15,000 ≤ 30,000 used to pass.
+    r = fails("credit_line", household=aa_home, amount=Decimal("15000.00"))
+    assert r.source == "P1 art.2; P1 art.10; P2 §5(1)" and r.field == "amount"
+    # The line, what is already used, this amount and what is left: 30,000 − 20,000 = 10,000.
+    for figure in ("30,000.00", "20,000.00", "15,000.00", "10,000.00"):
+        assert figure in r.message, figure
+    # 20,000 + 10,000 = 30,000: exactly the line.
+    passes("credit_line", household=aa_home, amount=Decimal("10000.00"))
+    fails("credit_line", household=aa_home, amount=Decimal("10000.01"))
+    # Under the household cap of 50,000 the same loan is fine: the line is the tighter rule here.
+    passes("amount_cap_household", household=aa_home, amount=Decimal("15000.00"))
+
+
+def test_the_credit_line_counts_in_flight_applications_at_the_approved_amount(world, aa_home):
+    application(world, aa_home, head(aa_home), "20000.00", state="publicity")
+    # 20,000 + 20,000 = 40,000 > 30,000.
+    fails("credit_line", household=aa_home, amount=Decimal("20000.00"))
+    passes("credit_line", household=aa_home, amount=Decimal("10000.00"))
+    approved = application(world, aa_home, head(aa_home), "10000.00", state="approved")
+    LoanApplication.objects.filter(pk=approved.pk).update(approved_amount=Decimal("5000.00"))
+    # 20,000 + 5,000 (approved, not the 10,000 asked) + 5,000 = 30,000.
+    passes("credit_line", household=aa_home, amount=Decimal("5000.00"))
+    fails("credit_line", household=aa_home, amount=Decimal("5000.01"))
+    # Closed loans and finished applications draw on nothing.
+    loan(world, aa_home, head(aa_home), "0.00", state=Loan.State.SETTLED)
+    application(world, aa_home, head(aa_home), "20000.00", state="rejected")
+    passes("credit_line", household=aa_home, amount=Decimal("5000.00"))
+
+
+def test_a_renewal_does_not_count_the_loan_it_renews_against_the_line(world, aa_home):
+    old = loan(world, aa_home, head(aa_home), "30000.00")
+    renewal = application(world, aa_home, head(aa_home), "30000.00", state="bank_approval")
+    LoanApplication.objects.filter(pk=renewal.pk).update(kind=LoanApplication.Kind.RENEWAL, related_loan=old)
+    renewal.refresh_from_db()
+    # 30,000 renewed replaces the 30,000 outstanding: 0 + 30,000 = 30,000.
+    report = evaluate_application(renewal, on_date=ON, stage="approval")
+    assert result(report, "credit_line").passed, result(report, "credit_line").message
+    # A new loan of any size on top of the open one would exceed the line.
+    fails("credit_line", household=aa_home, amount=Decimal("0.01"))
+
+
 # ---------------------------------------------------------------------------------------------
 # age_range, age_plus_term, capacity
 
@@ -272,17 +323,99 @@ def test_age_boundaries_on_the_birthday(world, home):
     assert r.source == "P3 §3.2; P5 §3(1)1"
 
 
+def miaoshan(world, limit=60):
+    """A profile that limits age plus term (P3 §3.2), in force for all of 2024."""
+    return PolicyProfileFactory(
+        county=world.county, name="庙山镇", effective_from=datetime.date(2024, 1, 1), age_plus_term_max=limit
+    )
+
+
 def test_age_plus_term_only_where_the_profile_sets_it(world, home):
+    # Born 1966-01-10: 58 years and almost 5 months on 2024-06-03; turns 60 on 2026-01-10.
     aged_58 = person(home, datetime.date(1966, 1, 10))
     # The default profile has no limit.
     passes("age_plus_term", household=home, borrower=aged_58, term_months=36)
-    PolicyProfileFactory(
-        county=world.county, name="庙山镇", effective_from=datetime.date(2024, 1, 1), age_plus_term_max=60
-    )
-    passes("age_plus_term", household=home, borrower=aged_58, term_months=24)
-    r = fails("age_plus_term", household=home, borrower=aged_58, term_months=36)
+    miaoshan(world)
+    # 2024-06-03 + 24 months = 2026-06-03, five months after the 60th birthday. Counting completed
+    # years (58 + 2 = 60) used to pass this loan.
+    r = fails("age_plus_term", household=home, borrower=aged_58, term_months=24)
     assert r.source == "P3 §3.2" and r.field == "term_months"
-    assert "60" in r.message
+    assert "2026-06-03" in r.message and "2026-01-10" in r.message and "60" in r.message
+    # 2024-06-03 + 19 months = 2026-01-03, a week before the birthday; + 20 months = 2026-02-03.
+    assert "19" in r.message  # the longest term that fits
+    passes("age_plus_term", household=home, borrower=aged_58, term_months=19)
+    fails("age_plus_term", household=home, borrower=aged_58, term_months=20)
+
+
+def test_age_plus_term_maturity_on_the_birthday_passes_the_day_after_fails(world, home):
+    miaoshan(world)
+    # 2024-06-03 + 24 months = 2026-06-03.
+    sixty_on_maturity = person(home, datetime.date(1966, 6, 3))  # turns 60 on 2026-06-03
+    sixty_the_day_before = person(home, datetime.date(1966, 6, 2))  # turns 60 on 2026-06-02
+    r = passes("age_plus_term", household=home, borrower=sixty_on_maturity, term_months=24)
+    assert "2026-06-03" in r.message
+    r = fails("age_plus_term", household=home, borrower=sixty_the_day_before, term_months=24)
+    assert "2026-06-03" in r.message and "2026-06-02" in r.message
+    # One month less fits: 2024-06-03 + 23 months = 2026-05-03.
+    passes("age_plus_term", household=home, borrower=sixty_the_day_before, term_months=23)
+
+
+def test_age_plus_term_for_someone_born_on_29_february(world, home):
+    # A limit of 62 so the birthday falls in a common year: born 1964-02-29, turns 62 in 2026,
+    # which has no 29 February. The rule takes 28 February, the conservative day.
+    miaoshan(world, limit=62)
+    leapling = person(home, datetime.date(1964, 2, 29))
+    # 2024-02-28 + 24 months = 2026-02-28: on the birthday.
+    r = passes(
+        "age_plus_term", household=home, borrower=leapling, term_months=24, on_date=datetime.date(2024, 2, 28)
+    )
+    assert "2026-02-28" in r.message
+    # 2024-02-29 + 24 months = 2026-02-28 (the month has no 29th): still on the birthday.
+    passes(
+        "age_plus_term", household=home, borrower=leapling, term_months=24, on_date=datetime.date(2024, 2, 29)
+    )
+    # 2024-03-01 + 24 months = 2026-03-01: a day late.
+    r = fails(
+        "age_plus_term", household=home, borrower=leapling, term_months=24, on_date=datetime.date(2024, 3, 1)
+    )
+    assert "2026-03-01" in r.message and "2026-02-28" in r.message
+
+
+def test_age_plus_term_leaves_no_room_past_the_limit(world, home):
+    miaoshan(world)
+    # Born 1964-01-01: turned 60 on 2024-01-01, before the application date 2024-06-03.
+    aged_60 = person(home, datetime.date(1964, 1, 1))
+    r = fails("age_plus_term", household=home, borrower=aged_60, term_months=1)
+    assert "2024-07-03" in r.message and "2024-01-01" in r.message
+
+
+def test_age_is_taken_on_the_application_date_not_the_day_of_the_step(world, home):
+    # Born 1958-06-04: 65 on the application date 2024-06-03, 66 from 2024-06-04 on.
+    borrower = person(home, datetime.date(1958, 6, 4))
+    later = datetime.date(2024, 7, 1)
+    r = fails("age_range", household=home, borrower=borrower, on_date=later)
+    assert "66" in r.message
+    r = passes("age_range", household=home, borrower=borrower, on_date=later, applied_on=ON)
+    assert "65" in r.message and "2024-06-03" in r.message
+    # The same date for age plus term: 2024-06-03 + 24 months = 2026-06-03, the 68th birthday is
+    # 2026-06-04.
+    miaoshan(world, limit=68)
+    passes("age_plus_term", household=home, borrower=borrower, on_date=later, applied_on=ON)
+    # Counted from the day of the step it would mature on 2026-07-01, after that birthday.
+    fails("age_plus_term", household=home, borrower=borrower, on_date=later)
+
+
+def test_a_stored_application_is_judged_on_its_submission_date(world, home):
+    borrower = person(home, datetime.date(1958, 6, 4))  # 65 on 2024-06-03, 66 on 2024-06-04
+    app = application(world, home, borrower, "10000.00", state="bank_approval", submitted_on=ON)
+    later = datetime.date(2024, 7, 1)
+    report = evaluate_application(app, on_date=later, stage="approval")
+    assert result(report, "age_range").passed
+    # A draft (never submitted, or sent back to draft and to be submitted again) is dated on
+    # the day of the check.
+    draft = application(world, home, borrower, "10000.00", state="draft", submitted_on=ON)
+    report = evaluate_application(draft, on_date=later, stage="submission")
+    assert not result(report, "age_range").passed
 
 
 def test_capacity_must_be_attested_and_the_borrower_able_to_work(world, home):
@@ -516,6 +649,7 @@ def test_the_approval_step_judges_the_approved_amount_and_term(world, home):
     )
     with pytest.raises(ApplicationError) as caught:
         require_application_eligible(app, on_date=ON, stage="approval", term_months=37)
+    assert caught.value.code == "rule_failed"
     assert [r["rule"] for r in caught.value.extra["rules"]] == ["term_range"]
     assert caught.value.field == "term_months"
 
@@ -593,6 +727,33 @@ def test_api_answers_200_when_not_eligible(world, api_as, home):
         "forbidden_purpose",
         "bank_account",
     }
+
+
+@API_URLS
+def test_api_reports_the_cumulative_credit_line_as_the_rules_do(world, api_as):
+    h = HouseholdFactory(village=world.v1a, head__age=40)
+    rate(world, h, grade=CreditRating.Grade.AA, score=75, credit_limit=Decimal("30000.00"))
+    loan(world, h, head(h), "20000.00")
+    response = api_as(world.cadre).post(
+        "/api/v1/eligibility/", body(h, head(h), amount="15000.00"), format="json"
+    )
+    assert response.status_code == 200
+    data = response.json()
+    assert data["eligible"] is False
+    assert [r["rule"] for r in data["results"] if not r["passed"]] == ["credit_line"]
+    expected = result(run(h, amount=Decimal("15000.00")), "credit_line")
+    assert next(r for r in data["results"] if r["rule"] == "credit_line")["message"] == expected.message
+
+
+@API_URLS
+def test_api_judges_age_plus_term_by_the_maturity_date(world, api_as, home):
+    miaoshan(world)
+    aged_58 = person(home, datetime.date(1966, 1, 10))  # turns 60 on 2026-01-10
+    # 2024-06-03 + 24 months = 2026-06-03: after the 60th birthday.
+    response = api_as(world.cadre).post("/api/v1/eligibility/", body(home, aged_58), format="json")
+    data = response.json()
+    assert [r["rule"] for r in data["results"] if not r["passed"]] == ["age_plus_term"]
+    assert "2026-06-03" in next(r for r in data["results"] if r["rule"] == "age_plus_term")["message"]
 
 
 @API_URLS
