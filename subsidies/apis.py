@@ -91,6 +91,7 @@ class LineSerializer(serializers.ModelSerializer):
     contract_no = serializers.CharField(source="loan.contract_no", read_only=True)
     village_name = serializers.CharField(source="village.name", read_only=True)
     excluded_reason_display = serializers.CharField(source="get_excluded_reason_display", read_only=True)
+    reduced_reason_display = serializers.CharField(source="get_reduced_reason_display", read_only=True)
 
     class Meta:
         model = SubsidyLine
@@ -106,6 +107,7 @@ class LineSerializer(serializers.ModelSerializer):
             "period_start",
             "period_end",
             "paid_on",
+            "period_days",
             "days",
             "principal",
             "subsidized_principal",
@@ -117,6 +119,8 @@ class LineSerializer(serializers.ModelSerializer):
             "subsidy",
             "excluded_reason",
             "excluded_reason_display",
+            "reduced_reason",
+            "reduced_reason_display",
         ]
         read_only_fields = fields
 

@@ -33,7 +33,7 @@ from households.models import Household
 from loans.models import Loan
 
 from . import selectors
-from .models import ExcludedReason, SubsidyBatch, SubsidyLine
+from .models import ExcludedReason, ReducedReason, SubsidyBatch, SubsidyLine
 from .workflow import State
 
 CENT = Decimal("0.01")
@@ -189,6 +189,8 @@ DETAIL_COLUMNS = (
     ("penalty_paid", _verbose("penalty_paid"), 14, MONEY_FORMAT),
     ("subsidy", _verbose("subsidy"), 12, MONEY_FORMAT),
     ("excluded_reason", _verbose("excluded_reason"), 44, None),
+    ("period_days", _verbose("period_days"), 10, DAYS_FORMAT),
+    ("reduced_reason", _verbose("reduced_reason"), 36, None),
 )
 DETAIL_ORDER = (
     "village__parent__code",
@@ -198,7 +200,7 @@ DETAIL_ORDER = (
     "period_start",
     "pk",
 )
-INTEREST, PENALTY, SUBSIDY, REASON = 14, 15, 16, 17
+INTEREST, PENALTY, SUBSIDY, REASON, REDUCED = 14, 15, 16, 17, 19
 
 
 @dataclass
@@ -235,6 +237,7 @@ def write_detail_xlsx(
     state), who exported it and when, the header row, one row per line of `lines`, and a totals
     row. Write-only and streamed, so memory does not grow with the lines."""
     reasons = {reason.value: str(reason.label) for reason in ExcludedReason}
+    reduced = {reason.value: str(reason.label) for reason in ReducedReason}
     wb = Workbook(write_only=True)
     ws = wb.create_sheet(_("Subsidy lines"))
     for index, (_path, _header, width, _format) in enumerate(DETAIL_COLUMNS, start=1):
@@ -268,6 +271,7 @@ def write_detail_xlsx(
         for cell, value in zip(row, values, strict=True):
             cell.value = value
         row[REASON].value = reasons.get(values[REASON], values[REASON]) or None
+        row[REDUCED].value = reduced.get(values[REDUCED], values[REDUCED]) or None
         ws.append(row)
         result.lines += 1
         result.amount += values[SUBSIDY]

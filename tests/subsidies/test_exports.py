@@ -214,7 +214,7 @@ def test_detail_xlsx(world, case, client_as):
     # Headers that already have their Chinese translation from the other apps.
     for chinese in ("乡镇", "村", "户编号", "借款合同编号", "计息起日", "计息止日", "本金", "实付利息"):
         assert chinese in header
-    assert len(header) == 18
+    assert len(header) == 20
 
     assert len(data) == 5
     by_contract = {}
@@ -235,6 +235,8 @@ def test_detail_xlsx(world, case, client_as):
     assert [Decimal(str(v)) for v in a[11:14]] == [Decimal("4.35"), Decimal("4.75"), Decimal("4.35")]
     assert Decimal(str(a[14])) == Decimal("555.83") and Decimal(str(a[16])) == Decimal("555.83")
     assert a[17] is None
+    # The whole period subsidized: 92 of 92 days, nothing reduced.
+    assert (a[18], a[19]) == (92, None)
     b_penalty = by_contract[case.b.contract_no][1]
     assert Decimal(str(b_penalty[15])) == Decimal("12.34") and Decimal(str(b_penalty[16])) == Decimal(
         "187.29"
