@@ -1,6 +1,7 @@
 import datetime
 
 from django.db.models import Count, Exists, OuterRef, Q
+from django.utils import timezone
 
 from .scoping import visible_regions
 
@@ -10,7 +11,7 @@ def home_summary(*, user, today: datetime.date | None = None) -> dict:
     from households.models import BlacklistEntry, CreditRating, Household
     from households.selectors import household_list
 
-    today = today or datetime.date.today()
+    today = today or timezone.localdate()
     valid_rating = CreditRating.objects.filter(
         household=OuterRef("pk"), valid_from__lte=today, valid_to__gte=today
     ).exclude(grade=CreditRating.Grade.NONE)

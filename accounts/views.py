@@ -3,10 +3,14 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 from django.views.generic import TemplateView
 
+from policies import selectors as policy_selectors
+
 from . import selectors
+from .models import Role
 
 
 class HomeView(LoginRequiredMixin, TemplateView):
@@ -14,8 +18,14 @@ class HomeView(LoginRequiredMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        ctx["summary"] = selectors.home_summary(user=self.request.user)
-        ctx["notices"] = list(selectors.notices_for(user=self.request.user))
+        user = self.request.user
+        today = timezone.localdate()
+        ctx["summary"] = selectors.home_summary(user=user, today=today)
+        ctx["notices"] = list(selectors.notices_for(user=user))
+        # Reference data only administrators can enter: the holiday calendar and the LPR table.
+        ctx["reference_warnings"] = (
+            policy_selectors.reference_data_warnings(today) if user.has_role(Role.ADMIN) else []
+        )
         return ctx
 
 

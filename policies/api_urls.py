@@ -9,5 +9,6 @@ router.register("rates", apis.RateViewSet, basename="rate")
 
 urlpatterns = [
     path("calendar/working-days/", apis.WorkingDaysApi.as_view(), name="calendar-working-days"),
+    path("calendar-imports/", apis.CalendarImportApi.as_view(), name="calendar-imports"),
     *router.urls,
 ]

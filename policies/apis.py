@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime
+from pathlib import PurePath
 
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, permissions, serializers, status, viewsets
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -75,6 +77,102 @@ class WorkingDaysApi(APIView):
         start, count = query.validated_data["start"], query.validated_data["count"]
         end = selectors.add_working_days(start, count)
         return Response(WorkingDaysSerializer({"start": start, "count": count, "end": end}).data)
+
+
+# ---- the calendar from a file ---------------------------------------------------------------------
+
+
+class CalendarImportInputSerializer(serializers.Serializer):
+    file = serializers.FileField(
+        help_text=_(
+            "CSV (UTF-8 or GBK) or XLSX, judged by content: columns 日期, 类型 (休息/放假 or 上班/调休上班; "
+            "holiday/workday) and 名称, one row per day; at most 1 MB and 400 rows after the header."
+        )
+    )
+    year = serializers.IntegerField(
+        min_value=1990, max_value=2100, help_text=_("The year the file holds; every row must be in it.")
+    )
+    source = serializers.CharField(
+        max_length=200, help_text=_("The notice the arrangements come from, for the audit record.")
+    )
+    replace = serializers.BooleanField(
+        default=False, help_text=_("Needed when the year is already in the calendar.")
+    )
+
+
+class CalendarImportHolidaySerializer(serializers.Serializer):
+    start = serializers.DateField()
+    end = serializers.DateField()
+    name = serializers.CharField()
+    days = serializers.IntegerField()
+
+
+class CalendarImportWorkdaySerializer(serializers.Serializer):
+    date = serializers.DateField()
+    name = serializers.CharField(allow_blank=True)
+
+
+class CalendarImportSerializer(serializers.Serializer):
+    dry_run = serializers.BooleanField()
+    year = serializers.IntegerField()
+    file_type = serializers.CharField(help_text=_("csv or xlsx, as read from the content."))
+    rows = serializers.IntegerField()
+    holidays = CalendarImportHolidaySerializer(many=True)
+    workdays = CalendarImportWorkdaySerializer(many=True)
+    working_days = serializers.IntegerField()
+    rest_days = serializers.IntegerField()
+    replaces = serializers.BooleanField(help_text=_("Whether a stored year is (or would be) replaced."))
+
+
+class CalendarImportApi(APIView):
+    """Load a year's holidays and adjusted working days from a file (administrators), all or
+    nothing, through the same checks as the page. With `?dry_run=1` only check and answer what
+    would be stored (200); otherwise store it (201). A refused file answers 400 with `extra.rows`
+    listing every problem (`row` as the spreadsheet numbers it, null for the whole file; `column`;
+    `message`; `code`); the top-level `code` names a whole-file refusal (`file_too_large`,
+    `too_many_rows`, `unknown_file_type`, `xlsx_too_large`, `calendar_year_exists`, …) or is
+    `invalid` for row errors."""
+
+    parser_classes = [MultiPartParser]
+    permission_classes = [permissions.IsAuthenticated, AdminWrites]
+
+    @extend_schema(
+        operation_id="calendar_import",
+        parameters=[
+            OpenApiParameter("dry_run", bool, description="Check only; answer what would be stored.")
+        ],
+        request={"multipart/form-data": CalendarImportInputSerializer},
+        responses={
+            200: CalendarImportSerializer,
+            201: CalendarImportSerializer,
+            400: ErrorSerializer,
+            403: ErrorSerializer,
+            409: ErrorSerializer,
+        },
+    )
+    def post(self, request):
+        data = CalendarImportInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        upload = data.validated_data["file"]
+        dry_run = request.query_params.get("dry_run") in ("1", "true", "yes")
+        arguments = {
+            "acting_user": request.user,
+            "file": upload,
+            "filename": PurePath(upload.name.replace("\\", "/")).name[:100],
+            "year": data.validated_data["year"],
+            "source": data.validated_data["source"],
+            "replace": data.validated_data["replace"],
+        }
+        if dry_run:
+            result = services.calendar_import_check(**arguments)
+            if not result.ok:
+                raise services.CalendarImportRejected(result)
+        else:
+            result = services.calendar_year_import(**arguments)
+        return Response(
+            CalendarImportSerializer({"dry_run": dry_run, **result.summary()}).data,
+            status=status.HTTP_200_OK if dry_run else status.HTTP_201_CREATED,
+        )
 
 
 # ---- policy profiles -----------------------------------------------------------------------------

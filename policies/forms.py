@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.scoping import visible_counties
 
+from . import calendar_files
 from .models import PolicyProfile, Rate
 from .services import PARAMETER_FIELDS
 
@@ -242,3 +243,30 @@ class LibraryYearForm(forms.Form):
 class WorkingDaysForm(forms.Form):
     start = forms.DateField(label=_("Day of posting"), widget=DATE_INPUT)
     count = forms.IntegerField(label=_("Working days"), min_value=1, max_value=1000, initial=5)
+
+
+class CalendarImportForm(forms.Form):
+    """A year from a file laid out like the State Council's notice: 日期, 类型, 名称, a row a day.
+    The file's type is judged by its content in the service, not by its name."""
+
+    year = forms.IntegerField(label=_("Year"), min_value=1990, max_value=2100)
+    source = forms.CharField(
+        label=_("Source"),
+        max_length=200,
+        help_text=_(
+            "The notice the arrangements come from, e.g. 国务院办公厅关于2027年部分节假日安排的通知."
+        ),
+    )
+    file = forms.FileField(label=_("File"))
+    replace = forms.BooleanField(
+        label=_("Replace the stored year"),
+        required=False,
+        help_text=_("Needed when the year is already in the calendar; the old days are replaced."),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["file"].help_text = _(
+            "A .csv or .xlsx file with the columns 日期, 类型 (休息 or 上班) and 名称, one row per day, "
+            "at most %(mb)d MB and %(rows)d rows."
+        ) % {"mb": calendar_files.MAX_FILE_SIZE // (1024 * 1024), "rows": calendar_files.MAX_ROWS}

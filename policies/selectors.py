@@ -4,6 +4,7 @@ querysets behind the pages and the API."""
 from __future__ import annotations
 
 import datetime
+from dataclasses import dataclass
 
 from dateutil.relativedelta import relativedelta
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
@@ -238,3 +239,91 @@ def calendar_special_days(*, year: int) -> QuerySet[CalendarDay]:
         | Q(is_working_day=True, date__iso_week_day__gte=6)
         | ~Q(note="")
     )
+
+
+# ---- reference-data warnings -------------------------------------------------------------------
+
+# The State Council publishes the next year's holiday arrangements around November; from the
+# first of this month on, a missing next year is worth an administrator's attention.
+NEXT_YEAR_WARNING_FROM_MONTH = 11
+
+
+@dataclass(frozen=True)
+class ReferenceDataWarning:
+    """Reference data an administrator must enter before the system can answer correctly.
+    `severity` is "bad" when something is refused already and "warn" when it soon will be."""
+
+    code: str  # calendar_current_missing | calendar_next_missing | lpr_stale
+    severity: str
+    message: str
+    year: int | None = None
+    last_publication: datetime.date | None = None
+
+
+def calendar_warnings(today: datetime.date) -> list[ReferenceDataWarning]:
+    """The calendar years missing on `today` (one query): the current year at any time of year,
+    the next one from 1 November on. A missing year is never guessed (DOMAIN §4.3), so every
+    date counted in working days in it is refused until an administrator enters it."""
+    needed = [today.year]
+    if today.month >= NEXT_YEAR_WARNING_FROM_MONTH:
+        needed.append(today.year + 1)
+    stored = set(CalendarYear.objects.filter(year__in=needed).values_list("year", flat=True))
+    warnings = []
+    if today.year not in stored:
+        warnings.append(
+            ReferenceDataWarning(
+                code="calendar_current_missing",
+                severity="bad",
+                year=today.year,
+                message=_(
+                    "The holiday arrangements for the current year %(year)s have not been entered. "
+                    "Publicity periods, first working days and every other date counted in working "
+                    "days cannot be computed now, and the steps that need one are refused until an "
+                    "administrator enters %(year)s."
+                )
+                % {"year": today.year},
+            )
+        )
+    if len(needed) == 2 and needed[1] not in stored:
+        warnings.append(
+            ReferenceDataWarning(
+                code="calendar_next_missing",
+                severity="warn",
+                year=needed[1],
+                message=_(
+                    "The holiday arrangements for %(year)s have not been entered yet (the State "
+                    "Council publishes them each November). Publicity periods, first working days "
+                    "and other dates counted in working days cannot be computed in %(year)s; an "
+                    "administrator must enter them."
+                )
+                % {"year": needed[1]},
+            )
+        )
+    return warnings
+
+
+def lpr_warnings(today: datetime.date) -> list[ReferenceDataWarning]:
+    """A warning when the LPR table's last publication is more than a month before `today`
+    (`lpr_stale_on`, one query)."""
+    last = lpr_stale_on(today)
+    if last is None:
+        return []
+    return [
+        ReferenceDataWarning(
+            code="lpr_stale",
+            severity="warn",
+            last_publication=last,
+            message=_(
+                "The last loan prime rate (LPR) entered is the publication of %(date)s, more than a "
+                "month ago. The LPR is published on the 20th of every month: an administrator must "
+                "enter the publications since %(date)s, or rates read from the table may be out of "
+                "date."
+            )
+            % {"date": last.isoformat()},
+        )
+    ]
+
+
+def reference_data_warnings(today: datetime.date) -> list[ReferenceDataWarning]:
+    """Every reference-data warning for `today`, calendar first (two queries)."""
+    return calendar_warnings(today) + lpr_warnings(today)

@@ -7,6 +7,7 @@ think of them together with the writes ("the policies services")."""
 from __future__ import annotations
 
 import datetime
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
@@ -18,15 +19,20 @@ from accounts.models import OrgUnit, Role
 from accounts.scoping import visible_counties
 from core.audit import audit
 from core.exceptions import ApplicationError, ConflictError, NotPermitted, rule_failed
+from core.tabular import RowError
 
-from . import seeding
+from . import calendar_files, seeding
 from .models import CalendarDay, CalendarYear, PolicyProfile, Rate
 from .selectors import add_working_days, is_working_day, latest_profile, rate_for
 
 __all__ = [
     "PARAMETER_FIELDS",
+    "CalendarImportRejected",
+    "CalendarImportResult",
     "add_working_days",
+    "calendar_import_check",
     "calendar_year_define",
+    "calendar_year_import",
     "calendar_year_load_from_library",
     "is_working_day",
     "profile_create",
@@ -295,18 +301,26 @@ def _as_date(value) -> datetime.date | None:
         return None
 
 
+def _year_and_source_errors(year, source) -> dict[str, list]:
+    errors: dict[str, list] = {}
+    if isinstance(year, bool) or not isinstance(year, int) or not 1990 <= year <= 2100:
+        errors["year"] = [_("Enter a year between 1990 and 2100.")]
+    if not (source or "").strip():
+        errors["source"] = [
+            _("Name the notice the arrangements come from (e.g. the State Council's notice).")
+        ]
+    return errors
+
+
 def _validate_year_input(year, holidays, workdays, source):
     """Normalise and check an admin's input; returns (holidays, workdays) as
     [(start, end, name)] and [(date, name)] or raises ValidationError naming every problem."""
-    errors: dict[str, list] = {}
+    errors = _year_and_source_errors(year, source)
+    if "year" in errors:
+        raise ValidationError({"year": errors["year"]})
 
     def err(field, message):
         errors.setdefault(field, []).append(message)
-
-    if not isinstance(year, int) or not 1990 <= year <= 2100:
-        raise ValidationError({"year": [_("Enter a year between 1990 and 2100.")]})
-    if not (source or "").strip():
-        err("source", _("Name the notice the arrangements come from (e.g. the State Council's notice)."))
 
     ranges = []
     for item in holidays or []:
@@ -402,12 +416,13 @@ def calendar_year_define(
     holidays: list[tuple[datetime.date, datetime.date, str]],
     workdays: list,
     source: str,
+    import_file: str = "",
 ) -> CalendarYear:
     """Store a year's working days from the State Council's notice (published each November for
     the next year): `holidays` are (first day, last day, name) ranges of rest, `workdays` the
     weekend dates that are worked (调休), as dates or (date, name) pairs. Every other weekday
     works and every other weekend day rests. A year already stored is replaced, and the audit
-    record says so."""
+    record says so. `import_file` names the file the ranges were read from, for the audit."""
     _require_admin(acting_user, _("Only administrators may change the working-day calendar."))
     ranges, adjusted = _validate_year_input(year, holidays, workdays, source)
     previous = CalendarYear.objects.filter(year=year).first()
@@ -423,6 +438,176 @@ def calendar_year_define(
             "holidays": [[str(s), str(e), n] for s, e, n in ranges],
             "workdays": [[str(d), n] for d, n in adjusted],
             "previous_source": previous.source if previous is not None else None,
+            **({"file": import_file} if import_file else {}),
         },
     )
     return calendar_year
+
+
+# ---- the calendar from a file --------------------------------------------------------------------
+
+
+@dataclass
+class CalendarImportResult:
+    """What importing a calendar file would store: every row, every problem, the year's holidays
+    as ranges and its adjusted working days, and the year stored now (replaced on import)."""
+
+    year: int
+    filename: str
+    source: str
+    replace: bool
+    file_type: str = ""
+    rows: list[calendar_files.CalendarRow] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+    holidays: list[tuple[datetime.date, datetime.date, str]] = field(default_factory=list)
+    workdays: list[tuple[datetime.date, str]] = field(default_factory=list)
+    existing: CalendarYear | None = None
+    working_days: int | None = None
+    rest_days: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors and bool(self.rows)
+
+    @property
+    def code(self) -> str:
+        """The refusal's code: a whole-file refusal names itself, row errors are `invalid`."""
+        return next((e.code for e in self.errors if e.row is None and e.code != "invalid"), "invalid")
+
+    @property
+    def holiday_table(self) -> list[dict]:
+        return [
+            {
+                "start": start,
+                "end": end,
+                "name": name,
+                "days": (end - start).days + 1,
+                "weekdays": sum(
+                    1
+                    for n in range((end - start).days + 1)
+                    if (start + datetime.timedelta(days=n)).weekday() < 5
+                ),
+            }
+            for start, end, name in self.holidays
+        ]
+
+    def summary(self) -> dict:
+        return {
+            "year": self.year,
+            "file_type": self.file_type,
+            "rows": len(self.rows),
+            "holidays": [
+                {"start": str(h["start"]), "end": str(h["end"]), "name": h["name"], "days": h["days"]}
+                for h in self.holiday_table
+            ],
+            "workdays": [{"date": str(day), "name": name} for day, name in self.workdays],
+            "working_days": self.working_days,
+            "rest_days": self.rest_days,
+            "replaces": self.existing is not None,
+        }
+
+
+class CalendarImportRejected(ApplicationError):
+    """The file was refused or has errors; nothing was stored. The errors are on `result`."""
+
+    def __init__(self, result: CalendarImportResult):
+        super().__init__(
+            _("The file has %(n)d errors; nothing was imported.") % {"n": len(result.errors)}
+            if result.code == "invalid"
+            else result.errors[0].message,
+            result.code,
+            {
+                "rows": [
+                    {"row": e.row, "column": e.column, "message": e.message, "code": e.code}
+                    for e in result.errors
+                ]
+            },
+        )
+        self.result = result
+
+
+def calendar_import_check(
+    *, acting_user, file, filename: str, year: int, source: str, replace: bool = False
+) -> CalendarImportResult:
+    """The preview of a calendar file (see `calendar_files`): every row read and checked, the
+    year as it would be stored, and every problem with its row and column. Writes nothing.
+    Storing a year already in the calendar needs `replace`, as on the page."""
+    _require_admin(acting_user, _("Only administrators may change the working-day calendar."))
+    head = _year_and_source_errors(year, source)
+    if head:
+        raise ValidationError(head)
+    parsed = calendar_files.read_calendar_file(file, year=year)
+    result = CalendarImportResult(
+        year=year,
+        filename=filename,
+        source=source.strip(),
+        replace=replace,
+        file_type=parsed.kind,
+        rows=parsed.rows,
+        errors=parsed.errors,
+    )
+    if any(e.code in calendar_files.FILE_CODES for e in result.errors):
+        return result
+    result.holidays = calendar_files.holiday_ranges(result.rows)
+    result.workdays = calendar_files.adjusted_workdays(result.rows)
+    if result.rows and not any(r.kind == calendar_files.HOLIDAY for r in result.rows):
+        result.errors.append(
+            RowError(
+                None,
+                "",
+                _("The file lists no holiday (休息) days; every year has some."),
+                "no_holidays",
+            )
+        )
+    if not result.errors:
+        # The same checks the page's form and the API go through, so a preview without errors is
+        # one that `calendar_year_define` accepts.
+        try:
+            result.holidays, result.workdays = _validate_year_input(
+                year, result.holidays, result.workdays, source
+            )
+        except ValidationError as e:
+            result.errors.extend(RowError(None, "", m, "invalid") for m in e.messages)
+        else:
+            days = seeding.defined_days(year, result.holidays, result.workdays)
+            result.working_days = sum(1 for _d, working, _n in days if working)
+            result.rest_days = len(days) - result.working_days
+    result.existing = CalendarYear.objects.filter(year=year).select_related("loaded_by").first()
+    if result.existing is not None and not replace:
+        result.errors.append(
+            RowError(
+                None,
+                "",
+                _(
+                    "%(year)s is already in the calendar (from “%(source)s”). Tick “Replace the stored "
+                    "year” to replace it with this file."
+                )
+                % {"year": year, "source": result.existing.source},
+                "calendar_year_exists",
+            )
+        )
+    result.errors.sort(key=lambda e: (e.row is not None, e.row or 0))
+    return result
+
+
+@transaction.atomic
+def calendar_year_import(
+    *, acting_user, file, filename: str, year: int, source: str, replace: bool = False
+) -> CalendarImportResult:
+    """Store a year from a calendar file, all or nothing: the file is checked again as in the
+    preview, and the year is stored through `calendar_year_define`, whose audit record names
+    the file. Raises CalendarImportRejected when anything is wrong."""
+    result = calendar_import_check(
+        acting_user=acting_user, file=file, filename=filename, year=year, source=source, replace=replace
+    )
+    if not result.ok:
+        raise CalendarImportRejected(result)
+    calendar_year_define(
+        acting_user=acting_user,
+        year=year,
+        holidays=result.holidays,
+        workdays=result.workdays,
+        source=source,
+        import_file=filename,
+    )
+    return result

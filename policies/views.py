@@ -3,23 +3,31 @@
 from __future__ import annotations
 
 import datetime
+import uuid
+from pathlib import PurePath
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin, UserPassesTestMixin
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.storage import default_storage
 from django.db.models import Model
-from django.shortcuts import redirect
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
+from django.views import View
 from django.views.generic import DetailView, FormView, ListView, TemplateView
 
 from accounts.models import Role
 from accounts.scoping import visible_counties
 from core.exceptions import ApplicationError
 
-from . import seeding, selectors, services
+from . import calendar_files, seeding, selectors, services
 from .forms import (
     PROFILE_SECTIONS,
+    CalendarImportForm,
     CalendarYearForm,
     LibraryYearForm,
     ProfileForm,
@@ -228,6 +236,7 @@ class RateListView(LoginRequiredMixin, ListView):
             ctx.setdefault("form", RateForm())
         ctx["kind"] = self.request.GET.get("kind", "")
         ctx["kinds"] = PolicyProfile.RateBasis.choices
+        ctx["reference_warnings"] = selectors.lpr_warnings(today)
         return ctx
 
     def post(self, request, *args, **kwargs):
@@ -249,6 +258,21 @@ class RateListView(LoginRequiredMixin, ListView):
 # ---- working-day calendar ------------------------------------------------------------------------
 
 
+def _first_missing_year(today: datetime.date, stored: set[int] | None = None) -> int:
+    """The first year from this one on that the calendar lacks: the one an admin enters next."""
+    if stored is None:
+        stored = set(CalendarYear.objects.filter(year__gte=today.year).values_list("year", flat=True))
+    return next(y for y in range(today.year, today.year + 100) if y not in stored)
+
+
+def _import_limits() -> dict:
+    return {
+        "mb": calendar_files.MAX_FILE_SIZE // (1024 * 1024),
+        "rows": calendar_files.MAX_ROWS,
+        "columns": calendar_files.COLUMNS,
+    }
+
+
 class CalendarView(AdminRequiredMixin, TemplateView):
     """Which years the calendar covers, which are missing, a form to add a year from the State
     Council's notice and a tool to count working days."""
@@ -260,20 +284,19 @@ class CalendarView(AdminRequiredMixin, TemplateView):
         today = timezone.localdate()
         years = list(selectors.calendar_years())
         stored = {y.year for y in years}
-        upcoming = today.year + 1
         ctx.update(
             years=years,
             today=today,
-            current_missing=today.year not in stored,
-            upcoming=upcoming,
-            upcoming_missing=upcoming not in stored,
+            reference_warnings=selectors.calendar_warnings(today),
             gaps=[y for y in range(min(stored), max(stored)) if y not in stored] if stored else [],
             library_first=seeding.LIBRARY_FIRST_YEAR,
             library_last=seeding.LIBRARY_LAST_YEAR,
         )
-        first_missing = next(y for y in range(today.year, today.year + 100) if y not in stored)
+        first_missing = _first_missing_year(today, stored)
         ctx.setdefault("define_form", CalendarYearForm(initial={"year": first_missing}))
         ctx.setdefault("library_form", LibraryYearForm())
+        ctx.setdefault("import_form", CalendarImportForm(initial={"year": first_missing}))
+        ctx["import_limits"] = _import_limits()
         ctx.update(self.working_days_tool())
         shown = self.request.GET.get("year", "")
         shown = int(shown) if shown.isdigit() and int(shown) in stored else None
@@ -334,3 +357,142 @@ class CalendarView(AdminRequiredMixin, TemplateView):
                     messages.success(request, _("The calendar of %(year)s is saved.") % {"year": year})
                     return redirect(f"{request.path}?year={year}")
         return self.render_to_response(self.get_context_data(define_form=form))
+
+
+# ---- the calendar from a file --------------------------------------------------------------------
+
+IMPORT_SESSION_KEY = "policies_calendar_import"
+UPLOAD_DIR = "imports"
+IMPORT_SUFFIX = {"csv": ".csv", "xlsx": ".xlsx"}
+
+
+def _pending_name(token: str, suffix: str) -> str:
+    # Built only from the server's own uuid and a fixed suffix, never from the browser's input.
+    return f"{UPLOAD_DIR}/calendar-{uuid.UUID(hex=token).hex}{suffix}"
+
+
+def _discard(pending: dict) -> None:
+    if pending.get("token") and pending.get("suffix") in IMPORT_SUFFIX.values():
+        default_storage.delete(_pending_name(pending["token"], pending["suffix"]))
+
+
+def _import_page(request, form, status=200):
+    return render(
+        request,
+        "policies/calendar_import.html",
+        {"form": form, "import_limits": _import_limits()},
+        status=status,
+    )
+
+
+def _preview(request, result: services.CalendarImportResult, *, token=None, rejected=False, status=200):
+    return render(
+        request,
+        "policies/calendar_import_preview.html",
+        {"result": result, "errors": result.errors, "token": token, "rejected": rejected},
+        status=status,
+    )
+
+
+class CalendarImportView(AdminRequiredMixin, View):
+    """Upload a year's file and see it checked: every row, every problem, the year as it would be
+    stored. A file without errors waits (on the server, named by a token in the session) until
+    the administrator confirms it."""
+
+    def get(self, request):
+        form = CalendarImportForm(initial={"year": _first_missing_year(timezone.localdate())})
+        return _import_page(request, form)
+
+    def post(self, request):
+        form = CalendarImportForm(request.POST, request.FILES)
+        if not form.is_valid():
+            return _import_page(request, form, status=400)
+        upload = form.cleaned_data["file"]
+        filename = PurePath(upload.name.replace("\\", "/")).name[:100] or "calendar"
+        try:
+            result = services.calendar_import_check(
+                acting_user=request.user,
+                file=upload,
+                filename=filename,
+                year=form.cleaned_data["year"],
+                source=form.cleaned_data["source"],
+                replace=form.cleaned_data["replace"],
+            )
+        except (ValidationError, ApplicationError) as error:
+            form_errors_from(form, error)
+            return _import_page(request, form, status=400)
+        # A new upload replaces whatever was waiting for confirmation.
+        _discard(request.session.pop(IMPORT_SESSION_KEY, {}))
+        token = None
+        if result.ok:
+            token = uuid.uuid4().hex
+            suffix = IMPORT_SUFFIX[result.file_type]
+            upload.seek(0)
+            default_storage.save(_pending_name(token, suffix), upload)
+            request.session[IMPORT_SESSION_KEY] = {
+                "token": token,
+                "suffix": suffix,
+                "filename": filename,
+                "year": result.year,
+                "source": result.source,
+                "replace": result.replace,
+            }
+        return _preview(request, result, token=token)
+
+
+class CalendarImportConfirmView(AdminRequiredMixin, View):
+    def get(self, request):
+        return redirect("policies:calendar_import")
+
+    def post(self, request):
+        pending = request.session.get(IMPORT_SESSION_KEY) or {}
+        token = pending.get("token")
+        staged = pending.get("suffix") in IMPORT_SUFFIX.values()
+        if not token or request.POST.get("token") != token or not staged:
+            messages.error(
+                request, _("There is no file waiting to be imported, or it has expired; upload it again.")
+            )
+            return redirect("policies:calendar_import")
+        name = _pending_name(token, pending["suffix"])
+        try:
+            with default_storage.open(name, "rb") as file:
+                result = services.calendar_year_import(
+                    acting_user=request.user,
+                    file=file,
+                    filename=pending["filename"],
+                    year=pending["year"],
+                    source=pending["source"],
+                    replace=pending["replace"],
+                )
+        except FileNotFoundError:
+            messages.error(
+                request, _("There is no file waiting to be imported, or it has expired; upload it again.")
+            )
+            return redirect("policies:calendar_import")
+        except services.CalendarImportRejected as e:
+            # Something changed since the preview (another administrator stored the year meanwhile).
+            return _preview(request, e.result, rejected=True, status=409)
+        except ApplicationError as error:
+            messages.error(request, str(error.message))
+            return redirect("policies:calendar_import")
+        finally:
+            # One attempt per upload: after it, the file is not kept.
+            request.session.pop(IMPORT_SESSION_KEY, None)
+            default_storage.delete(name)
+        messages.success(
+            request,
+            _("The calendar of %(year)s is saved from %(filename)s.")
+            % {"year": result.year, "filename": result.filename},
+        )
+        return redirect(f"{reverse('policies:calendar')}?year={result.year}#special-days")
+
+
+class CalendarImportTemplateView(AdminRequiredMixin, View):
+    """The CSV template: the header and two example rows for the year an admin enters next."""
+
+    def get(self, request):
+        year = _first_missing_year(timezone.localdate())
+        response = HttpResponse(calendar_files.template_csv(year), content_type="text/csv; charset=utf-8")
+        # RFC 6266 with a UTF-8 fallback, so the Chinese file name survives every browser.
+        response["Content-Disposition"] = content_disposition_header(True, f"节假日安排导入模板-{year}.csv")
+        return response

@@ -168,6 +168,7 @@ def test_rate_list_for_everyone_with_the_form_for_admins(world, client_as, djang
     assert "effective_from" in r.context["form"].errors
 
 
+@pytest.mark.today("2026-11-01")
 def test_calendar_page_shows_years_and_highlights_the_missing_one(
     world, client_as, django_assert_max_num_queries
 ):
@@ -177,6 +178,7 @@ def test_calendar_page_shows_years_and_highlights_the_missing_one(
     assert r.status_code == 200
     years = {y.year: y for y in r.context["years"]}
     assert set(range(2004, 2027)) <= set(years)
+    assert 2027 not in years
     y2023 = years[2023]
     assert (y2023.working_days, y2023.rest_days) == (
         CalendarDay.objects.filter(year_id=2023, is_working_day=True).count(),
@@ -184,12 +186,19 @@ def test_calendar_page_shows_years_and_highlights_the_missing_one(
     )
     # 2023's worked weekend days: 01-28, 01-29, 04-23, 05-06, 06-25, 10-07, 10-08.
     assert y2023.adjusted_workdays == 7
-    upcoming = TODAY().year + 1
-    assert r.context["upcoming"] == upcoming
-    assert r.context["upcoming_missing"] is (upcoming not in years)
-    if upcoming not in years:
-        assert 'id="upcoming-missing"' in r.content.decode()
-        assert r.context["define_form"].initial["year"] == upcoming
+    # From 1 November 2026 the missing 2027 is named, and it is the year the forms offer.
+    assert [(w.code, w.year) for w in r.context["reference_warnings"]] == [("calendar_next_missing", 2027)]
+    assert 'id="warning-calendar_next_missing"' in r.content.decode()
+    assert r.context["define_form"].initial["year"] == 2027
+    assert r.context["import_form"].initial["year"] == 2027
+
+
+@pytest.mark.today("2026-06-17")
+def test_calendar_page_before_november_offers_next_year_without_a_warning(world, client_as):
+    r = client_as(world.admin).get(reverse("policies:calendar"))
+    assert r.context["reference_warnings"] == []
+    assert "reference-warning" not in r.content.decode()
+    assert r.context["define_form"].initial["year"] == 2027
 
 
 def test_calendar_tool_counts_and_names_a_missing_year(world, client_as):
