@@ -236,14 +236,16 @@ def _age_plus_term(c: _Case):
     limit = c.profile.age_plus_term_max
     if limit is None:
         return True, _("This county sets no limit on age plus term."), "term_months"
-    # Age + term ≤ limit, compared by dates rather than completed years: the loan, counted from
-    # the application date (the date the borrower's age is taken on, DOMAIN §3), must mature no
-    # later than the borrower's birthday of that age. A borrower of 58 years and 5 months may
-    # then borrow for 19 months, not 24.
-    maturity = c.applied_on + relativedelta(months=c.term_months)
+    # Age + term ≤ limit, compared by dates rather than completed years: the loan must mature no
+    # later than the borrower's birthday of that age. A borrower of 58 years and 5 months may then
+    # borrow for 19 months, not 24. The loan runs from the application date, or from the day of
+    # this step when that is later: a loan disbursed weeks after its application matures weeks
+    # later too, and it is the contract's maturity that must come before the birthday.
+    start = max(c.applied_on, c.on_date)
+    maturity = start + relativedelta(months=c.term_months)
     birthday = _nth_birthday(c.borrower.birth_date, limit)
     params = {
-        "applied": c.applied_on,
+        "start": start,
         "term": c.term_months,
         "maturity": maturity,
         "limit": limit,
@@ -253,20 +255,20 @@ def _age_plus_term(c: _Case):
         return (
             True,
             _(
-                "%(term)d months from the application date %(applied)s the loan matures on %(maturity)s, "
-                "no later than %(birthday)s, when the borrower turns %(limit)d."
+                "Counted %(term)d months from %(start)s the loan matures on %(maturity)s, no later than "
+                "%(birthday)s, when the borrower turns %(limit)d."
             )
             % params,
             "term_months",
         )
-    longest = _longest_term(c.applied_on, birthday)
+    longest = _longest_term(start, birthday)
     if longest >= 1:
         return (
             False,
             _(
-                "%(term)d months from the application date %(applied)s the loan would mature on "
-                "%(maturity)s, after %(birthday)s, when the borrower turns %(limit)d; age plus term may be "
-                "at most %(limit)d years, so the term can be at most %(longest)d months."
+                "Counted %(term)d months from %(start)s the loan would mature on %(maturity)s, after "
+                "%(birthday)s, when the borrower turns %(limit)d; age plus term may be at most %(limit)d "
+                "years, so the term can be at most %(longest)d months."
             )
             % {**params, "longest": longest},
             "term_months",
@@ -274,9 +276,9 @@ def _age_plus_term(c: _Case):
     return (
         False,
         _(
-            "%(term)d months from the application date %(applied)s the loan would mature on "
-            "%(maturity)s, after %(birthday)s, when the borrower turns %(limit)d; age plus term may be "
-            "at most %(limit)d years, which leaves no room for a loan."
+            "Counted %(term)d months from %(start)s the loan would mature on %(maturity)s, after "
+            "%(birthday)s, when the borrower turns %(limit)d; age plus term may be at most %(limit)d "
+            "years, which leaves no room for a loan."
         )
         % params,
         "term_months",

@@ -360,6 +360,24 @@ def test_age_plus_term_maturity_on_the_birthday_passes_the_day_after_fails(world
     passes("age_plus_term", household=home, borrower=sixty_the_day_before, term_months=23)
 
 
+def test_age_plus_term_counts_from_the_step_when_it_is_later_than_the_application(world, home):
+    """The contract's maturity must come before the birthday: applied for on 2024-06-03 for 24
+    months, the loan fits (maturity 2026-06-03, the 60th birthday); disbursed a week later it
+    would mature on 2026-06-10, after it, and is refused then."""
+    miaoshan(world)
+    sixty_on_maturity = person(home, datetime.date(1966, 6, 3))
+    passes("age_plus_term", household=home, borrower=sixty_on_maturity, term_months=24, applied_on=ON)
+    r = fails(
+        "age_plus_term",
+        household=home,
+        borrower=sixty_on_maturity,
+        term_months=24,
+        applied_on=ON,
+        on_date=ON + datetime.timedelta(days=7),
+    )
+    assert "2026-06-10" in r.message and "2026-06-03" in r.message
+
+
 def test_age_plus_term_for_someone_born_on_29_february(world, home):
     # A limit of 62 so the birthday falls in a common year: born 1964-02-29, turns 62 in 2026,
     # which has no 29 February. The rule takes 28 February, the conservative day.
@@ -397,12 +415,13 @@ def test_age_is_taken_on_the_application_date_not_the_day_of_the_step(world, hom
     assert "66" in r.message
     r = passes("age_range", household=home, borrower=borrower, on_date=later, applied_on=ON)
     assert "65" in r.message and "2024-06-03" in r.message
-    # The same date for age plus term: 2024-06-03 + 24 months = 2026-06-03, the 68th birthday is
-    # 2026-06-04.
+    # Age plus term counts from the application date while the step is on it: 2024-06-03 + 24
+    # months = 2026-06-03, before the 68th birthday on 2026-06-04.
     miaoshan(world, limit=68)
-    passes("age_plus_term", household=home, borrower=borrower, on_date=later, applied_on=ON)
-    # Counted from the day of the step it would mature on 2026-07-01, after that birthday.
-    fails("age_plus_term", household=home, borrower=borrower, on_date=later)
+    passes("age_plus_term", household=home, borrower=borrower, on_date=ON, applied_on=ON)
+    # A step four weeks later would make a contract maturing on 2026-07-01, after that birthday:
+    # the contract's maturity is what must come first.
+    fails("age_plus_term", household=home, borrower=borrower, on_date=later, applied_on=ON)
 
 
 def test_a_stored_application_is_judged_on_its_submission_date(world, home):
