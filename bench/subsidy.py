@@ -163,7 +163,8 @@ FROM (
 # the 20th of its last month, 算头不算尾), except loans settled before it or disbursed after it.
 _SETTLEMENTS_SQL = """
 INSERT INTO loans_settlement (loan_id, period_start, period_end, principal, rate, interest_due,
-    interest_paid, penalty_paid, paid_on, source, source_file, reason, recorded_at, recorded_by_id)
+    interest_paid, penalty_paid, paid_on, source, source_file, reason, recorded_at, recorded_by_id,
+    needs_review, review_note)
 SELECT d.id, d.ps, %(p1)s, d.amount, d.rate, d.due,
     CASE WHEN d.h < 88 THEN d.due WHEN d.h = 88 THEN 0 WHEN d.h = 89 THEN round(d.due / 2, 2)
          WHEN d.h < 95 THEN 0 ELSE d.due END,
@@ -172,7 +173,7 @@ SELECT d.id, d.ps, %(p1)s, d.amount, d.rate, d.due,
          WHEN d.h < 95 THEN NULL                  -- unpaid
          WHEN d.h < 97 THEN %(qend)s::date + 5    -- paid after the quarter
          ELSE %(p1)s::date + 7 END,               -- paid late, with penalty interest
-    'import', '', '', now(), %(user)s
+    'import', '', '', now(), %(user)s, d.h = 87, ''
 FROM (
   SELECT l.id, l.amount, l.rate, GREATEST(%(p0)s::date, l.disbursed_on) AS ps,
     round(l.amount * l.rate * (%(p1)s::date - GREATEST(%(p0)s::date, l.disbursed_on)) / 36000, 2) AS due,
@@ -277,20 +278,28 @@ def _generate(loans: int, year: int, quarter: int) -> dict:
 FLOOR_SQL = """
 CREATE UNLOGGED TABLE bench_floor AS
 WITH considered AS (
-  -- The settlements due in the window and not claimed, with what the rule needs of their loan.
-  SELECT l.id AS loan_id, l.household_id, h.village_id, l.disbursed_on, l.term_months,
+  -- Every settlement due by the quarter's end and not claimed, with what the rule needs of its
+  -- loan; those that ended before the window get a final line saying so.
+  SELECT l.id AS loan_id, l.household_id, h.village_id, l.disbursed_on, l.term_months, l.maturity_on,
          s.id AS settlement_id, s.period_start, s.period_end, s.paid_on, s.principal, s.rate,
-         s.interest_paid, s.penalty_paid, COALESCE(first.disbursed_on, l.disbursed_on) AS support_start
+         s.interest_paid, s.penalty_paid, s.needs_review,
+         COALESCE(first.disbursed_on, l.disbursed_on) AS support_start,
+         -- The table that prices the contract: LPR only for contracts from 2019-08-20.
+         CASE WHEN %(basis)s = 'lpr' AND l.disbursed_on < DATE '2019-08-20' THEN 'benchmark'
+              ELSE %(basis)s END AS cap_kind
   FROM loans_settlement s
   JOIN loans_loan l ON l.id = s.loan_id
   JOIN households_household h ON h.id = l.household_id AND h.village_id IN ({villages})
   LEFT JOIN loans_loan first ON first.id = l.original_loan_id
-  WHERE s.period_end > %(lookback)s AND s.period_end <= %(qend)s
+  WHERE s.period_end <= %(qend)s
     AND NOT EXISTS (SELECT FROM subsidies_subsidyline c WHERE c.claimed AND c.settlement_id = s.id)
 ),
 ahead AS (
-  -- The household's loans disbursed before this one (ties by id) and open during the period.
-  SELECT c.settlement_id, sum(o.amount) AS amount
+  -- The household's loans disbursed before this one (ties by id), open during the period, with
+  -- the principal they owed when it started: outstanding now plus what was repaid since.
+  SELECT c.settlement_id,
+         sum(o.outstanding + COALESCE((SELECT sum(rp.principal) FROM loans_repayment rp
+                                       WHERE rp.loan_id = o.id AND rp.paid_on > c.period_start), 0)) AS amount
   FROM considered c
   JOIN loans_loan o ON o.household_id = c.household_id
   WHERE (o.disbursed_on, o.id) < (c.disbursed_on, c.loan_id)
@@ -300,21 +309,31 @@ ahead AS (
   GROUP BY c.settlement_id
 ),
 cap AS (
-  -- The rate table as segments [since, until) per tenor of the profile's basis.
-  SELECT tenor, annual_rate, effective_from AS since,
-         LEAD(effective_from) OVER (PARTITION BY tenor ORDER BY effective_from) AS until
-  FROM policies_rate WHERE kind = %(basis)s
+  -- The rate table as segments [since, until) per table and tenor.
+  SELECT kind, tenor, annual_rate, effective_from AS since,
+         LEAD(effective_from) OVER (PARTITION BY kind, tenor ORDER BY effective_from) AS until
+  FROM policies_rate
 )
 SELECT d.loan_id, d.household_id, d.village_id, d.settlement_id, d.period_start, d.period_end, d.paid_on,
-       d.days, d.principal, d.subsidized_principal, d.rate AS contract_rate, d.cap_rate, d.rate_used,
-       d.interest_paid, d.penalty_paid, CASE WHEN d.reason = '' THEN d.amount ELSE 0 END AS subsidy,
-       d.reason AS excluded_reason, d.reason NOT IN ('unpaid', 'blacklisted_now', 'no_cap_rate') AS claimed
+       d.period_days, d.days, d.principal, d.subsidized_principal, d.rate AS contract_rate, d.cap_rate,
+       d.rate_used, d.interest_paid, d.penalty_paid,
+       CASE WHEN d.reason = '' THEN d.amount ELSE 0 END AS subsidy,
+       d.reason AS excluded_reason,
+       CASE WHEN d.reason <> '' THEN ''
+            WHEN d.support_days > d.days THEN 'after_maturity'
+            WHEN d.period_days > d.support_days THEN 'outside_support'
+            WHEN d.subsidized_principal < d.principal THEN 'household_cap'
+            ELSE '' END AS reduced_reason,
+       d.reason NOT IN ('unpaid', 'interest_unconfirmed', 'blacklisted_now', 'no_cap_rate') AS claimed
 FROM (
   SELECT p.*, CASE
+      WHEN p.period_end <= %(lookback)s THEN 'before_window'
       WHEN p.paid_on IS NULL OR p.paid_on > %(qend)s THEN 'unpaid'
+      WHEN p.needs_review THEN 'interest_unconfirmed'
       WHEN p.in_period THEN 'blacklisted'
       WHEN p.now_listed THEN 'blacklisted_now'
       WHEN p.cap_rate IS NULL THEN 'no_cap_rate'
+      WHEN p.days <= 0 AND p.support_days > 0 THEN 'after_maturity'
       WHEN p.days <= 0 THEN 'outside_support'
       WHEN p.subsidized_principal <= 0 AND p.principal > 0 THEN 'over_household_cap'
       WHEN p.interest_paid <= 0 THEN 'nothing_paid'
@@ -329,7 +348,11 @@ FROM (
     FROM (
       SELECT c.*, cap.annual_rate AS cap_rate,
         CASE WHEN cap.annual_rate IS NOT NULL THEN LEAST(c.rate, cap.annual_rate) END AS rate_used,
+        c.period_end - c.period_start AS period_days,
         GREATEST(LEAST(c.period_end, (c.support_start + make_interval(years => %(years)s))::date)
+                 - GREATEST(c.period_start, c.support_start), 0) AS support_days,
+        GREATEST(LEAST(c.period_end, (c.support_start + make_interval(years => %(years)s))::date,
+                       c.maturity_on)
                  - GREATEST(c.period_start, c.support_start), 0) AS days,
         LEAST(c.principal, GREATEST(%(hcap)s - COALESCE(a.amount, 0), 0)) AS subsidized_principal,
         EXISTS (SELECT FROM households_blacklistentry b WHERE b.household_id = c.household_id
@@ -340,10 +363,11 @@ FROM (
                 AND b.removed_at IS NULL) AS now_listed
       FROM considered c
       LEFT JOIN ahead a ON a.settlement_id = c.settlement_id
-      LEFT JOIN cap ON cap.tenor = CASE
-          WHEN %(basis)s = 'lpr' THEN (CASE WHEN c.term_months <= 12 THEN 'lpr1y' ELSE 'lpr5y' END)
+      -- The cap rate in force on the contract date, for the loan's term.
+      LEFT JOIN cap ON cap.kind = c.cap_kind AND cap.tenor = CASE
+          WHEN c.cap_kind = 'lpr' THEN (CASE WHEN c.term_months <= 12 THEN 'lpr1y' ELSE 'lpr5y' END)
           WHEN c.term_months <= 12 THEN 'le1y' WHEN c.term_months <= 60 THEN '1to5y' ELSE 'gt5y' END
-        AND cap.since <= c.period_start AND (cap.until IS NULL OR c.period_start < cap.until)
+        AND cap.since <= c.disbursed_on AND (cap.until IS NULL OR c.disbursed_on < cap.until)
       OFFSET 0  -- each layer computed once, not copied into the layer above
     ) m
     OFFSET 0
@@ -352,8 +376,8 @@ FROM (
 ) d
 UNION ALL
 -- Loans open during the quarter without a settlement line.
-SELECT l.id, l.household_id, h.village_id, NULL, NULL, NULL, NULL, 0, l.amount, 0, l.rate, NULL, NULL,
-       0, 0, 0, 'no_settlement', FALSE
+SELECT l.id, l.household_id, h.village_id, NULL, NULL, NULL, NULL, 0, 0, l.amount, 0, l.rate, NULL, NULL,
+       0, 0, 0, 'no_settlement', '', FALSE
 FROM loans_loan l
 JOIN households_household h ON h.id = l.household_id AND h.village_id IN ({villages})
 WHERE l.disbursed_on <= %(qend)s
@@ -514,9 +538,9 @@ def _batch(county, year: int, quarter: int, workers, timeout: float) -> tuple[ob
 # ---- checks --------------------------------------------------------------------------------------
 
 _COMPARED = (
-    "loan_id, household_id, village_id, settlement_id, period_start, period_end, paid_on, days, principal,"
-    " subsidized_principal, contract_rate, cap_rate, rate_used, interest_paid, penalty_paid, subsidy,"
-    " excluded_reason, claimed"
+    "loan_id, household_id, village_id, settlement_id, period_start, period_end, paid_on, period_days,"
+    " days, principal, subsidized_principal, contract_rate, cap_rate, rate_used, interest_paid,"
+    " penalty_paid, subsidy, excluded_reason, reduced_reason, claimed"
 )
 
 
