@@ -690,3 +690,43 @@ def insurance_payout_record(
         data={"policy": policy.pk, "payout": payout.pk, "amount": str(amount)},
     )
     return payout
+
+
+# ---------------------------------------------------------------------------------------------
+# The borrower's account
+
+
+@transaction.atomic
+def loan_account_set(*, acting_user, loan: Loan, account_no: str, reason: str) -> Loan:
+    """Record or correct the borrower's account at the lending bank on a loan: the account the
+    bank debits interest from and the subsidy is paid to (DOMAIN §3; P3 §3.6). A subsidy batch
+    is not reviewed while a loan it pays has none. Audited with the old and new account."""
+    if not can_service(acting_user):
+        raise NotPermitted(_("Only loan officers and administrators record a loan's account."))
+    loan = _lock_loan(loan)
+    _require_in_scope(acting_user, loan)
+    account_no = (account_no or "").strip()
+    if not account_no:
+        raise ApplicationError(
+            _("Enter the borrower's account at the lending bank."), "invalid", field="account_no"
+        )
+    if len(account_no) > 40 or not account_no.replace(" ", "").replace("-", "").isdigit():
+        raise ApplicationError(
+            _("An account number is made of digits (spaces and hyphens allowed), at most 40 characters."),
+            "invalid",
+            field="account_no",
+        )
+    reason = _require_text(reason, "reason")
+    old = loan.account_no
+    if old == account_no:
+        return loan
+    loan.account_no = account_no
+    loan.save(update_fields=["account_no"])
+    audit(
+        actor=acting_user,
+        action="loan.account",
+        obj=loan,
+        reason=reason,
+        data={"old": old, "new": account_no},
+    )
+    return loan

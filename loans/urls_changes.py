@@ -18,6 +18,7 @@ urlpatterns = [
         name="change_malicious_default",
     ),
     path("changes/<int:pk>/event/", views_changes.borrower_event, name="change_event"),
+    path("changes/<int:pk>/account/", views_changes.account, name="change_account"),
     path("changes/<int:pk>/insurance/", views_changes.insurance, name="change_insurance"),
     path(
         "changes/insurance/<int:policy_pk>/payout/",

@@ -352,3 +352,50 @@ def insurance_payout(request, policy_pk):
         intro=_("The payouts on a policy together never exceed the loan's amount."),
         status=status,
     )
+
+
+# ---- the borrower's account -----------------------------------------------------------------------
+
+
+class AccountForm(forms.Form):
+    account_no = forms.CharField(
+        label=gettext_lazy("borrower's account number"),
+        max_length=40,
+        help_text=gettext_lazy(
+            "The account at the lending bank that interest is debited from and the subsidy paid to."
+        ),
+    )
+    reason = forms.CharField(
+        label=gettext_lazy("reason"),
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=gettext_lazy(
+            "Where the account comes from, e.g. the borrower's bank card or the core system."
+        ),
+    )
+
+
+@login_required
+def account(request, pk):
+    """Record or correct the borrower's account on a loan (the subsidy is paid to it)."""
+    loan = _loan(request, pk)
+    _require_servicer(request)
+    form = AccountForm(request.POST or None, initial={"account_no": loan.account_no})
+    status = 200
+    if request.method == "POST":
+        result, status = _run(
+            form, lambda d: changes.loan_account_set(acting_user=request.user, loan=loan, **d)
+        )
+        if result is not None:
+            messages.success(request, _("The account was recorded."))
+            return redirect("loans:book_detail", pk=loan.pk)
+    return _page(
+        request,
+        loan,
+        form,
+        title=_("Borrower's account"),
+        intro=_(
+            "The subsidy is paid to this account: a subsidy batch is not reviewed while a loan it pays has "
+            "no account."
+        ),
+        status=status,
+    )
