@@ -1,12 +1,13 @@
-"""REST API for servicing (API.md `settlement-imports/`, repayments, the overdue list). The
-serializers check the shape of the input; the rules, roles, locks and audit are in servicing.py.
-A loan outside the user's area answers 404."""
+"""REST API for servicing (API.md `settlement-imports/`, the confirmation of a settlement's flagged
+interest, repayments, the overdue list). The serializers check the shape of the input; the rules,
+roles, locks and audit are in servicing.py. A loan outside the user's area answers 404."""
 
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
+from rest_framework.fields import empty
 from rest_framework.generics import GenericAPIView
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
@@ -14,8 +15,8 @@ from rest_framework.response import Response
 from core.exceptions import NotPermitted
 
 from . import selectors, servicing
-from .apis import LoanSerializer
-from .models import Repayment
+from .apis import LoanSerializer, SettlementSerializer
+from .models import Repayment, Settlement
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
 
@@ -25,19 +26,36 @@ def _require_servicer(user) -> None:
         raise NotPermitted(servicing.not_permitted_message())
 
 
+class RequiredBooleanField(serializers.BooleanField):
+    """A boolean the client must send. DRF reads a boolean missing from a form (multipart) as
+    False, like an unticked checkbox; here a missing answer is an error, never a guess."""
+
+    default_empty_html = empty
+
+
 class SettlementImportInput(serializers.Serializer):
     file = serializers.FileField()
+    end_date_counted = RequiredBooleanField(
+        help_text="Whether the list's 计息止日 is a day of interest: true for 算头算尾 (each end date "
+        "is stored as the next day), false for 算头不算尾 (stored as listed, the system's convention)."
+    )
 
 
 class SettlementImportOutput(serializers.Serializer):
+    end_date_counted = serializers.BooleanField()
     created = serializers.IntegerField()
     updated_paid_late = serializers.IntegerField()
     unchanged = serializers.IntegerField()
+    needs_review = serializers.IntegerField(
+        help_text="New settlements whose interest differs from principal × rate × days ÷ 360."
+    )
 
 
 class SettlementImportApi(GenericAPIView):
     """The bank's interest settlement list (结息清单), CSV or XLSX; all rows or none. The same
-    rows imported again add nothing (`unchanged`). Errors: 400 with `extra.rows`."""
+    rows imported again add nothing (`unchanged`). `end_date_counted` (required) says whether the
+    list counts its end dates. Errors: 400 with `extra.rows` (a period overlapping another of the
+    same loan: `period_overlap`); 409 `period_overlap` when the database refuses a write."""
 
     parser_classes = [MultiPartParser, FormParser]
     serializer_class = SettlementImportInput
@@ -48,8 +66,54 @@ class SettlementImportApi(GenericAPIView):
         data = SettlementImportInput(data=request.data)
         data.is_valid(raise_exception=True)
         upload = data.validated_data["file"]
-        result = servicing.settlement_import(acting_user=request.user, file=upload, filename=upload.name)
-        return Response(result.counts(), status=status.HTTP_201_CREATED)
+        counted = data.validated_data["end_date_counted"]
+        result = servicing.settlement_import(
+            acting_user=request.user, file=upload, filename=upload.name, end_date_counted=counted
+        )
+        return Response(
+            {"end_date_counted": result.end_date_counted, **result.counts()}, status=status.HTTP_201_CREATED
+        )
+
+
+class SettlementReviewSerializer(SettlementSerializer):
+    expected_interest = serializers.DecimalField(max_digits=12, decimal_places=2, read_only=True)
+
+    class Meta(SettlementSerializer.Meta):
+        fields = [
+            *SettlementSerializer.Meta.fields,
+            "loan",
+            "expected_interest",
+            "needs_review",
+            "review_note",
+            "reviewed_by",
+            "reviewed_at",
+        ]
+        read_only_fields = fields
+
+
+class SettlementConfirmInput(serializers.Serializer):
+    reason = serializers.CharField()
+
+
+class SettlementConfirmApi(GenericAPIView):
+    """A loan officer confirms a flagged settlement's interest (`needs_review`) with the reason it
+    may stand; it is then subsidized like any other. 404 outside the user's area, 403 for a role
+    that does not service loans, 409 `not_flagged` when there is nothing to confirm."""
+
+    serializer_class = SettlementConfirmInput
+
+    @extend_schema(request=SettlementConfirmInput, responses={200: SettlementReviewSerializer})
+    def post(self, request, pk):
+        settlement = get_object_or_404(
+            Settlement.objects.filter(loan__in=selectors.loan_list(user=request.user)), pk=pk
+        )
+        _require_servicer(request.user)
+        data = SettlementConfirmInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        settlement = servicing.settlement_confirm(
+            acting_user=request.user, settlement=settlement, reason=data.validated_data["reason"]
+        )
+        return Response(SettlementReviewSerializer(settlement).data)
 
 
 class RepaymentInput(serializers.Serializer):

@@ -10,6 +10,7 @@ from django_fsm import ConcurrentTransitionMixin, FSMField
 from accounts.models import OrgUnit
 from households.models import Household, Member
 
+from .interest import interest_for, period_days
 from .purposes import Purpose
 from .workflow import ApplicationWorkflow, State
 
@@ -378,11 +379,30 @@ class Settlement(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("recorded by")
     )
     recorded_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+    # The interest check of servicing.py: a flagged settlement waits for a loan officer's
+    # confirmation, and the subsidy computation pays nothing on it until then.
+    needs_review = models.BooleanField(
+        _("interest differs from principal × rate × days ÷ 360; not subsidized until confirmed"),
+        default=False,
+    )
+    review_note = models.TextField(_("review note"), blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("reviewed by"),
+    )
+    reviewed_at = models.DateTimeField(_("reviewed at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("interest settlement")
         verbose_name_plural = _("interest settlements")
         ordering = ["loan", "period_start"]
+        # A period is [period_start, period_end): the end day is not counted (算头不算尾,
+        # loans/interest.py). On PostgreSQL an exclusion constraint (migration 0007) also keeps a
+        # loan's periods from overlapping, so no day is subsidized twice (DOMAIN §6).
         constraints = [
             models.UniqueConstraint(
                 fields=["loan", "period_start", "period_end"], name="settlement_one_per_period"
@@ -398,6 +418,15 @@ class Settlement(models.Model):
 
     def __str__(self):
         return f"{self.loan} {self.period_start}–{self.period_end}"
+
+    @property
+    def days(self) -> int:
+        return period_days(self.period_start, self.period_end)
+
+    @property
+    def expected_interest(self) -> Decimal:
+        """principal × rate% × days ÷ 360 on this settlement's own figures (loans/interest.py)."""
+        return interest_for(self.principal, self.rate, self.days)
 
 
 class Repayment(models.Model):

@@ -5,19 +5,30 @@ daily ageing of overdue loans with the classification floor.
 The settlement list's headers are the file format, not interface text: Chinese literals (and the
 API's English names), never translated. Messages about the file are translated as usual.
 Importing reports every problem at once (row as the spreadsheet numbers it, column, message) and
-writes nothing unless every row is good; the same rows imported again change nothing."""
+writes nothing unless every row is good; the same rows imported again change nothing.
+
+Periods (DOMAIN §5, §6). The system keeps a period as [start, end): the end day is not counted
+(算头不算尾, loans/interest.py). A bank's list counts the end day or not, and whoever uploads it
+says which (`end_date_counted`); an inclusive end (算头算尾) is stored as the next day. A loan's
+periods never overlap, so no day of interest is settled, or subsidized, twice: a new period that
+overlaps a recorded one (other than the very same period) is refused, checked under the loan's
+row lock and, on PostgreSQL, by an exclusion constraint as well. A settlement whose interest due
+is not principal × rate × days ÷ 360 is flagged `needs_review` and waits for a loan officer to
+confirm it (settlement_confirm) before it is subsidized."""
 
 from __future__ import annotations
 
+import bisect
 import csv
 import datetime
 import io
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -42,6 +53,7 @@ from core.tabular import normalise as _normalise
 from policies.models import PolicyProfile
 
 from . import selectors
+from .interest import interest_for, period_days
 from .models import CLASSIFICATION_ORDER, Classification, ClassificationChange, Loan, Repayment, Settlement
 
 logger = logging.getLogger(__name__)
@@ -49,6 +61,14 @@ logger = logging.getLogger(__name__)
 # The bank's system and ours may round a period's interest differently by a fen: a payment up
 # to one fen above the interest due is accepted as paid in full, anything more is an error.
 PAID_TOLERANCE = Decimal("0.01")
+# How far a settlement's interest due may be from principal × rate × days ÷ 360 before a person
+# must look at it. Banks accrue day by day and round each day, or round once, so their figure and
+# ours can differ by a few fen over a quarter; a wrong day count, rate or principal moves it by
+# yuan (one day of 50,000 at 4.35 % is 6.04). 0.05 lets the first through and catches the second.
+INTEREST_TOLERANCE = Decimal("0.05")
+# The database constraints that refuse a second settlement on a day already settled: the service
+# checks first, under the loan's lock; these turn a write that bypassed it into a clean 409.
+OVERLAP_CONSTRAINTS = ("settlement_periods_no_overlap", "settlement_one_per_period")
 MAX_ROWS = 20_000
 HEADER_SEARCH_ROWS = 10
 CHUNK = 1000
@@ -72,6 +92,87 @@ def _require_servicer(user) -> None:
 def _require_in_scope(user, loan: Loan) -> None:
     if not selectors.loan_list(user=user).filter(pk=loan.pk).exists():
         raise NotPermitted(_("This loan is outside your area."))
+
+
+# ---------------------------------------------------------------------------------------------
+# Periods and the interest check
+
+
+def period_text(start: datetime.date, end: datetime.date) -> str:
+    """A stored period as people read it, saying that the end day is not counted."""
+    return _("%(start)s to %(end)s (end date not counted)") % {
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+    }
+
+
+def convention_text(end_date_counted: bool) -> str:
+    """The end-date convention a list was read with, for the preview and the audit."""
+    if end_date_counted:
+        return _("End date counted (算头算尾): each end date was stored as the next day.")
+    return _("End date not counted (算头不算尾): the dates were stored as listed.")
+
+
+def expected_interest(*, principal: Decimal, rate: Decimal, days: int) -> Decimal:
+    """What the contract's formula gives: principal × rate% × days ÷ 360 (loans/interest.py)."""
+    return interest_for(principal, rate, days)
+
+
+def interest_needs_review(values: dict) -> bool:
+    """True when the interest due is more than INTEREST_TOLERANCE away from the formula's."""
+    expected = expected_interest(
+        principal=values["principal"],
+        rate=values["rate"],
+        days=period_days(values["period_start"], values["period_end"]),
+    )
+    return abs(values["interest_due"] - expected) > INTEREST_TOLERANCE
+
+
+def _overlaps(a_start, a_end, b_start, b_end) -> bool:
+    """Two [start, end) periods share at least one day."""
+    return a_start < b_end and b_start < a_end
+
+
+class _Timeline:
+    """One loan's periods sorted by start. Kept free of overlaps by its callers (a period is added
+    only after `clash` found nothing), so the ends are sorted too and the one period a new one
+    could overlap first is the last that starts before the new one ends: one bisect per row,
+    whatever the length of the list."""
+
+    def __init__(self):
+        self.starts: list[datetime.date] = []
+        self.items: list[tuple[datetime.date, datetime.date, object]] = []
+
+    def add(self, start, end, item) -> None:
+        index = bisect.bisect_right(self.starts, start)
+        self.starts.insert(index, start)
+        self.items.insert(index, (start, end, item))
+
+    def clash(self, start, end):
+        """The item whose period overlaps [start, end), or None."""
+        index = bisect.bisect_left(self.starts, end)
+        if index and _overlaps(*self.items[index - 1][:2], start, end):
+            return self.items[index - 1][2]
+        return None
+
+
+@contextmanager
+def _overlap_refused() -> Iterator[None]:
+    """A write refused by the database's overlap or one-per-period constraint answers 409
+    `period_overlap`, never a 500. It can only happen when something wrote without the loan's
+    lock; the transaction is rolled back by the caller's atomic block."""
+    try:
+        yield
+    except IntegrityError as e:
+        if not any(name in str(e) for name in OVERLAP_CONSTRAINTS):
+            raise
+        raise ConflictError(
+            _(
+                "Another settlement of this loan was recorded for an overlapping period meanwhile; "
+                "nothing was saved. Check again and retry."
+            ),
+            "period_overlap",
+        ) from e
 
 
 # ---------------------------------------------------------------------------------------------
@@ -103,6 +204,59 @@ AMOUNTS = ("principal", "interest_due", "interest_paid", "penalty_paid")
 COMPARED = ("principal", "rate", "interest_due", "interest_paid", "penalty_paid", "paid_on")
 
 
+# The downloadable template's notes, in the file's own language like its headers.
+TEMPLATE_HELP = {
+    "contract_no": "与贷款台账中的借款合同编号一致；单元格须为文本格式",
+    "period_start": "本期计息的第一天，如 2026-03-20",
+    "period_end": "本期的结束日期；止日当天是否计息，上传时选择（见下方“计息止日口径”）",
+    "principal": "本期计息本金（元）",
+    "rate": "年利率，百分数，如 4.35",
+    "interest_due": "本期应付利息（元），按 本金 × 年利率 × 天数 ÷ 360 计算",
+    "interest_paid": "借款人实际支付的利息（元），不含罚息、复利；未付填 0",
+    "penalty_paid": "罚息、复利（元），不贴息；没有可不填",
+    "paid_on": "借款人付息日期；尚未付息时留空",
+}
+TEMPLATE_NOTES = (
+    "计息止日口径（上传时选择，一份清单只能用一种口径）：",
+    "· 止日不计息（算头不算尾，本系统的口径）：止日当天的利息算在下一期。"
+    "例：计息起日 2026-03-20、计息止日 2026-06-20，共 92 天。",
+    "· 止日计息（算头算尾）：止日当天也计息。例：计息起日 2026-03-21、计息止日 2026-06-20，共 92 天；"
+    "系统保存为 2026-03-21 至 2026-06-21（不含 06-21）。",
+    "同一笔贷款的结息期间不能重叠：与已登记的结息期间重叠的行会被拒绝（同一期间、同样金额再次导入不会重复记账）。",
+    "应付利息与 本金 × 年利率 × 天数 ÷ 360 相差超过 {tolerance} 元的结息照常导入，但标记为待复核，"
+    "由信贷员确认后才计算贴息。",
+)
+
+
+def settlement_template() -> bytes:
+    """An empty list with the headers, the contract column as Text, and a sheet of notes that
+    states the end-date convention and the checks."""
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "结息清单"
+    ws.append([c.header for c in COLUMNS])
+    for index, column in enumerate(COLUMNS, start=1):
+        letter = ws.cell(row=1, column=index).column_letter
+        ws.column_dimensions[letter].width = 16
+        if column.key == "contract_no":
+            for cell in ws[letter]:
+                cell.number_format = "@"
+    notes = wb.create_sheet("填写说明")
+    notes.append(["列", "必填", "说明"])
+    for column in COLUMNS:
+        notes.append([column.header, "是" if column.required else "", TEMPLATE_HELP.get(column.key, "")])
+    notes.append([])
+    for line in TEMPLATE_NOTES:
+        notes.append([line.format(tolerance=INTEREST_TOLERANCE)])
+    notes.column_dimensions["A"].width = 14
+    notes.column_dimensions["C"].width = 70
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
 class _FileError(Exception):
     pass
 
@@ -110,29 +264,50 @@ class _FileError(Exception):
 @dataclass
 class SettlementRow:
     number: int
-    values: dict
+    values: dict  # period_end as stored: the day after the listed one for an inclusive list
     loan: Loan | None = None
     outcome: str = ""  # "created", "paid_late", "unchanged" once checked
     existing: Settlement | None = None
+    listed_end: datetime.date | None = None  # 计息止日 as the file has it
+    needs_review: bool = False  # a new settlement whose interest differs from the formula's
+    expected_interest: Decimal | None = None
+
+    @property
+    def days(self) -> int | None:
+        if not self.values:
+            return None
+        return period_days(self.values["period_start"], self.values["period_end"])
 
 
 @dataclass
 class SettlementImportResult:
+    end_date_counted: bool = False
     rows: list[SettlementRow] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
     created: int = 0
     updated_paid_late: int = 0
     unchanged: int = 0
+    needs_review: int = 0
 
     @property
     def ok(self) -> bool:
         return not self.errors and bool(self.rows)
+
+    @property
+    def flagged(self) -> list[SettlementRow]:
+        """New settlements whose interest must be confirmed before they are subsidized."""
+        return [r for r in self.rows if r.needs_review]
+
+    @property
+    def convention(self) -> str:
+        return convention_text(self.end_date_counted)
 
     def counts(self) -> dict:
         return {
             "created": self.created,
             "updated_paid_late": self.updated_paid_late,
             "unchanged": self.unchanged,
+            "needs_review": self.needs_review,
         }
 
 
@@ -143,7 +318,12 @@ class SettlementImportRejected(ApplicationError):
         super().__init__(
             _("The file has %(n)d errors; nothing was imported.") % {"n": len(result.errors)},
             "invalid",
-            {"rows": [{"row": e.row, "column": e.column, "message": e.message} for e in result.errors]},
+            {
+                "rows": [
+                    {"row": e.row, "column": e.column, "message": e.message, "code": e.code}
+                    for e in result.errors
+                ]
+            },
         )
         self.result = result
 
@@ -205,7 +385,7 @@ def _rate(raw) -> Decimal:
     return value
 
 
-def _parse(number: int, raw: dict, errors: list[RowError]) -> dict | None:
+def _parse(number: int, raw: dict, errors: list[RowError], *, end_date_counted: bool) -> dict | None:
     values, ok = {}, True
     for column in COLUMNS:
         cell = raw.get(column.key)
@@ -240,6 +420,15 @@ def _parse(number: int, raw: dict, errors: list[RowError]) -> dict | None:
         message = _("The period ends before it starts.")
         errors.append(RowError(number, BY_KEY["period_end"].header, message, "period_order"))
         ok = False
+    elif end_date_counted:
+        values["period_end"] += datetime.timedelta(days=1)
+    elif values["period_end"] == values["period_start"]:
+        message = _(
+            "The period has no day of interest: the end date is not counted, as chosen for this list, "
+            "and it is the start date."
+        )
+        errors.append(RowError(number, BY_KEY["period_end"].header, message, "period_empty"))
+        ok = False
     if values["interest_paid"] > values["interest_due"] + PAID_TOLERANCE:
         message = _("The interest paid is more than the interest due.")
         errors.append(RowError(number, BY_KEY["interest_paid"].header, message, "overpaid"))
@@ -252,6 +441,7 @@ def _parse(number: int, raw: dict, errors: list[RowError]) -> dict | None:
 
 
 def _read_list(file, filename: str, result: SettlementImportResult) -> None:
+    counted = result.end_date_counted
     try:
         raw_rows = _raw_rows(file, filename)
         header_index, columns = _header(raw_rows)
@@ -273,8 +463,11 @@ def _read_list(file, filename: str, result: SettlementImportResult) -> None:
             message = _("The file has more than %(n)d rows; split it into several files.") % {"n": MAX_ROWS}
             result.errors.append(RowError(None, "", message, "too_many_rows"))
             return
-        values = _parse(index + 1, raw, result.errors)
-        result.rows.append(SettlementRow(index + 1, values or {}))
+        values = _parse(index + 1, raw, result.errors, end_date_counted=counted)
+        listed_end = None
+        if values:
+            listed_end = values["period_end"] - datetime.timedelta(days=1 if counted else 0)
+        result.rows.append(SettlementRow(index + 1, values or {}, listed_end=listed_end))
     if not result.rows:
         result.errors.append(RowError(None, "", _("The file has a header row but no data rows."), "empty"))
 
@@ -289,14 +482,18 @@ def _check_rows(result: SettlementImportResult, *, user, lock: bool) -> None:
     numbers = {r.values["contract_no"] for r in good}
     loans_qs = selectors.loan_list(user=user).filter(contract_no__in=numbers)
     if lock:
-        # Two uploads of overlapping lists wait for each other here instead of both creating
-        # the same period (the unique constraint would turn the second into a 500).
+        # Two uploads of overlapping lists, or an upload and a settlement entered by hand, wait
+        # for each other here: each sees the other's periods before checking for overlaps (the
+        # database constraints would otherwise turn the second into an error after the fact).
         loans_qs = loans_qs.select_for_update(of=("self",))
     loans = {loan.contract_no: loan for loan in loans_qs}
-    existing = {
-        (s.loan_id, s.period_start, s.period_end): s
-        for s in Settlement.objects.filter(loan__in=list(loans.values()))
-    }
+    existing: dict[tuple, Settlement] = {}
+    recorded: dict[int, _Timeline] = {}
+    for s in _recorded_settlements(list(loans.values())):
+        existing[(s.loan_id, s.period_start, s.period_end)] = s
+        if s.period_end > s.period_start:  # an empty period (older data) holds no day
+            recorded.setdefault(s.loan_id, _Timeline()).add(s.period_start, s.period_end, s)
+    in_file: dict[int, _Timeline] = {}
     seen: dict[tuple, int] = {}
     for row in good:
         v = row.values
@@ -325,7 +522,36 @@ def _check_rows(result: SettlementImportResult, *, user, lock: bool) -> None:
         old = existing.get(key)
         row.existing = old
         if old is None:
+            clash = recorded.get(loan.pk, _Timeline()).clash(v["period_start"], v["period_end"])
+            if clash is not None:
+                message = _(
+                    "The period %(period)s overlaps the settlement already recorded for %(existing)s. "
+                    "A day of interest is settled only once: check the end-date convention chosen "
+                    "for this list, or correct the recorded settlement."
+                ) % {
+                    "period": period_text(v["period_start"], v["period_end"]),
+                    "existing": period_text(clash.period_start, clash.period_end),
+                }
+                result.errors.append(RowError(row.number, "", message, "period_overlap"))
+                continue
+        timeline = in_file.setdefault(loan.pk, _Timeline())
+        other = timeline.clash(v["period_start"], v["period_end"])
+        if other is not None:
+            message = _("The period %(period)s overlaps row %(row)d (%(other)s) of the same contract.") % {
+                "period": period_text(v["period_start"], v["period_end"]),
+                "row": other.number,
+                "other": period_text(other.values["period_start"], other.values["period_end"]),
+            }
+            result.errors.append(RowError(row.number, "", message, "period_overlap"))
+            continue
+        timeline.add(v["period_start"], v["period_end"], row)
+        if old is None:
             row.outcome = "created"
+            if interest_needs_review(v):
+                row.needs_review = True
+                row.expected_interest = expected_interest(
+                    principal=v["principal"], rate=v["rate"], days=row.days
+                )
             continue
         diff = _differences(old, v)
         if not diff:
@@ -345,10 +571,16 @@ def _check_rows(result: SettlementImportResult, *, user, lock: bool) -> None:
             result.errors.append(RowError(row.number, "", message, "contradiction"))
 
 
+def _recorded_settlements(loans: list[Loan]) -> QuerySet[Settlement]:
+    """The settlements already recorded for these loans, the ones every row is checked against."""
+    return Settlement.objects.filter(loan__in=loans).order_by("loan_id", "period_start")
+
+
 def _tally(result: SettlementImportResult) -> None:
     result.created = sum(r.outcome == "created" for r in result.rows)
     result.updated_paid_late = sum(r.outcome == "paid_late" for r in result.rows)
     result.unchanged = sum(r.outcome == "unchanged" for r in result.rows)
+    result.needs_review = sum(r.needs_review for r in result.rows)
 
 
 def _sorted(errors: list[RowError]) -> list[RowError]:
@@ -358,9 +590,10 @@ def _sorted(errors: list[RowError]) -> list[RowError]:
     )
 
 
-def settlement_import_check(*, user, file, filename: str) -> SettlementImportResult:
-    """The preview: every row read and matched, and what importing would do. Writes nothing."""
-    result = SettlementImportResult()
+def settlement_import_check(*, user, file, filename: str, end_date_counted: bool) -> SettlementImportResult:
+    """The preview: every row read and matched, and what importing would do. Writes nothing.
+    `end_date_counted`: whether the list's 计息止日 is a day of interest (算头算尾)."""
+    result = SettlementImportResult(end_date_counted=bool(end_date_counted))
     _read_list(file, filename, result)
     if not any(e.code in ("bad_file", "missing_column", "too_many_rows") for e in result.errors):
         _check_rows(result, user=user, lock=False)
@@ -370,13 +603,17 @@ def settlement_import_check(*, user, file, filename: str) -> SettlementImportRes
 
 
 @transaction.atomic
-def settlement_import(*, acting_user, file, filename: str) -> SettlementImportResult:
+def settlement_import(*, acting_user, file, filename: str, end_date_counted: bool) -> SettlementImportResult:
     """Import a settlement list, all rows or none. New periods are created; a period already
     recorded with the same figures is left as it is ("already imported"); a period recorded as
     unpaid that now arrives paid is updated (paid late), the one change an import may make; any
-    other difference is a contradiction and an error. Raises SettlementImportRejected."""
+    other difference is a contradiction and an error, and so is a period that overlaps another
+    one of the same loan. `end_date_counted` says whether the list's 计息止日 is a day of interest
+    (算头算尾, stored as the next day) or not (算头不算尾, stored as listed); the caller must say.
+    New settlements whose interest differs from the formula are stored `needs_review`.
+    Raises SettlementImportRejected, or ConflictError `period_overlap` if the database refuses."""
     _require_servicer(acting_user)
-    result = SettlementImportResult()
+    result = SettlementImportResult(end_date_counted=bool(end_date_counted))
     _read_list(file, filename, result)
     if not any(e.code in ("bad_file", "missing_column", "too_many_rows") for e in result.errors):
         _check_rows(result, user=acting_user, lock=True)
@@ -390,12 +627,14 @@ def settlement_import(*, acting_user, file, filename: str) -> SettlementImportRe
             source=Settlement.Source.IMPORT,
             source_file=filename[:200],
             recorded_by=acting_user,
+            needs_review=row.needs_review,
             **{k: v for k, v in row.values.items() if k != "contract_no"},
         )
         for row in result.rows
         if row.outcome == "created"
     ]
-    Settlement.objects.bulk_create(new, batch_size=CHUNK)
+    with _overlap_refused():
+        Settlement.objects.bulk_create(new, batch_size=CHUNK)
     for row in result.rows:
         if row.outcome != "paid_late":
             continue
@@ -420,7 +659,7 @@ def settlement_import(*, acting_user, file, filename: str) -> SettlementImportRe
         actor=acting_user,
         action="settlement.import",
         obj=acting_user,
-        data={"filename": filename, **result.counts()},
+        data={"filename": filename, "end_date_counted": result.end_date_counted, **result.counts()},
     )
     return result
 
@@ -436,14 +675,20 @@ def _settlement_values(values: dict) -> None:
     if values.get("rate") is not None and values["rate"] < 0:
         raise ApplicationError(_("The rate cannot be negative."), "invalid", field="rate")
     if values["period_end"] < values["period_start"]:
-        raise ApplicationError(_("The period ends before it starts."), "invalid", field="period_end")
+        raise ApplicationError(_("The period ends before it starts."), "period_order", field="period_end")
+    if values["period_end"] == values["period_start"]:
+        raise ApplicationError(
+            _("The period has no day of interest: the end date is not counted, and it is the start date."),
+            "period_empty",
+            field="period_end",
+        )
     if values["interest_paid"] > values["interest_due"] + PAID_TOLERANCE:
         raise ApplicationError(
-            _("The interest paid is more than the interest due."), "invalid", field="interest_paid"
+            _("The interest paid is more than the interest due."), "overpaid", field="interest_paid"
         )
     if values["paid_on"] is None and (values["interest_paid"] or values["penalty_paid"]):
         raise ApplicationError(
-            _("An amount was paid but the payment date is empty."), "invalid", field="paid_on"
+            _("An amount was paid but the payment date is empty."), "paid_on_missing", field="paid_on"
         )
     if values["paid_on"] is not None and values["paid_on"] > timezone.localdate():
         raise ApplicationError(_("The payment date cannot be in the future."), "invalid", field="paid_on")
@@ -471,7 +716,10 @@ def settlement_record_manual(
     paid_on: datetime.date | None = None,
     reason: str,
 ) -> Settlement:
-    """A settlement period entered by hand (the list is missing or wrong), with the reason."""
+    """A settlement period entered by hand (the list is missing or wrong), with the reason. The
+    period is [period_start, period_end): the end date is not counted (算头不算尾). A period that
+    overlaps another settlement of the loan is refused; one whose interest differs from the
+    formula is stored `needs_review`."""
     _require_servicer(acting_user)
     reason = _require_reason(reason)
     loan = Loan.objects.select_for_update().get(pk=loan.pk)
@@ -491,24 +739,55 @@ def settlement_record_manual(
         raise ConflictError(
             _("This period is already recorded; correct the recorded settlement instead."), "duplicate_period"
         )
+    # The loan's row lock above makes this check and the insert one step for every writer.
+    clash = (
+        Settlement.objects.filter(loan=loan, period_start__lt=period_end, period_end__gt=period_start)
+        .order_by("period_start")
+        .first()
+    )
+    if clash is not None:
+        raise ConflictError(
+            _(
+                "The period %(period)s overlaps the settlement already recorded for %(existing)s. "
+                "A day of interest is settled only once; correct the recorded settlement instead."
+            )
+            % {
+                "period": period_text(period_start, period_end),
+                "existing": period_text(clash.period_start, clash.period_end),
+            },
+            "period_overlap",
+            {"settlement": clash.pk},
+            field="period_start",
+        )
     settlement = Settlement(
-        loan=loan, source=Settlement.Source.MANUAL, reason=reason, recorded_by=acting_user, **values
+        loan=loan,
+        source=Settlement.Source.MANUAL,
+        reason=reason,
+        recorded_by=acting_user,
+        needs_review=interest_needs_review(values),
+        **values,
     )
     settlement.full_clean()
-    settlement.save()
+    with _overlap_refused():
+        settlement.save()
     audit(
         actor=acting_user,
         action="settlement.manual",
         obj=settlement,
         reason=reason,
-        data={k: str(v) if v is not None else None for k, v in values.items()},
+        data={
+            **{k: str(v) if v is not None else None for k, v in values.items()},
+            "needs_review": settlement.needs_review,
+        },
     )
     return settlement
 
 
 @transaction.atomic
 def settlement_correct(*, acting_user, settlement: Settlement, reason: str, **changes) -> Settlement:
-    """Correct a recorded settlement's figures (not its period). The audit keeps old and new."""
+    """Correct a recorded settlement's figures (not its period). The audit keeps old and new.
+    A change to the principal, the rate or the interest due runs the interest check again: the
+    flag follows the new figures, and an earlier confirmation, given for other figures, is void."""
     _require_servicer(acting_user)
     reason = _require_reason(reason)
     allowed = {"principal", "rate", "interest_due", "interest_paid", "penalty_paid", "paid_on"}
@@ -525,21 +804,80 @@ def settlement_correct(*, acting_user, settlement: Settlement, reason: str, **ch
     changed = {k: v for k, v in changes.items() if old[k] != v}
     if not changed:
         return settlement
-    for key, value in changed.items():
+    before = {k: old[k] for k in changed}
+    after = dict(changed)
+    if changed.keys() & {"principal", "rate", "interest_due"}:
+        review = {
+            "needs_review": interest_needs_review(values),
+            "review_note": "",
+            "reviewed_by": None,
+            "reviewed_at": None,
+        }
+        for key, value in review.items():
+            if getattr(settlement, key) != value:
+                before[key] = getattr(settlement, key)
+                after[key] = value
+    for key, value in after.items():
         setattr(settlement, key, value)
     settlement.reason = reason
     settlement.full_clean()
     settlement.save()
-
-    def text(v):
-        return str(v) if v is not None else None
-
     audit(
         actor=acting_user,
         action="settlement.correct",
         obj=settlement,
         reason=reason,
-        data={"old": {k: text(old[k]) for k in changed}, "new": {k: text(v) for k, v in changed.items()}},
+        data={"old": _audit_values(before), "new": _audit_values(after)},
+    )
+    return settlement
+
+
+def _audit_values(values: dict) -> dict:
+    def text(v):
+        if v is None or isinstance(v, bool):
+            return v
+        if hasattr(v, "pk"):
+            return v.pk
+        if isinstance(v, datetime.datetime):
+            return v.isoformat()
+        return str(v)
+
+    return {k: text(v) for k, v in values.items()}
+
+
+@transaction.atomic
+def settlement_confirm(*, acting_user, settlement: Settlement, reason: str) -> Settlement:
+    """A loan officer confirms the interest of a flagged settlement (`needs_review`), with the
+    reason it may stand as the bank listed it: from then on it is subsidized like any other.
+    Same roles and area as a correction; the audit keeps the review fields before and after."""
+    _require_servicer(acting_user)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ApplicationError(_("Give the reason the listed interest may stand."), "invalid", field="reason")
+    settlement = Settlement.objects.select_for_update().select_related("loan").get(pk=settlement.pk)
+    _require_in_scope(acting_user, settlement.loan)
+    if not settlement.needs_review:
+        raise ConflictError(_("This settlement's interest is not waiting for confirmation."), "not_flagged")
+    fields = ("needs_review", "review_note", "reviewed_by", "reviewed_at")
+    before = {k: getattr(settlement, k) for k in fields}
+    settlement.needs_review = False
+    settlement.review_note = reason
+    settlement.reviewed_by = acting_user
+    settlement.reviewed_at = timezone.now()
+    settlement.full_clean()
+    settlement.save(update_fields=list(fields))
+    audit(
+        actor=acting_user,
+        action="settlement.confirm",
+        obj=settlement,
+        reason=reason,
+        data={
+            "old": _audit_values(before),
+            "new": _audit_values({k: getattr(settlement, k) for k in fields}),
+            "interest_due": str(settlement.interest_due),
+            "expected_interest": str(settlement.expected_interest),
+            "days": settlement.days,
+        },
     )
     return settlement
 

@@ -182,6 +182,7 @@ def _actions(user, loan: Loan, extensions) -> dict:
     return {
         "repayment": servicer and is_open,
         "settlement": servicer and is_open,
+        "confirm_settlement": servicer,
         "check": servicer,
         "insurance": servicer,
         "event": servicer,
@@ -212,7 +213,9 @@ def book_detail(request, pk):
         .prefetch_related(
             Prefetch(
                 "settlements",
-                queryset=Settlement.objects.select_related("recorded_by").order_by("period_start", "id"),
+                queryset=Settlement.objects.select_related("recorded_by", "reviewed_by").order_by(
+                    "period_start", "id"
+                ),
             ),
             Prefetch(
                 "repayments",

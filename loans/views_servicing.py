@@ -1,6 +1,7 @@
-"""Pages for servicing: the settlement list import (upload, preview, confirm), a settlement
-entered by hand, a repayment, and the overdue list with its buckets. The work is in
-servicing.py; these views handle forms, the pending upload and the answer."""
+"""Pages for servicing: the settlement list import (upload, preview, confirm) and its template,
+a settlement entered by hand, the confirmation of a settlement's flagged interest, a repayment,
+and the overdue list with its buckets. The work is in servicing.py; these views handle forms,
+the pending upload and the answer."""
 
 from __future__ import annotations
 
@@ -13,16 +14,18 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from core.exceptions import ApplicationError, NotPermitted
 
 from . import selectors, servicing
-from .models import Loan
+from .models import Loan, Settlement
 
 SESSION_KEY = "loans_settlement_import"
 UPLOAD_DIR = "imports"
@@ -31,6 +34,7 @@ SHOW_ROWS = 300
 PAGE_SIZE = 50
 MONEY = {"max_digits": 12, "decimal_places": 2}
 DATE_INPUT = forms.DateInput(attrs={"type": "date"})
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _require_servicer(request) -> None:
@@ -60,10 +64,41 @@ def _place_error(form: forms.Form, error: ApplicationError) -> None:
 # ---- the settlement list ----------------------------------------------------------------------
 
 
+END_DATE_CHOICES = [
+    (
+        "no",
+        gettext_lazy(
+            "No, the end date is not counted (算头不算尾): interest runs up to the day before it, and the "
+            "end date starts the next period. Example: 2026-03-20 to 2026-06-20 is 92 days. This is "
+            "the system's own convention; the dates are saved as listed."
+        ),
+    ),
+    (
+        "yes",
+        gettext_lazy(
+            "Yes, the end date is counted (算头算尾): it is a day of interest too. Example: 2026-03-21 to "
+            "2026-06-20 is 92 days; it is saved as 2026-03-21 to 2026-06-21, end date not counted."
+        ),
+    ),
+]
+
+
 class SettlementImportForm(forms.Form):
     file = forms.FileField(
         label=gettext_lazy("Settlement list"),
         help_text=gettext_lazy("The bank's interest settlement list (结息清单) as .csv or .xlsx."),
+    )
+    # No default: a wrong guess would shift every period by a day, so the person who knows the
+    # bank's list says which it is.
+    end_date_counted = forms.TypedChoiceField(
+        label=gettext_lazy("Is interest charged on the end date (计息止日)?"),
+        choices=END_DATE_CHOICES,
+        coerce=lambda value: value == "yes",
+        widget=forms.RadioSelect,
+        help_text=gettext_lazy(
+            "Applies to every row of the file. If unsure, ask the bank or count the days of one "
+            "quarter: a quarter read the wrong way overlaps the periods already recorded and is refused."
+        ),
     )
 
     def clean_file(self):
@@ -86,12 +121,31 @@ def _discard(pending: dict) -> None:
 def _preview_context(result: servicing.SettlementImportResult, **extra) -> dict:
     return {
         "result": result,
+        "flagged": result.flagged[:SHOW_ROWS],
+        "tolerance": servicing.INTEREST_TOLERANCE,
         "errors": result.errors[:SHOW_ERRORS],
         "errors_hidden": max(0, len(result.errors) - SHOW_ERRORS),
         "rows": [r for r in result.rows if r.values][:SHOW_ROWS],
         "columns": servicing.COLUMNS,
         **extra,
     }
+
+
+def _import_context(form: SettlementImportForm, **extra) -> dict:
+    return {
+        "form": form,
+        "columns": servicing.COLUMNS,
+        "tolerance": servicing.INTEREST_TOLERANCE,
+        **extra,
+    }
+
+
+@login_required
+def settlement_import_template(request):
+    _require_servicer(request)
+    response = HttpResponse(servicing.settlement_template(), content_type=XLSX)
+    response["Content-Disposition"] = content_disposition_header(True, "结息清单模板.xlsx")
+    return response
 
 
 @login_required
@@ -101,10 +155,13 @@ def settlement_import(request):
     form = SettlementImportForm(request.POST or None, request.FILES or None)
     if request.method != "POST" or not form.is_valid():
         status = 400 if request.method == "POST" else 200
-        return render(request, template, {"form": form, "columns": servicing.COLUMNS}, status=status)
+        return render(request, template, _import_context(form), status=status)
     upload = form.cleaned_data["file"]
+    counted = form.cleaned_data["end_date_counted"]
     filename = PurePath(upload.name.replace("\\", "/")).name[:100]
-    result = servicing.settlement_import_check(user=request.user, file=upload, filename=filename)
+    result = servicing.settlement_import_check(
+        user=request.user, file=upload, filename=filename, end_date_counted=counted
+    )
     _discard(request.session.pop(SESSION_KEY, {}))
     token = None
     if result.ok:
@@ -112,7 +169,12 @@ def settlement_import(request):
         suffix = ".csv" if filename.lower().endswith(".csv") else ".xlsx"
         upload.seek(0)
         default_storage.save(_pending_name(token, suffix), upload)
-        request.session[SESSION_KEY] = {"token": token, "suffix": suffix, "filename": filename}
+        request.session[SESSION_KEY] = {
+            "token": token,
+            "suffix": suffix,
+            "filename": filename,
+            "end_date_counted": counted,
+        }
     return render(
         request,
         "loans/servicing_import_preview.html",
@@ -134,9 +196,12 @@ def settlement_import_commit(request):
         return redirect("loans:settlement_import")
     name = _pending_name(token, pending["suffix"])
     filename = pending["filename"]
+    counted = bool(pending.get("end_date_counted"))
     try:
         with default_storage.open(name, "rb") as file:
-            result = servicing.settlement_import(acting_user=request.user, file=file, filename=filename)
+            result = servicing.settlement_import(
+                acting_user=request.user, file=file, filename=filename, end_date_counted=counted
+            )
     except FileNotFoundError:
         messages.error(
             request, _("There is no file waiting to be imported, or it has expired; upload it again.")
@@ -145,6 +210,10 @@ def settlement_import_commit(request):
     except servicing.SettlementImportRejected as e:
         context = _preview_context(e.result, filename=filename, token=None, rejected=True)
         return render(request, "loans/servicing_import_preview.html", context, status=409)
+    except ApplicationError as e:
+        # The database refused an overlap the check missed (a write that bypassed the lock).
+        context = _import_context(SettlementImportForm(), conflict=str(e.message))
+        return render(request, "loans/servicing_import.html", context, status=e.status_code)
     finally:
         request.session.pop(SESSION_KEY, None)
         default_storage.delete(name)
@@ -161,6 +230,15 @@ def settlement_import_commit(request):
             "unchanged": result.unchanged,
         },
     )
+    if result.needs_review:
+        messages.warning(
+            request,
+            _(
+                "%(n)d new settlements have interest that differs from principal × rate × days ÷ 360; "
+                "they are not subsidized until a loan officer confirms them on the loan's page."
+            )
+            % {"n": result.needs_review},
+        )
     return redirect("loans:settlement_import")
 
 
@@ -168,8 +246,20 @@ def settlement_import_commit(request):
 
 
 class SettlementManualForm(forms.Form):
-    period_start = forms.DateField(label=gettext_lazy("period start"), widget=DATE_INPUT)
-    period_end = forms.DateField(label=gettext_lazy("period end"), widget=DATE_INPUT)
+    period_start = forms.DateField(
+        label=gettext_lazy("period start"),
+        widget=DATE_INPUT,
+        help_text=gettext_lazy("The first day of interest, counted."),
+    )
+    period_end = forms.DateField(
+        label=gettext_lazy("period end"),
+        widget=DATE_INPUT,
+        help_text=gettext_lazy(
+            "Not counted (算头不算尾): interest runs up to the day before; the end date starts the next "
+            "period. Example: 2026-03-20 to 2026-06-20 is 92 days. If the bank's slip counts its end "
+            "date, enter the day after it."
+        ),
+    )
     principal = forms.DecimalField(label=gettext_lazy("principal"), min_value=0, **MONEY)
     rate = forms.DecimalField(
         label=gettext_lazy("annual rate (%)"), min_value=0, max_digits=6, decimal_places=4
@@ -195,7 +285,9 @@ def settlement_manual(request, pk):
         status = 400
         if form.is_valid():
             try:
-                servicing.settlement_record_manual(acting_user=request.user, loan=loan, **form.cleaned_data)
+                settlement = servicing.settlement_record_manual(
+                    acting_user=request.user, loan=loan, **form.cleaned_data
+                )
             except NotPermitted:
                 raise PermissionDenied from None
             except ApplicationError as e:
@@ -203,12 +295,74 @@ def settlement_manual(request, pk):
                 status = e.status_code
             else:
                 messages.success(request, _("The settlement was recorded."))
+                if settlement.needs_review:
+                    messages.warning(request, _flag_message(settlement))
                 return redirect(_loan_url(loan))
     settlements = loan.settlements.select_related("recorded_by").order_by("period_start")
     return render(
         request,
         "loans/servicing_settlement_form.html",
         {"loan": loan, "form": form, "settlements": settlements},
+        status=status,
+    )
+
+
+def _flag_message(settlement: Settlement) -> str:
+    return _(
+        "The interest due of %(listed)s differs from principal × rate × days ÷ 360 = %(expected)s; "
+        "it is not subsidized until a loan officer confirms it."
+    ) % {"listed": settlement.interest_due, "expected": settlement.expected_interest}
+
+
+# ---- confirming flagged interest ------------------------------------------------------------------
+
+
+class SettlementConfirmForm(forms.Form):
+    reason = forms.CharField(
+        label=gettext_lazy("reason"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=gettext_lazy(
+            "Why the interest may stand as the bank listed it, e.g. checked against the bank's interest slip."
+        ),
+    )
+
+
+@login_required
+def settlement_confirm(request, pk):
+    settlement = get_object_or_404(
+        Settlement.objects.filter(loan__in=selectors.loan_list(user=request.user)).select_related(
+            "loan__borrower", "recorded_by", "reviewed_by"
+        ),
+        pk=pk,
+    )
+    _require_servicer(request)
+    loan = settlement.loan
+    form = SettlementConfirmForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                servicing.settlement_confirm(
+                    acting_user=request.user, settlement=settlement, reason=form.cleaned_data["reason"]
+                )
+            except NotPermitted:
+                raise PermissionDenied from None
+            except ApplicationError as e:
+                _place_error(form, e)
+                status = e.status_code
+            else:
+                messages.success(request, _("The interest was confirmed; the settlement can be subsidized."))
+                return redirect(_loan_url(loan))
+    return render(
+        request,
+        "loans/servicing_settlement_confirm.html",
+        {
+            "loan": loan,
+            "settlement": settlement,
+            "form": form,
+            "tolerance": servicing.INTEREST_TOLERANCE,
+        },
         status=status,
     )
 
