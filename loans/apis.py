@@ -158,6 +158,14 @@ class ApplicationSerializer(serializers.ModelSerializer):
             "loan",
         ]
         read_only_fields = fields
+        extra_kwargs = {
+            "rate": {
+                "help_text": gettext_lazy(
+                    "Indicative: the rate a contract signed on the approval day would take. The loan's "
+                    "rate is fixed at disbursement, from the table in force on the contract date."
+                )
+            }
+        }
 
     def get_loan(self, application) -> int | None:
         try:
@@ -397,7 +405,11 @@ class DisburseInputSerializer(CommentInputSerializer):
         max_length=40,
         required=False,
         allow_blank=True,
-        help_text=gettext_lazy("The borrower's account: interest is debited and the subsidy credited there."),
+        help_text=gettext_lazy(
+            "The borrower's account at the lending bank: interest is debited and the subsidy credited "
+            "there. The account given on the application when omitted; a disbursement without an "
+            "account is refused (account_missing)."
+        ),
     )
 
 
@@ -550,8 +562,10 @@ class TransitionApi(GenericAPIView):
             "Every step takes an optional `comment`; `send_back`, `village_reject`, `withdraw`, `decline`, "
             "`reject` and `return_to_officer` require it (the reason). `accept` takes `findings` and "
             "`investigated_on`; `approve` takes `amount` and `term_months` (the requested ones when "
-            "omitted); `disburse` takes `contract_no`, `receipt_no` and `disbursed_on`; `object` takes "
-            "`text` and `objector`. An unknown step is 404; a role that may not take it 403 "
+            "omitted); `disburse` takes `contract_no`, `receipt_no`, `disbursed_on` and `account_no` (the "
+            "application's account when omitted; none at all is `account_missing`) and fixes the loan's "
+            "rate on the disbursement date; `object` takes `text` and `objector`. An unknown step is "
+            "404; a role that may not take it 403 "
             "(`permission_denied`, or `four_eyes` for the investigating officer); a step not allowed "
             "from the current state 409 (`transition_not_allowed`); a broken eligibility rule 400 "
             "(`rule_failed`, with `extra.rules`)."

@@ -37,6 +37,7 @@ class LoanImportApi(GenericAPIView):
                     "settled": serializers.IntegerField(),
                     "amount": serializers.CharField(),
                     "outstanding": serializers.CharField(),
+                    "warnings": serializers.ListField(child=serializers.DictField()),
                 },
             ),
         },
@@ -50,6 +51,8 @@ class LoanImportApi(GenericAPIView):
             preview = loan_imports.parse_loans(upload, upload.name, user=request.user)
             if preview.errors:
                 raise loan_imports.LoanImportRejected(preview)
-            return Response({"dry_run": True, **preview.counts()})
+            return Response(
+                {"dry_run": True, **preview.counts(), "warnings": loan_imports.error_rows(preview.warnings)}
+            )
         created = loan_imports.import_loans(acting_user=request.user, file=upload, filename=upload.name)
         return Response({"created": created}, status=status.HTTP_201_CREATED)

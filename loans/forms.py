@@ -174,13 +174,19 @@ class DisbursementForm(forms.Form):
         label=_("borrower's account number"),
         max_length=40,
         required=False,
-        help_text=_("Where the bank debits the interest and credits the interest subsidy."),
+        help_text=_(
+            "The borrower's account at the lending bank, as given on the application: the bank debits "
+            "the interest and the county pays the interest subsidy there. Correct it if it has changed."
+        ),
     )
     disbursed_on = forms.DateField(label=_("disbursed on"), widget=DateInput())
     comment = forms.CharField(label=_("comment"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("initial", {"disbursed_on": timezone.localdate()})
+    def __init__(self, *args, application: LoanApplication, **kwargs):
+        # The service refuses an empty account (account_missing), with the rule and its source.
+        kwargs.setdefault(
+            "initial", {"disbursed_on": timezone.localdate(), "account_no": application.bank_account_no}
+        )
         super().__init__(*args, **kwargs)
 
 

@@ -48,7 +48,10 @@ from core.tabular import normalise as _normalise
 from core.tabular import open_workbook as _open_workbook
 from households import idnumbers
 from households.models import Household, Member
+from policies.exceptions import PolicyProfileMissing, RateMissing
+from policies.selectors import contract_rate_for, profile_for, rate_kind_for
 
+from .eligibility import SOURCES
 from .models import Loan, UseMode
 from .purposes import Purpose
 
@@ -56,8 +59,8 @@ MAX_ROWS = 5_000
 HEADER_SEARCH_ROWS = 10
 QUERY_CHUNK = 900
 MAX_RATE = Decimal("36")
-# The PBOC benchmark rate gave way to the LPR on this day (DOMAIN §5).
-LPR_SINCE = datetime.date(2019, 8, 20)
+# The bank's rate and the rate table's may differ by rounding in the last stored place only.
+RATE_TOLERANCE = Decimal("0.0001")
 # Excel's serial day numbers for 1954 … 2119: a date cell saved as General arrives as one of these.
 EXCEL_SERIALS = (20000, 80000)
 SCIENTIFIC = re.compile(r"^\d(\.\d+)?E\+?\d+$", re.IGNORECASE)
@@ -126,6 +129,8 @@ class LoanRow:
     household: Household | None = None
     borrower: Member | None = None
     branch: OrgUnit | None = None
+    # The rate table the loan is priced on: the file's 利率基准, or the county's rule (DOMAIN §5).
+    rate_basis: str = ""
     ok: bool = True
 
     @property
@@ -141,6 +146,8 @@ class LoanRow:
 class LoanImportPreview:
     loans: list[LoanRow] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
+    # Things a reviewer should look at before confirming; they do not stop the import.
+    warnings: list[RowError] = field(default_factory=list)
     rows: int = 0
     sheet: str = ""
 
@@ -500,11 +507,11 @@ def _resolve_people(rows: list[LoanRow], user, errors: list[RowError]) -> None:
 
     households: dict[str, Household] = {}
     for chunk in _chunks(regs):
-        for h in Household.objects.filter(registration_no__in=chunk).select_related("village"):
+        for h in Household.objects.filter(registration_no__in=chunk).select_related("village__parent"):
             households[h.registration_no] = h
     members: dict[str, Member] = {}
     for chunk in _chunks(sorted(set(hashes.values()))):
-        for m in Member.objects.filter(id_number_hash__in=chunk).select_related("household__village"):
+        for m in Member.objects.filter(id_number_hash__in=chunk).select_related("household__village__parent"):
             members[m.id_number_hash] = m
     household_ids = {h.pk for h in households.values()} | {m.household_id for m in members.values()}
     heads = {}
@@ -608,6 +615,102 @@ def _resolve_branches(rows: list[LoanRow], user, errors: list[RowError]) -> None
             row.ok = False
 
 
+def _percent(value: Decimal) -> str:
+    """4.3500 → 4.35, 10.0000 → 10: as the rate is written in a contract."""
+    return f"{value:.4f}".rstrip("0").rstrip(".")
+
+
+def _check_policy(rows: list[LoanRow], errors: list[RowError], warnings: list[RowError]) -> None:
+    """The rules of the county's profile in force on each loan's disbursement date (the contract
+    date): the rate basis when the file leaves it blank (DOMAIN §5, from the same selectors that
+    price a disbursement), the entrusted-use cutoff (DOMAIN §3), and a warning when the bank's rate
+    is not the table's rate for that contract. Profiles and rates are read once per county and
+    date (and term), not once per row."""
+    counties = OrgUnit.objects.in_bulk(
+        {r.household.village.parent.parent_id for r in rows if r.household is not None}
+    )
+    profiles: dict = {}
+    table_rates: dict = {}
+
+    def profile(county_id, on_date):
+        key = (county_id, on_date)
+        if key not in profiles:
+            try:
+                profiles[key] = profile_for(county=counties[county_id], on_date=on_date)
+            except PolicyProfileMissing as e:
+                profiles[key] = e
+        return profiles[key]
+
+    def table_rate(basis, term, on_date):
+        key = (basis, term, on_date)
+        if key not in table_rates:
+            try:
+                table_rates[key] = contract_rate_for(basis=basis, term_months=term, contract_date=on_date)
+            except RateMissing:
+                # Nothing to compare with; the bank's rate is what the contract says.
+                table_rates[key] = None
+        return table_rates[key]
+
+    for row in rows:
+        v = row.values
+        disbursed = v.get("disbursed_on")
+        if row.household is None or disbursed is None:
+            continue
+        given = v.get("rate_basis")
+        needs_profile = not given or v.get("use_mode") == UseMode.ENTRUSTED
+        p = profile(row.household.village.parent.parent_id, disbursed) if needs_profile else None
+        if isinstance(p, PolicyProfileMissing):
+            errors.append(_error(row.row, "disbursed_on", p.message, p.code))
+            row.ok = False
+            continue
+        if v.get("use_mode") == UseMode.ENTRUSTED and disbursed > p.entrusted_cutoff:
+            errors.append(
+                _error(
+                    row.row,
+                    "use_mode",
+                    _(
+                        "Entrusting the loan to an enterprise (户贷企用) is forbidden for loans issued after "
+                        "%(cutoff)s (%(source)s); this loan was disbursed on %(date)s, so it cannot be "
+                        "imported as an entrusted loan."
+                    )
+                    % {
+                        "cutoff": p.entrusted_cutoff.isoformat(),
+                        "source": SOURCES["use_mode"],
+                        "date": disbursed.isoformat(),
+                    },
+                    "entrusted_after_cutoff",
+                )
+            )
+            row.ok = False
+            continue
+        basis = given or p.rate_basis
+        row.rate_basis = given or rate_kind_for(basis=basis, contract_date=disbursed)
+        maturity, rate = v.get("maturity_on"), v.get("rate")
+        if maturity is None or rate is None or maturity <= disbursed:
+            continue
+        table = table_rate(basis, term_months(disbursed, maturity), disbursed)
+        if table is not None and abs(rate - table.annual_rate) > RATE_TOLERANCE:
+            warnings.append(
+                _error(
+                    row.row,
+                    "rate",
+                    _(
+                        "The bank's rate %(rate)s%% is not the %(table)s%% of the rate table for a "
+                        "contract of %(date)s (%(tenor)s in force since %(since)s). The loan is imported "
+                        "at the bank's rate, which is what the contract says; check that it is right."
+                    )
+                    % {
+                        "rate": _percent(rate),
+                        "table": _percent(table.annual_rate),
+                        "date": disbursed.isoformat(),
+                        "tenor": table.get_tenor_display(),
+                        "since": table.effective_from.isoformat(),
+                    },
+                    "rate_differs",
+                )
+            )
+
+
 def _sorted(errors: list[RowError]) -> list[RowError]:
     order = {c.header: i for i, c in enumerate(COLUMNS)}
     unique = list(dict.fromkeys(errors))
@@ -696,8 +799,10 @@ def _check(file, filename: str, user) -> LoanImportPreview:
         _check_numbers(rows, preview.errors)
         _resolve_people(rows, user, preview.errors)
         _resolve_branches(rows, user, preview.errors)
+        _check_policy(rows, preview.errors, preview.warnings)
     preview.loans = rows
     preview.errors = _sorted(preview.errors)
+    preview.warnings = _sorted(preview.warnings)
     return preview
 
 
@@ -729,7 +834,7 @@ def _loan(row: LoanRow, acting_user) -> Loan:
         receipt_no=v["receipt_no"],
         amount=v["amount"],
         rate=v["rate"],
-        rate_basis=v.get("rate_basis") or ("lpr" if v["disbursed_on"] >= LPR_SINCE else "benchmark"),
+        rate_basis=row.rate_basis,
         term_months=term_months(v["disbursed_on"], v["maturity_on"]),
         disbursed_on=v["disbursed_on"],
         maturity_on=v["maturity_on"],
@@ -776,7 +881,12 @@ def import_loans(*, acting_user, file, filename: str) -> int:
         action="loan.import",
         obj=acting_user.unit or acting_user,
         reason=_("Existing-loan import %(filename)s") % {"filename": filename},
-        data={"filename": filename, "count": len(created), "loans": [loan.pk for loan in created]},
+        data={
+            "filename": filename,
+            "count": len(created),
+            "loans": [loan.pk for loan in created],
+            "warnings": error_rows(preview.warnings),
+        },
     )
     return len(created)
 
@@ -788,12 +898,15 @@ def import_loans(*, acting_user, file, filename: str) -> int:
 HELP = {
     "registration_no": "户编号与借款人身份证号至少填一项；只填户编号时，借款人为户主",
     "id_number": "18 位身份证号，单元格须为文本格式",
-    "rate": "百分数，如 4.35",
-    "rate_basis": "基准利率 或 LPR；不填时按发放日期推定",
+    "rate": "合同约定的年利率，百分数，如 4.35；与利率表不一致时预览会提示，但按此利率导入",
+    "rate_basis": (
+        "基准利率 或 LPR；不填时按本县政策和发放日期（合同日期）推定："
+        "按 LPR 定价的县，2019-08-20 及以后签订的按 LPR，之前的按基准利率"
+    ),
     "disbursed_on": "如 2020-03-15",
     "maturity_on": "须晚于发放日期",
     "outstanding": "0 到贷款金额之间；为 0 表示已结清",
-    "use_mode": "户借户用户还、户贷企用 或 间接带动",
+    "use_mode": "户借户用户还、户贷企用 或 间接带动；2017-12-07 以后发放的户贷企用贷款不能导入",
     "entity_name": "户贷企用、间接带动时必填",
     "purpose": "如 种植、养殖、乡村旅游、服务业、购销",
     "settled_on": "仅余额为 0 时填写；不填则按到期日期",

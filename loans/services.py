@@ -17,7 +17,8 @@ from accounts.models import OrgUnit, Role
 from core.audit import audit
 from core.exceptions import ApplicationError, ConflictError, NotPermitted, rule_failed
 from households.models import Household, Member
-from policies.selectors import add_working_days, county_of, profile_for, rate_for
+from policies.models import Rate
+from policies.selectors import add_working_days, contract_rate_for, county_of, lpr_stale_on, profile_for
 
 from . import eligibility
 from .exceptions import TransitionNotAllowed
@@ -390,14 +391,16 @@ def application_approve(
     eligibility.require_application_eligible(
         app, on_date=today, stage="approval", amount=amount, term_months=term_months
     )
+    # An indicative rate: the one a contract signed today would take. The loan's own rate is
+    # fixed when the contract is signed, at disbursement (see application_disburse).
     profile = profile_for(county=county_of(app.household.village), on_date=today)
-    rate = rate_for(basis=profile.rate_basis, term_months=term_months, on_date=today)
+    rate = contract_rate_for(basis=profile.rate_basis, term_months=term_months, contract_date=today)
     app.approved_by = acting_user
     app.approved_on = today
     app.approved_amount = amount
     app.approved_term_months = term_months
     app.rate = rate.annual_rate
-    app.rate_basis = profile.rate_basis
+    app.rate_basis = rate.kind
     _take(app, "approve", acting_user, comment)
     return app
 
@@ -416,6 +419,25 @@ def application_return_to_officer(*, acting_user, application, comment: str = ""
     )
 
 
+def disbursement_rate(
+    *, application: LoanApplication, on_date: datetime.date
+) -> tuple[Rate, datetime.date | None]:
+    """The rate a contract for `application` signed on `on_date` takes, and the day of the last LPR
+    publication entered when the LPR table may be out of date for it (else None). The rate is the
+    one in force that day for the approved term, on the table the county's profile in force that
+    day names for that contract date (DOMAIN §5); RateMissing when the table has none.
+
+    A stale table is a warning, not a refusal: the bank has signed the contract at the rate the
+    administrators have not yet entered, and the page and the audit record say so."""
+    profile = profile_for(county=county_of(application.household.village), on_date=on_date)
+    rate = contract_rate_for(
+        basis=profile.rate_basis,
+        term_months=application.approved_term_months or application.term_months,
+        contract_date=on_date,
+    )
+    return rate, (lpr_stale_on(on_date) if rate.kind == Rate.Kind.LPR else None)
+
+
 @transaction.atomic
 def application_disburse(
     *,
@@ -424,10 +446,15 @@ def application_disburse(
     contract_no: str,
     receipt_no: str,
     disbursed_on: datetime.date | None = None,
-    account_no: str = "",
+    account_no: str | None = None,
     comment: str = "",
 ) -> Loan:
-    """Disbursement (发放): the loan record with contract and receipt numbers and maturity."""
+    """Disbursement (发放): the loan record with contract and receipt numbers and maturity.
+
+    The contract is signed today, so its rate is fixed now: the rate in force on `disbursed_on`
+    for the approved term, on the table the county's profile in force that day names for that
+    contract date (DOMAIN §5). `account_no` is the borrower's account at the lending bank, where
+    the subsidy is paid (DOMAIN §3, P3 §3.6); None means the one given on the application."""
     app = _lock(application)
     _guard(app, "disburse", acting_user)
     disbursed_on = disbursed_on or _today()
@@ -443,6 +470,19 @@ def application_disburse(
             "invalid",
             field="disbursed_on",
         )
+    account_no = (app.bank_account_no if account_no is None else account_no).strip()
+    if not account_no:
+        source = eligibility.SOURCES["bank_account"]
+        message = _(
+            "Enter the borrower's account at the lending bank: the interest is debited and the "
+            "interest subsidy paid there (%(source)s)."
+        ) % {"source": source}
+        raise ApplicationError(
+            message,
+            "account_missing",
+            {"rule": "bank_account", "source": source, "fields": {"account_no": [message]}},
+            field="account_no",
+        )
     eligibility.require_application_eligible(
         app,
         on_date=disbursed_on,
@@ -450,6 +490,7 @@ def application_disburse(
         amount=app.approved_amount,
         term_months=app.approved_term_months,
     )
+    rate, stale = disbursement_rate(application=app, on_date=disbursed_on)
     _take(app, "disburse", acting_user, comment)
     loan = Loan(
         application=app,
@@ -458,10 +499,10 @@ def application_disburse(
         branch=app.branch,
         contract_no=(contract_no or "").strip(),
         receipt_no=(receipt_no or "").strip(),
-        account_no=(account_no or "").strip(),
+        account_no=account_no,
         amount=app.approved_amount,
-        rate=app.rate,
-        rate_basis=app.rate_basis,
+        rate=rate.annual_rate,
+        rate_basis=rate.kind,
         term_months=app.approved_term_months,
         disbursed_on=disbursed_on,
         maturity_on=disbursed_on + relativedelta(months=app.approved_term_months),
@@ -479,12 +520,17 @@ def application_disburse(
         raise ConflictError(
             _("This contract or receipt number is already used by another loan."), "duplicate_number"
         ) from None
-    audit(
-        actor=acting_user,
-        action="loan.disburse",
-        obj=loan,
-        data={"amount": str(loan.amount), "contract_no": loan.contract_no, "application": app.pk},
-    )
+    data = {
+        "amount": str(loan.amount),
+        "contract_no": loan.contract_no,
+        "application": app.pk,
+        "rate": str(loan.rate),
+        "rate_basis": loan.rate_basis,
+        "rate_since": rate.effective_from.isoformat(),
+    }
+    if stale is not None:
+        data["rate_table_stale"] = stale.isoformat()
+    audit(actor=acting_user, action="loan.disburse", obj=loan, data=data)
     if app.kind == LoanApplication.Kind.RENEWAL and app.related_loan_id is not None:
         # changes.py builds on this module, so it is imported here rather than at the top.
         from .changes import renewal_replace

@@ -33,8 +33,8 @@ from core.exceptions import ApplicationError, NotPermitted
 from households import selectors as household_selectors
 from households.models import Member
 from households.permissions import can_see_full_id
-from policies.models import CalendarDay, CalendarYear
-from policies.selectors import county_of, profile_for, rate_for
+from policies.models import CalendarDay, CalendarYear, Rate
+from policies.selectors import contract_rate_for, county_of, profile_for, rate_kind_for
 
 from . import eligibility, selectors, services
 from .forms import (
@@ -962,16 +962,18 @@ def application_accept(request, pk):
 
 
 def _rate_buckets(app, today) -> dict:
-    """The rate the approval will fix, by term: the profile's basis, from the rate table in force
-    today (DOMAIN §5). The page picks the bucket for the term typed."""
+    """The indicative rate, by term: what a contract signed today would take (DOMAIN §5). The
+    loan's rate is fixed at disbursement, on the contract date. The page picks the bucket for the
+    term typed."""
     try:
         profile = profile_for(county=county_of(app.household.village), on_date=today)
+        kind = rate_kind_for(basis=profile.rate_basis, contract_date=today)
     except ApplicationError as e:
         return {"error": e.message, "buckets": []}
     buckets = []
     for longest in (12, 60, None):
         try:
-            rate = rate_for(basis=profile.rate_basis, term_months=longest or 61, on_date=today)
+            rate = contract_rate_for(basis=profile.rate_basis, term_months=longest or 61, contract_date=today)
         except ApplicationError as e:
             buckets.append({"max": longest, "error": str(e.message)})
         else:
@@ -983,7 +985,7 @@ def _rate_buckets(app, today) -> dict:
                     "since": rate.effective_from.isoformat(),
                 }
             )
-    return {"basis": profile.get_rate_basis_display(), "buckets": buckets}
+    return {"basis": str(Rate.Kind(kind).label), "buckets": buckets}
 
 
 def _bucket_for(buckets: list[dict], term) -> dict | None:
@@ -1041,7 +1043,7 @@ def application_disburse(request, pk):
     gate = _step_gate(request, app, "disburse")
     if gate is not None:
         return gate
-    form = DisbursementForm(request.POST or None)
+    form = DisbursementForm(request.POST or None, application=app)
     loan, status, rule_errors = _run_form_step(
         request,
         form,
@@ -1059,12 +1061,25 @@ def application_disburse(request, pk):
     if loan is not _FAILED:
         messages.success(
             request,
-            _("Disbursed under contract %(contract)s; the loan matures on %(date)s.")
-            % {"contract": loan.contract_no, "date": loan.maturity_on.isoformat()},
+            _(
+                "Disbursed under contract %(contract)s at an annual rate of %(rate)s%%, fixed for the "
+                "contract; the loan matures on %(date)s."
+            )
+            % {
+                "contract": loan.contract_no,
+                "rate": f"{loan.rate:.2f}",
+                "date": loan.maturity_on.isoformat(),
+            },
         )
         return redirect("loans:application_detail", pk=app.pk)
     start = form.cleaned_data.get("disbursed_on") if form.is_bound and hasattr(form, "cleaned_data") else None
     start = start or timezone.localdate()
+    try:
+        contract_rate, lpr_stale = services.disbursement_rate(application=app, on_date=start)
+    except ApplicationError as e:
+        contract_rate, lpr_stale, rate_error = None, None, e.message
+    else:
+        rate_error = None
     return render(
         request,
         "loans/disburse_form.html",
@@ -1074,6 +1089,11 @@ def application_disburse(request, pk):
             "rule_errors": rule_errors,
             "maturity": start + relativedelta(months=app.approved_term_months or app.term_months),
             "term": app.approved_term_months or app.term_months,
+            "contract_on": start,
+            "contract_rate": contract_rate,
+            "rate_error": rate_error,
+            # The service notes the same in the disbursement's audit record (rate_table_stale).
+            "lpr_stale": lpr_stale,
             "report": _application_report(app),
         },
         status=status,

@@ -200,10 +200,13 @@ class PolicyProfile(models.Model):
         _("rate basis"),
         max_length=16,
         choices=RateBasis.choices,
-        default=RateBasis.BENCHMARK,
+        default=RateBasis.LPR,
         help_text=_(
-            "The rate table that prices new loans: the PBOC benchmark rate, or the LPR since "
-            "2019-08-20 (P1 art.2, P2 §4(3))."
+            "The rate table that prices a loan, by its contract date: under the LPR, contracts "
+            "signed on or after 2019-08-20 take the loan prime rate (1-year LPR for terms up to 12 "
+            "months, 5-year LPR for longer ones) and earlier contracts the PBOC benchmark rate (up "
+            "to 1 year, 1 to 5 years); under the benchmark, every contract takes the benchmark rate. "
+            "The rate in force on the contract date is fixed for the contract (P1 art.2, P2 §4(3))."
         ),
     )
     settlement_day = models.PositiveSmallIntegerField(

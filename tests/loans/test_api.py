@@ -22,7 +22,7 @@ from households.models import CreditRating
 from loans import apis, services
 from loans.models import ApplicationHistory, Loan, LoanApplication, Objection, PublicityNotice
 from loans.workflow import STEP_LABELS, State
-from policies.selectors import rate_for
+from tests.conftest import moment
 from tests.factories import HouseholdFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -152,10 +152,11 @@ def test_the_whole_journey_through_the_api(world, api_as, household):
     r = step(approver, pk, "approve", amount="20000.00", term_months=12, comment="同意")
     assert r.status_code == 200, r.content
     approved = r.json()
-    expected_rate = rate_for(basis=world.profile.rate_basis, term_months=12, on_date=today).annual_rate
+    # The default profile prices on the LPR: 12 months → the 1-year LPR in force on 2026-06-17,
+    # 3.00 since 2025-05-20. At approval it is indicative; the disbursement fixes it.
     assert approved["state"] == "approved"
     assert approved["approved_amount"] == "20000.00" and approved["approved_term_months"] == 12
-    assert Decimal(approved["rate"]) == expected_rate
+    assert (Decimal(approved["rate"]), approved["rate_basis"]) == (Decimal("3.00"), "lpr")
 
     r = step(officer, pk, "disburse", contract_no="HT-2025-001", receipt_no="JJ-2025-001")
     assert r.status_code == 200, r.content
@@ -194,13 +195,56 @@ def test_the_whole_journey_through_the_api(world, api_as, household):
     assert loan["id"] == done["loan"] and loan["application"] == pk
     assert loan["contract_no"] == "HT-2025-001" and loan["receipt_no"] == "JJ-2025-001"
     assert loan["amount"] == "20000.00" and loan["outstanding"] == "20000.00"
-    assert Decimal(loan["rate"]) == expected_rate
+    assert (Decimal(loan["rate"]), loan["rate_basis"]) == (Decimal("3.00"), "lpr")
+    # No account in the request: the one the application gave.
+    assert loan["account_no"] == "6230 0000 1111 2222"
     assert loan["disbursed_on"] == today.isoformat()
     assert loan["maturity_on"] == (today + relativedelta(months=12)).isoformat()
     assert loan["classification"] == "normal" and loan["days_past_due"] == 0 and loan["state"] == "active"
     assert cadre.get(f"/api/v1/loans/{loan['id']}/").json()["contract_no"] == "HT-2025-001"
     assert api_as(world.other_cadre).get("/api/v1/loans/").json()["count"] == 0
     assert api_as(world.other_cadre).get(f"/api/v1/loans/{loan['id']}/").status_code == 404
+
+
+def test_a_disbursement_with_a_blank_account_is_400_account_missing(world, api_as, new_application, drive):
+    app = drive(new_application(), State.APPROVED)
+    before = snapshot(app.pk)
+    r = step(api_as(world.officer), app.pk, "disburse", contract_no="HT-8", receipt_no="JJ-8", account_no=" ")
+    body = error(r, 400, "account_missing")
+    assert body["extra"]["fields"] == {"account_no": [body["message"]]}
+    assert body["extra"]["source"] == "P3 §3.6"
+    assert snapshot(app.pk) == before
+
+    r = step(
+        api_as(world.officer),
+        app.pk,
+        "disburse",
+        contract_no="HT-8",
+        receipt_no="JJ-8",
+        account_no="6230 7777",
+    )
+    assert r.status_code == 200, r.content
+    assert Loan.objects.get(application_id=app.pk).account_no == "6230 7777"
+
+
+@pytest.mark.today("2019-08-19")
+def test_a_disbursement_through_the_api_fixes_the_contract_days_rate(
+    world, api_as, new_application, drive, pinned_clock
+):
+    """Approved on 2019-08-19 (before the LPR: benchmark 4.75 for 24 months, indicative), signed on
+    2019-08-20: the first 5-year LPR, 4.85."""
+    app = drive(new_application(term_months=24), State.APPROVED)
+    assert (app.rate, app.rate_basis) == (Decimal("4.75"), "benchmark")
+    pinned_clock.move_to(moment("2019-08-20"))
+    r = step(api_as(world.officer), app.pk, "disburse", contract_no="HT-7", receipt_no="JJ-7")
+    assert r.status_code == 200, r.content
+    assert (Decimal(r.json()["rate"]), r.json()["rate_basis"]) == (Decimal("4.75"), "benchmark")
+    loan = api_as(world.officer).get(f"/api/v1/loans/{r.json()['loan']}/").json()
+    assert (loan["disbursed_on"], Decimal(loan["rate"]), loan["rate_basis"]) == (
+        "2019-08-20",
+        Decimal("4.85"),
+        "lpr",
+    )
 
 
 def test_a_disbursement_dated_before_the_approval_is_400_on_its_field(world, api_as, new_application, drive):

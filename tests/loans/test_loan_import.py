@@ -14,7 +14,13 @@ from core.models import AuditEvent
 from loans import loan_imports
 from loans.loan_imports import LoanImportRejected, import_loans, parse_loans, term_months
 from loans.models import Loan
-from tests.factories import HouseholdFactory, MemberFactory, UserFactory, unique_id_number
+from tests.factories import (
+    HouseholdFactory,
+    MemberFactory,
+    PolicyProfileFactory,
+    UserFactory,
+    unique_id_number,
+)
 
 HEADER = [
     "户编号",
@@ -270,6 +276,121 @@ def test_template_is_readable_by_the_import(world):
     data = loan_imports.import_template()
     preview = parse_loans(SimpleUploadedFile("t.xlsx", data), "t.xlsx", user=world.officer)
     assert preview.errors[0].code == "empty"
+
+
+# ---------------------------------------------------------------------------------------------
+# The county's policy on the disbursement date: rate basis, entrusted cutoff, rate check
+
+
+def test_a_blank_rate_basis_follows_the_contract_date(world, household):
+    """The default profile prices on the LPR by contract date (DOMAIN §5): a loan signed on
+    2019-08-19 is on the benchmark, one signed on 2019-08-20 on the LPR."""
+    blank = {"利率基准": "", "到期日期": "2022-08-20"}
+    rows = [
+        row(household, **blank, **{"借款合同编号": "HT-19", "借据号": "JJ-19", "发放日期": "2019-08-19"}),
+        row(household, **blank, **{"借款合同编号": "HT-20", "借据号": "JJ-20", "发放日期": "2019-08-20"}),
+    ]
+    assert import_loans(acting_user=world.officer, file=csv_file(rows), filename="x.csv") == 2
+    assert Loan.objects.get(contract_no="HT-19").rate_basis == "benchmark"
+    assert Loan.objects.get(contract_no="HT-20").rate_basis == "lpr"
+
+
+def test_a_blank_rate_basis_follows_the_profile_in_force_on_the_disbursement_date(world, household):
+    # From 2021 the county prices on the benchmark whatever the date; before, the default (LPR).
+    PolicyProfileFactory(
+        county=world.county, effective_from=datetime.date(2021, 1, 1), rate_basis="benchmark"
+    )
+    blank = {"利率基准": ""}
+    rows = [
+        row(household, **blank, **{"借款合同编号": "HT-A", "借据号": "JJ-A", "发放日期": "2020-12-31"}),
+        row(household, **blank, **{"借款合同编号": "HT-B", "借据号": "JJ-B", "发放日期": "2021-01-04"}),
+    ]
+    assert import_loans(acting_user=world.officer, file=csv_file(rows), filename="x.csv") == 2
+    assert Loan.objects.get(contract_no="HT-A").rate_basis == "lpr"
+    assert Loan.objects.get(contract_no="HT-B").rate_basis == "benchmark"
+
+
+def test_a_loan_before_the_countys_first_profile_needs_one_for_a_blank_basis(world, household):
+    errors = refused(world.officer, csv_file([row(household, **{"利率基准": "", "发放日期": "2014-12-31"})]))
+    assert [(e.row, e.column, e.code) for e in errors] == [(2, "发放日期", "policy_missing")]
+
+
+@pytest.mark.parametrize(
+    ("disbursed_on", "maturity_on"), [("2018-01-01", "2021-01-01"), ("2017-12-08", "2020-12-08")]
+)
+def test_an_entrusted_loan_after_the_cutoff_is_refused(world, household, disbursed_on, maturity_on):
+    entrusted = {"使用方式": "户贷企用", "合作主体": "青山生态养殖专业合作社"}
+    file = csv_file([row(household, **entrusted, **{"发放日期": disbursed_on, "到期日期": maturity_on})])
+    errors = refused(world.officer, file)
+    assert [(e.row, e.column, e.code) for e in errors] == [(2, "使用方式", "entrusted_after_cutoff")]
+    assert "2017-12-07" in errors[0].message and "P1 art.28; P2 §4(4)" in errors[0].message
+
+
+@pytest.mark.parametrize(
+    ("disbursed_on", "maturity_on"), [("2017-06-15", "2020-06-15"), ("2017-12-07", "2020-12-07")]
+)
+def test_an_entrusted_loan_on_or_before_the_cutoff_imports(world, household, disbursed_on, maturity_on):
+    entrusted = {"使用方式": "户贷企用", "合作主体": "青山生态养殖专业合作社", "年利率(%)": "4.75"}
+    file = csv_file([row(household, **entrusted, **{"发放日期": disbursed_on, "到期日期": maturity_on})])
+    assert import_loans(acting_user=world.officer, file=file, filename="x.csv") == 1
+    loan = Loan.objects.get()
+    assert (loan.use_mode, loan.entity_name) == ("entrusted", "青山生态养殖专业合作社")
+
+
+def test_a_rate_not_the_tables_is_a_warning_and_imports_at_the_banks_rate(world, household):
+    rows = [
+        # 36 months signed 2020-03-15 on the LPR: the 5-year LPR of 2020-02-20 is 4.75; the bank
+        # wrote 4.35 (the 1-year benchmark). Warned, imported as the contract says.
+        row(household, **{"利率基准": "", "年利率(%)": "4.35"}),
+        # The same contract terms at 4.75: no warning.
+        row(household, **{"利率基准": "", "年利率(%)": "4.75", "借款合同编号": "HT-2", "借据号": "JJ-2"}),
+        # 12 months signed 2021-01-05: the 1-year LPR of 2020-04-20, 3.85; 3.8501 is 0.0001 off,
+        # within the tolerance.
+        row(
+            household,
+            **{
+                "利率基准": "",
+                "年利率(%)": "3.8501",
+                "发放日期": "2021-01-05",
+                "到期日期": "2022-01-05",
+                "借款合同编号": "HT-3",
+                "借据号": "JJ-3",
+            },
+        ),
+    ]
+    preview = parse_loans(csv_file(rows), "x.csv", user=world.officer)
+    assert preview.errors == []
+    assert [(w.row, w.column, w.code) for w in preview.warnings] == [(2, "年利率(%)", "rate_differs")]
+    message = preview.warnings[0].message
+    assert "4.35" in message and "4.75" in message and "2020-02-20" in message
+    assert import_loans(acting_user=world.officer, file=csv_file(rows), filename="x.csv") == 3
+    assert Loan.objects.get(contract_no="HT-001").rate == Decimal("4.35")
+    event = AuditEvent.objects.get(action="loan.import")
+    assert [w["row"] for w in event.data["warnings"]] == [2]
+
+
+def test_an_explicit_basis_is_kept_and_checked_against_its_table(world, household):
+    # The bank says benchmark for a 2020 loan: kept; 4.75 is the 1-to-5-year benchmark, no warning.
+    file = csv_file([row(household, **{"利率基准": "基准利率", "年利率(%)": "4.75"})])
+    preview = parse_loans(file, "x.csv", user=world.officer)
+    assert preview.errors == [] and preview.warnings == []
+    assert import_loans(acting_user=world.officer, file=file, filename="x.csv") == 1
+    assert Loan.objects.get().rate_basis == "benchmark"
+
+
+def test_the_preview_page_and_the_dry_run_show_the_rate_warning(world, household, client_as, api_as):
+    from django.urls import reverse
+
+    file = csv_file([row(household, **{"利率基准": "", "年利率(%)": "4.35"})])
+    page = client_as(world.officer).post(reverse("loans:book_import"), {"file": file})
+    html = page.content.decode()
+    assert page.status_code == 200 and 'id="import-warnings"' in html
+    assert page.context["token"]  # a warning does not stop the import
+
+    file = csv_file([row(household, **{"利率基准": "", "年利率(%)": "4.35"})])
+    answer = api_as(world.officer).post("/api/v1/loan-imports/?dry_run=1", {"file": file}, format="multipart")
+    assert answer.status_code == 200
+    assert [(w["row"], w["column"]) for w in answer.json()["warnings"]] == [(2, "年利率(%)")]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -23,7 +23,6 @@ from loans import eligibility, services
 from loans.models import InvestigationPhoto, Loan, LoanApplication, PublicityNotice
 from loans.workflow import State
 from policies.models import CalendarDay
-from policies.selectors import rate_for
 from tests.factories import CreditRatingFactory, HouseholdFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -584,14 +583,22 @@ def test_accept_requires_findings_and_saves_nothing_without(world, client_as, ne
     assert r.status_code == 400 and r.context["form"].errors["investigated_on"]
 
 
-def test_approve_form_shows_the_rate_and_checks_the_amount(world, client_as, new_application, drive):
+@pytest.mark.today("2026-06-17")
+def test_approve_form_shows_the_indicative_rate_and_checks_the_amount(
+    world, client_as, new_application, drive
+):
     app = drive(new_application(amount=Decimal("30000.00"), term_months=24), State.BANK_APPROVAL)
     client = client_as(world.approver)
     r = client.get(url("application_approve", app.pk))
     assert r.status_code == 200
-    expected = rate_for(basis=world.profile.rate_basis, term_months=24, on_date=timezone.localdate())
-    assert r.context["rate_now"]["rate"] == f"{expected.annual_rate:.2f}"
-    assert f"{expected.annual_rate:.2f}%" in r.content.decode()
+    # The default profile, 24 months, 2026-06-17: the 5-year LPR in force since 2025-05-20, 3.50.
+    assert r.context["rate_now"]["rate"] == "3.50"
+    assert r.context["rate_now"]["since"] == "2025-05-20"
+    html = r.content.decode()
+    assert "3.50%" in html
+    # Labelled as indicative: the loan's rate is fixed at disbursement.
+    with translation.override("zh-hans"):
+        assert translation.gettext("Indicative rate") in html
 
     r = client.post(url("application_approve", app.pk), {"amount": "35000", "term_months": "24"})
     assert r.status_code == 400
@@ -602,8 +609,10 @@ def test_approve_form_shows_the_rate_and_checks_the_amount(world, client_as, new
     assert r.status_code == 302
     app.refresh_from_db()
     assert app.state == State.APPROVED and app.approved_amount == Decimal("25000.00")
-    short = rate_for(basis=world.profile.rate_basis, term_months=12, on_date=timezone.localdate())
-    assert app.rate == short.annual_rate
+    assert app.rate == Decimal("3.00")  # 12 months: the 1-year LPR of 2025-05-20
+    html = client.get(url("application_detail", app.pk)).content.decode()
+    with translation.override("zh-hans"):
+        assert translation.gettext("indicative rate at approval (%%)").replace("%%", "%") in html
 
 
 def test_approve_form_refuses_the_investigating_approver_and_other_roles(
@@ -642,12 +651,71 @@ def test_disburse_form_previews_maturity_and_refuses_a_used_number(world, client
 
     r = client.post(
         url("application_disburse", app.pk),
-        {"contract_no": used, "receipt_no": "JJ-NEW-1", "disbursed_on": today.isoformat()},
+        {
+            "contract_no": used,
+            "receipt_no": "JJ-NEW-1",
+            "account_no": "6230 0000 1111 2222",
+            "disbursed_on": today.isoformat(),
+        },
     )
     assert r.status_code == 409
     assert r.context["form"].errors["contract_no"]
     app.refresh_from_db()
     assert app.state == State.APPROVED
+
+
+def test_disburse_form_fills_the_account_from_the_application_and_refuses_none(
+    world, client_as, new_application, drive
+):
+    app = drive(new_application(bank_account_no="6230 5201 1234 5678"), State.APPROVED)
+    client = client_as(world.officer)
+    html = client.get(url("application_disburse", app.pk)).content.decode()
+    field = re.search(r'<input[^>]*name="account_no"[^>]*>', html)
+    assert field and 'value="6230 5201 1234 5678"' in field.group(0)
+
+    # The officer cleared it: refused next to the field, with the rule's source; nothing written.
+    data = {"contract_no": "HT-AC-1", "receipt_no": "JJ-AC-1", "account_no": "", "disbursed_on": "2026-06-17"}
+    r = client.post(url("application_disburse", app.pk), data)
+    assert r.status_code == 400
+    assert "P3 §3.6" in " ".join(r.context["form"].errors["account_no"])
+    app.refresh_from_db()
+    assert app.state == State.APPROVED and not Loan.objects.filter(application=app).exists()
+
+    r = client.post(url("application_disburse", app.pk), {**data, "account_no": "6230 5201 8765 4321"})
+    assert r.status_code == 302
+    assert Loan.objects.get(application=app).account_no == "6230 5201 8765 4321"
+
+
+@pytest.mark.today("2026-06-17")
+def test_disburse_form_shows_the_contract_rate_and_warns_of_a_stale_lpr_table(
+    world, client_as, new_application, drive
+):
+    from policies.services import rate_create
+
+    app = drive(new_application(term_months=24), State.APPROVED)
+    client = client_as(world.officer)
+    r = client.get(url("application_disburse", app.pk))
+    # 24 months signed today under the LPR basis: the 5-year LPR of 2025-05-20, 3.50.
+    assert r.context["contract_rate"].annual_rate == Decimal("3.50")
+    html = r.content.decode()
+    assert re.search(r'id="contract-rate">3\.50<', html)
+    # The last LPR entered is 2025-05-20, more than a month before today.
+    assert r.context["lpr_stale"] == datetime.date(2025, 5, 20)
+    assert 'id="rate-stale"' in html and "2025-05-20" in html
+
+    # An administrator enters the 2026-05-20 publication: the warning is gone.
+    for tenor, rate in (("lpr1y", "3.00"), ("lpr5y", "3.50")):
+        rate_create(
+            acting_user=world.admin,
+            kind="lpr",
+            tenor=tenor,
+            effective_from=datetime.date(2026, 5, 20),
+            annual_rate=Decimal(rate),
+            source="2026-05-20 贷款市场报价利率公告",
+        )
+    r = client.get(url("application_disburse", app.pk))
+    assert r.context["lpr_stale"] is None
+    assert 'id="rate-stale"' not in r.content.decode()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -702,6 +770,7 @@ def test_full_journey_through_the_pages(world, client_as, household, client):
         {
             "contract_no": "HT-2025-0001",
             "receipt_no": "JJ-2025-0001",
+            "account_no": "6230 0000 1111 2222",
             "disbursed_on": timezone.localdate().isoformat(),
         },
     )
@@ -710,6 +779,8 @@ def test_full_journey_through_the_pages(world, client_as, household, client):
     assert app.state == State.DISBURSED
     loan = Loan.objects.get(application=app)
     assert loan.amount == Decimal("20000.00")
+    # 24 months on 2026-06-17 under the default LPR basis: the 5-year LPR of 2025-05-20.
+    assert (loan.rate, loan.rate_basis) == (Decimal("3.50"), "lpr")
 
     r = client_as(world.cadre).get(url("application_detail", app.pk))
     html = r.content.decode()

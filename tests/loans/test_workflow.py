@@ -20,6 +20,9 @@ from loans import services
 from loans.exceptions import TransitionNotAllowed
 from loans.models import ApplicationHistory, Loan, LoanApplication, Objection, PublicityNotice
 from loans.workflow import State
+from policies.models import Rate
+from policies.services import rate_create
+from tests.conftest import moment
 from tests.factories import CreditRatingFactory, PolicyProfileFactory, UserFactory
 
 FINDINGS = "实地查看养殖场，牛棚已建好，情况属实"
@@ -554,31 +557,51 @@ def test_approval_may_lower_the_amount(world, new_application, drive):
     )
 
 
+# The default profile prices by contract date (DOMAIN §5): on the LPR table since 2019-08-20. The
+# seeded table's last LPR is the one of 2025-05-20: 1-year 3.00, 5-year 3.50.
+@pytest.mark.today("2026-06-17")
 @pytest.mark.parametrize(
     ("term", "rate"),
-    [(None, Decimal("4.75")), (24, Decimal("4.75")), (12, Decimal("4.35")), (6, Decimal("4.35"))],
+    [
+        (None, Decimal("3.50")),
+        (24, Decimal("3.50")),
+        (13, Decimal("3.50")),
+        (12, Decimal("3.00")),
+        (6, Decimal("3.00")),
+    ],
 )
-def test_rate_comes_from_the_rate_table_for_the_approved_term(term, rate, world, new_application, drive):
+def test_indicative_rate_at_approval_comes_from_the_table_for_the_approved_term(
+    term, rate, world, new_application, drive
+):
     app = drive(new_application(term_months=24), State.BANK_APPROVAL)
     services.application_approve(acting_user=world.approver, application=app, term_months=term)
     app = LoanApplication.objects.get(pk=app.pk)
     assert app.approved_term_months == (term or 24)
-    assert app.rate == rate
-    assert app.rate_basis == "benchmark"
+    assert (app.rate, app.rate_basis) == (rate, "lpr")
 
 
+@pytest.mark.today("2026-06-17")
 def test_rate_follows_the_profiles_basis(world, new_application, drive):
-    """A profile on the LPR prices a 24-month loan off the 5-year LPR in force (3.50 since
-    2025-05-20 in the seeded table), a 12-month one off the 1-year LPR (3.00)."""
-    PolicyProfileFactory(county=world.county, effective_from=datetime.date(2020, 1, 1), rate_basis="lpr")
+    """A profile on the benchmark prices every contract on the PBOC benchmark table (2015-10-24):
+    4.75 for 1 to 5 years, 4.35 for a year or less."""
+    PolicyProfileFactory(
+        county=world.county, effective_from=datetime.date(2020, 1, 1), rate_basis="benchmark"
+    )
     app = drive(new_application(term_months=24, amount=Decimal("20000.00")), State.BANK_APPROVAL)
     services.application_approve(acting_user=world.approver, application=app)
     app = LoanApplication.objects.get(pk=app.pk)
-    assert (app.rate, app.rate_basis) == (Decimal("3.50"), "lpr")
+    assert (app.rate, app.rate_basis) == (Decimal("4.75"), "benchmark")
+    loan = services.application_disburse(
+        acting_user=world.officer, application=app, contract_no="HT-BM-1", receipt_no="JJ-BM-1"
+    )
+    assert (loan.rate, loan.rate_basis) == (Decimal("4.75"), "benchmark")
+    # The LPR table is a year behind on this day, but this contract does not read it.
+    event = AuditEvent.objects.get(action="loan.disburse", object_id=str(loan.pk))
+    assert "rate_table_stale" not in event.data
 
     other = drive(new_application(term_months=12, amount=Decimal("20000.00")), State.BANK_APPROVAL)
     services.application_approve(acting_user=world.approver, application=other)
-    assert LoanApplication.objects.get(pk=other.pk).rate == Decimal("3.00")
+    assert LoanApplication.objects.get(pk=other.pk).rate == Decimal("4.35")
 
 
 def test_approved_term_outside_the_profile_is_refused(world, new_application, drive):
@@ -682,13 +705,172 @@ def test_disbursement_creates_one_loan(world, new_application, drive):
     assert loan.contract_no == "HT-2026-001"
     assert loan.receipt_no == "JJ-2026-001"
     assert loan.amount == loan.outstanding == Decimal("25000.00")
-    assert (loan.rate, loan.rate_basis, loan.term_months) == (Decimal("4.75"), "benchmark", 24)
+    # 24 months on 2026-06-17 under the default (LPR) basis: the 5-year LPR of 2025-05-20, 3.50.
+    assert (loan.rate, loan.rate_basis, loan.term_months) == (Decimal("3.50"), "lpr", 24)
+    # No account given: the one on the application, where the subsidy will be paid.
+    assert loan.account_no == "6230 0000 1111 2222"
     assert loan.disbursed_on == today
     assert loan.maturity_on == today + relativedelta(months=24)
     assert (loan.household, loan.borrower, loan.branch) == (app.household, app.borrower, world.br1)
     assert loan.disbursed_by == world.officer
     assert loan.state == Loan.State.ACTIVE
     assert AuditEvent.objects.filter(action="loan.disburse", object_id=str(loan.pk)).count() == 1
+
+
+# ---- the rate is fixed on the contract date, at disbursement (DOMAIN §5) ---------------------------
+
+
+def enter_lpr(admin, day: str, one_year: str, five_year: str) -> None:
+    """An administrator enters a month's LPR publication, as on the rates page."""
+    for tenor, rate in (("lpr1y", one_year), ("lpr5y", five_year)):
+        rate_create(
+            acting_user=admin,
+            kind="lpr",
+            tenor=tenor,
+            effective_from=datetime.date.fromisoformat(day),
+            annual_rate=Decimal(rate),
+            source=f"{day} 贷款市场报价利率公告",
+        )
+
+
+def test_loan_rate_is_the_disbursement_days_not_the_approval_days(
+    world, new_application, drive, pinned_clock
+):
+    app = drive(new_application(term_months=24), State.BANK_APPROVAL)
+    app = services.application_approve(acting_user=world.approver, application=app)
+    # Approved on 2026-06-17: indicative 3.50, the 5-year LPR of 2025-05-20.
+    assert (app.approved_on, app.rate) == (datetime.date(2026, 6, 17), Decimal("3.50"))
+
+    # A publication of 2026-06-22 (figures made up for the test: 1-year 2.80, 5-year 3.30) is
+    # entered that day; the contract is signed the day after.
+    pinned_clock.move_to(moment("2026-06-22"))
+    enter_lpr(world.admin, "2026-06-22", "2.80", "3.30")
+    pinned_clock.move_to(moment("2026-06-23"))
+    loan = services.application_disburse(
+        acting_user=world.officer, application=app, contract_no="HT-R1", receipt_no="JJ-R1"
+    )
+
+    assert (loan.disbursed_on, loan.rate, loan.rate_basis) == (
+        datetime.date(2026, 6, 23),
+        Decimal("3.30"),
+        "lpr",
+    )
+    assert LoanApplication.objects.get(pk=app.pk).rate == Decimal("3.50")  # the approval's stays as it was
+    event = AuditEvent.objects.get(action="loan.disburse", object_id=str(loan.pk))
+    assert (event.data["rate"], event.data["rate_basis"], event.data["rate_since"]) == (
+        "3.3000",
+        "lpr",
+        "2026-06-22",
+    )
+    assert "rate_table_stale" not in event.data
+
+
+@pytest.mark.today("2019-08-19")
+@pytest.mark.parametrize(
+    ("disbursed_on", "term", "rate", "basis"),
+    [
+        ("2019-08-19", 12, "4.35", "benchmark"),  # the day before the LPR: benchmark, 1 year or less
+        ("2019-08-19", 24, "4.75", "benchmark"),  # benchmark, 1 to 5 years
+        ("2019-08-20", 12, "4.25", "lpr"),  # the first LPR publication: 1-year 4.25
+        ("2019-08-20", 24, "4.85", "lpr"),  # 5-year 4.85
+    ],
+)
+def test_the_contract_date_decides_benchmark_or_lpr(
+    disbursed_on, term, rate, basis, world, new_application, drive, pinned_clock
+):
+    """The default profile (basis LPR), approved on 2019-08-19 and signed on either side of the
+    switch: the contract date alone picks the table."""
+    app = drive(new_application(term_months=term), State.BANK_APPROVAL)
+    app = services.application_approve(acting_user=world.approver, application=app)
+    assert app.rate_basis == "benchmark"
+    pinned_clock.move_to(moment(disbursed_on))
+    loan = services.application_disburse(
+        acting_user=world.officer,
+        application=app,
+        contract_no="HT-S",
+        receipt_no="JJ-S",
+        disbursed_on=datetime.date.fromisoformat(disbursed_on),
+    )
+    assert (loan.rate, loan.rate_basis) == (Decimal(rate), basis)
+
+
+def test_a_stale_lpr_table_is_noted_on_the_disbursement_not_refused(world, new_application, drive):
+    # 2026-06-17, and the last LPR entered is the one of 2025-05-20: more than a month behind.
+    app = drive(new_application(amount=Decimal("20000.00")), State.APPROVED)
+    loan = services.application_disburse(
+        acting_user=world.officer, application=app, contract_no="HT-ST1", receipt_no="JJ-ST1"
+    )
+    assert loan.rate == Decimal("3.50")
+    event = AuditEvent.objects.get(action="loan.disburse", object_id=str(loan.pk))
+    assert event.data["rate_table_stale"] == "2025-05-20"
+
+    # An administrator enters the 2026-05-20 publication (unchanged figures): no longer behind.
+    enter_lpr(world.admin, "2026-05-20", "3.00", "3.50")
+    other = drive(new_application(amount=Decimal("20000.00")), State.APPROVED)
+    loan = services.application_disburse(
+        acting_user=world.officer, application=other, contract_no="HT-ST2", receipt_no="JJ-ST2"
+    )
+    event = AuditEvent.objects.get(action="loan.disburse", object_id=str(loan.pk))
+    assert "rate_table_stale" not in event.data and event.data["rate_since"] == "2026-05-20"
+
+
+def test_no_rate_in_force_refuses_the_disbursement(world, new_application, drive):
+    app = drive(new_application(), State.APPROVED)
+    # An installation whose table has no LPR (never loaded): nothing to price the contract with.
+    Rate.objects.filter(kind=Rate.Kind.LPR).delete()
+    before = snapshot(app)
+    with pytest.raises(ApplicationError) as caught:
+        services.application_disburse(
+            acting_user=world.officer, application=app, contract_no="HT-NR", receipt_no="JJ-NR"
+        )
+    assert caught.value.code == "rate_missing"
+    assert caught.value.extra == {"kind": "lpr", "tenor": "lpr5y", "date": "2026-06-17"}
+    assert_nothing_written(app, before)
+
+
+# ---- the borrower's account at the lending bank (DOMAIN §3, P3 §3.6) -------------------------------
+
+
+def test_disbursement_without_an_account_is_refused(world, new_application, drive):
+    app = drive(new_application(amount=Decimal("20000.00")), State.APPROVED)
+    before = snapshot(app)
+    with pytest.raises(ApplicationError) as caught:
+        services.application_disburse(
+            acting_user=world.officer,
+            application=app,
+            contract_no="HT-A0",
+            receipt_no="JJ-A0",
+            account_no="  ",
+        )
+    assert (caught.value.code, caught.value.field) == ("account_missing", "account_no")
+    assert caught.value.extra["rule"] == "bank_account" and caught.value.extra["source"] == "P3 §3.6"
+    assert caught.value.extra["fields"] == {"account_no": [caught.value.message]}
+    assert_nothing_written(app, before)
+
+    # The officer corrects the account the application gave.
+    loan = services.application_disburse(
+        acting_user=world.officer,
+        application=app,
+        contract_no="HT-A0",
+        receipt_no="JJ-A0",
+        account_no=" 6230 9999 ",
+    )
+    assert loan.account_no == "6230 9999"
+
+
+def test_disbursement_without_an_account_given_or_on_the_application_is_refused(
+    world, new_application, drive
+):
+    app = drive(new_application(), State.APPROVED)
+    # Omitted, the account is the application's; here it was cleared after approval.
+    LoanApplication.objects.filter(pk=app.pk).update(bank_account_no="")
+    before = snapshot(app)
+    with pytest.raises(ApplicationError) as caught:
+        services.application_disburse(
+            acting_user=world.officer, application=app, contract_no="HT-A1", receipt_no="JJ-A1"
+        )
+    assert (caught.value.code, caught.value.field) == ("account_missing", "account_no")
+    assert_nothing_written(app, before)
 
 
 @pytest.fixture

@@ -156,3 +156,91 @@ def test_the_seeded_history():
     assert Rate.objects.filter(kind="benchmark").count() == 3
     assert Rate.objects.filter(kind="lpr", tenor="lpr1y").count() == 15
     assert Rate.objects.filter(kind="lpr", tenor="lpr5y").count() == 15
+
+
+# ---- pricing by contract date (DOMAIN §5) ------------------------------------------------------
+
+
+def test_a_new_profile_prices_on_the_lpr_by_contract_date_and_caps_at_the_benchmark(world):
+    from policies.models import PolicyProfile
+
+    profile = PolicyProfile(
+        county=world.county, name="默认", effective_from=d("2026-01-01"), source_text="P1"
+    )
+    # DOMAIN §5: the LPR since 2019-08-20; the subsidy cap stays the benchmark (DOMAIN §6, P1 art.2).
+    assert (profile.rate_basis, profile.subsidy_cap_basis) == ("lpr", "benchmark")
+
+
+@pytest.mark.parametrize(
+    ("basis", "on", "kind"),
+    [
+        ("lpr", "2019-08-19", "benchmark"),  # the day before the first LPR
+        ("lpr", "2019-08-20", "lpr"),
+        ("lpr", "2026-06-17", "lpr"),
+        ("benchmark", "2019-08-20", "benchmark"),
+        ("benchmark", "2026-06-17", "benchmark"),
+    ],
+)
+def test_the_table_follows_the_contract_date(basis, on, kind):
+    from policies.selectors import rate_kind_for
+
+    assert rate_kind_for(basis=basis, contract_date=d(on)) == kind
+
+
+@pytest.mark.parametrize(
+    ("basis", "term", "on", "tenor", "rate"),
+    [
+        ("lpr", 12, "2019-08-19", "le1y", "4.35"),  # before the LPR: benchmark, 1 year or less
+        ("lpr", 13, "2019-08-19", "1to5y", "4.75"),  # benchmark, 1 to 5 years
+        ("lpr", 60, "2019-08-19", "1to5y", "4.75"),
+        ("lpr", 12, "2019-08-20", "lpr1y", "4.25"),  # the first LPR publication
+        ("lpr", 24, "2019-08-20", "lpr5y", "4.85"),
+        ("lpr", 12, "2026-06-17", "lpr1y", "3.00"),  # the LPR of 2025-05-20
+        ("lpr", 24, "2026-06-17", "lpr5y", "3.50"),
+        ("benchmark", 24, "2026-06-17", "1to5y", "4.75"),
+    ],
+)
+def test_the_contract_rate(basis, term, on, tenor, rate):
+    from policies.selectors import contract_rate_for
+
+    found = contract_rate_for(basis=basis, term_months=term, contract_date=d(on))
+    assert (found.tenor, found.annual_rate) == (tenor, Decimal(rate))
+
+
+def test_an_unknown_basis_is_invalid():
+    from policies.selectors import rate_kind_for
+
+    with pytest.raises(ApplicationError) as caught:
+        rate_kind_for(basis="floating", contract_date=d("2026-06-17"))
+    assert caught.value.code == "invalid"
+
+
+@pytest.mark.parametrize(
+    ("on", "stale"),
+    [
+        ("2019-08-19", None),  # no LPR yet: nothing to be behind on
+        ("2025-06-20", None),  # a month after the last publication entered (2025-05-20)
+        ("2025-06-21", "2025-05-20"),  # more than a month: publications are missing
+        ("2026-06-17", "2025-05-20"),
+    ],
+)
+def test_an_lpr_table_more_than_a_month_behind_is_stale(on, stale):
+    from policies.selectors import lpr_stale_on
+
+    assert lpr_stale_on(d(on)) == (d(stale) if stale else None)
+
+
+def test_entering_the_missing_publication_ends_the_staleness(world):
+    from policies.selectors import lpr_stale_on
+
+    for tenor, rate in (("lpr1y", "3.00"), ("lpr5y", "3.50")):
+        services.rate_create(
+            acting_user=world.admin,
+            kind="lpr",
+            tenor=tenor,
+            effective_from=d("2026-05-20"),
+            annual_rate=Decimal(rate),
+            source="2026年5月LPR公告",
+        )
+    assert lpr_stale_on(d("2026-06-17")) is None
+    assert lpr_stale_on(d("2026-06-21")) == d("2026-05-20")
