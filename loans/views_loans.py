@@ -186,6 +186,7 @@ def _actions(user, loan: Loan, extensions) -> dict:
         "check": servicer,
         "insurance": servicer,
         "event": servicer,
+        "account": servicer,
         "extension": is_open and not extension_used and changes.can_request_extension(user, loan),
         "decide_extension": any(e.status == Extension.Status.REQUESTED for e in extensions)
         and changes.can_decide_extension(user, loan),
