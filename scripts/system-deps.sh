@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the app needs when they are missing (run as root).
-# `--test` adds what the test suite needs on top: Chromium for the browser tests.
+# `--test` adds what the test suite needs on top: Chromium for the browser tests, and faketime
+# to run the suite (or `manage.py seed_demo`) as if it were another day.
 set -euo pipefail
 need=()
 command -v msgfmt >/dev/null || need+=(gettext)
@@ -12,6 +13,7 @@ fc-list 2>/dev/null | grep -q 'Noto Sans CJK' || need+=(fonts-noto-cjk fontconfi
 if [ "${1:-}" = "--test" ]; then
   [ -x /usr/bin/chromium ] || need+=(chromium)
   command -v pdftotext >/dev/null || need+=(poppler-utils)
+  command -v faketime >/dev/null || need+=(faketime)
 fi
 if [ ${#need[@]} -gt 0 ]; then
   echo "Installing system packages: ${need[*]}"

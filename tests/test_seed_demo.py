@@ -1,4 +1,6 @@
-"""`manage.py seed_demo` on the real PostgreSQL: the demo county `make run` shows newcomers."""
+"""`manage.py seed_demo` on the real PostgreSQL: the demo county `make run` shows newcomers, as
+seeded on one plain working day (DAY). The demo on weekends, holidays, adjusted working days and
+in a year the calendar lacks is tested in tests/test_demo_dates.py."""
 
 import datetime
 import re
@@ -6,6 +8,7 @@ from collections import Counter
 from io import StringIO
 
 import pytest
+import time_machine
 from dateutil.relativedelta import relativedelta
 from django.apps import apps
 from django.contrib.auth import authenticate
@@ -39,10 +42,13 @@ from loans.models import (
 )
 from loans.servicing import AUTO_REASON, BUCKETS, overdue_refresh
 from loans.workflow import State
-from policies.models import CalendarYear, PolicyProfile
-from tests.factories import UserFactory
+from policies.models import CalendarDay, PolicyProfile
+from tests.conftest import moment
 
-pytestmark = pytest.mark.django_db
+# The day these tests are about: a Wednesday in June, a plain working day in the middle of a
+# quarter and of a year the seeded calendar covers. The module seeds on it and every test runs on it.
+DAY = datetime.date(2026, 6, 17)
+pytestmark = [pytest.mark.django_db, pytest.mark.today(DAY.isoformat())]
 
 EXPECTED_STATES = Counter(p.state for p in seed_demo.APPLICATIONS)
 # Who takes each step (DOMAIN §4); the daily task takes end_publicity as nobody.
@@ -67,34 +73,14 @@ def row_counts() -> dict[str, int]:
 
 @pytest.fixture(scope="module")
 def seeded(django_db_setup, django_db_blocker):
-    """One seeding for the module (it takes seconds), rolled back at the end. Each test runs in a
-    savepoint inside it, so what one test changes the next does not see."""
+    """One seeding for the module (it takes seconds), on DAY, rolled back at the end. Each test
+    runs in a savepoint inside it, so what one test changes the next does not see."""
     with django_db_blocker.unblock(), transaction.atomic():
-        calendar_ahead()
-        out = StringIO()
-        call_command("seed_demo", stdout=out)
+        with time_machine.travel(moment(DAY), tick=True):
+            out = StringIO()
+            call_command("seed_demo", stdout=out)
         yield out.getvalue()
         transaction.set_rollback(True)
-
-
-def calendar_ahead() -> None:
-    """Notices posted today may end next year. The seeded calendar stops at 2026 and the seed
-    invents no holidays, so a run late in December would leave the newest applications in
-    village review; the test enters next year as an administrator would (weekends only and
-    New Year's Day) when it is missing, so it passes whatever the date."""
-    from policies.services import calendar_year_define
-
-    year = timezone.localdate().year + 1
-    if CalendarYear.objects.filter(year=year).exists():
-        return
-    admin = UserFactory(username="calendar-admin", roles=[Role.ADMIN])
-    calendar_year_define(
-        acting_user=admin,
-        year=year,
-        holidays=[(datetime.date(year, 1, 1), datetime.date(year, 1, 1), "元旦")],
-        workdays=[],
-        source="test calendar",
-    )
 
 
 def demo_applications():
@@ -277,10 +263,14 @@ def test_every_step_was_taken_by_the_user_whose_step_it_is(seeded):
 
 def test_steps_happened_on_past_days_in_order(seeded):
     today = timezone.localdate()
+    working = set(CalendarDay.objects.filter(is_working_day=True).values_list("date", flat=True))
     for app in demo_applications().prefetch_related("history", "notices"):
         times = [app.created_at] + [h.at for h in app.history.all()]
         assert times == sorted(times)
         assert timezone.localdate(times[-1]) <= today
+        # People work on working days; the daily task that ends publicity runs every night.
+        people = [app.created_at] + [h.at for h in app.history.all() if h.transition != "end_publicity"]
+        assert {timezone.localdate(at) for at in people} <= working
         if app.submitted_on:
             assert app.submitted_on == timezone.localdate(app.history.all()[0].at)
         for notice in app.notices.all():

@@ -25,8 +25,18 @@ cooperative from 2017); since then the branches have imported the banks' quarter
 lists (some interest unpaid, one quarter paid late), recorded repayments (one loan repaid in full),
 a borrower's death and the insurer's payout; an extension was approved, a renewal started and a
 malicious defaulter blacklisted; the daily ageing leaves loans in every overdue bucket, and the
-officers have recorded a few post-loan checks (one classifying worse than the floor). All of it
-is skipped once the county has imported loans.
+officers have recorded a few post-loan checks (one classifying worse than the floor); finance
+paid the subsidy batch of the quarter before last, and the quarterly run computed last quarter's.
+All of it is skipped once the county has imported loans.
+
+Every step is taken on a working day of the calendar (statutory holidays and adjusted working
+days, `WorkingDays`), on or before today, in order; an application in publicity has notices
+running through today, and notices that ended were moved on by the daily task. On a Saturday, a
+holiday or an adjusted working day the story is moved by a few working days where it must be
+(`placement`). A year the calendar lacks is never guessed: the story stays on days the calendar
+knows (in late December, notices are posted early enough to end within the year; in a year with
+no calendar, the story stops at the last working day the calendar knows), whatever would need the
+missing year is left undone, and the output names the year an administrator must enter.
 
 Console output here is for developers and is not translated; the role names come from the
 catalogue in Chinese."""
@@ -69,12 +79,13 @@ from loans.models import (
     Loan,
     LoanApplication,
     PostLoanCheck,
-    PublicityNotice,
     Settlement,
 )
 from loans.servicing import BUCKETS, overdue_refresh
 from loans.workflow import State
+from policies.exceptions import CalendarMissing
 from policies.models import CalendarDay, CalendarYear, PolicyProfile
+from policies.selectors import contract_rate_for
 from policies.services import profile_create
 from subsidies import services as subsidy_services
 from subsidies.models import BatchChunk, SubsidyBatch, SubsidyLine
@@ -212,6 +223,34 @@ TO_DISBURSEMENT = (
     Step("approve", 2),
     Step("disburse", 2),
 )
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a demo application's steps fall: the day the cadre enters it and the day of each
+    step taken, in order (for END_PUBLICITY the night the daily task ran). `stopped` says why the
+    remaining steps were not taken, when they could not be dated."""
+
+    first: datetime.date
+    days: tuple[datetime.date, ...]
+    stopped: str = ""
+
+
+class Unplaceable(Exception):
+    """The planned steps cannot all be dated on working days the calendar knows, up to today.
+    `year`: the year the calendar lacks, when that is the reason."""
+
+    def __init__(self, message: str, year: int | None = None):
+        super().__init__(message)
+        self.year = year
+
+
+# A household running the planned business is preferred only while its rating is at most this
+# much older than the application needs; older ratings are kept for older applications.
+RATING_SPARE = datetime.timedelta(days=60)
+# How far a demo application may move from its planned place, in working days, nearest first and
+# later before earlier: far enough to leave any holiday, short enough to keep the story's order.
+SHIFTS = [0, *(shift for k in range(1, 31) for shift in (k, -k))]
 
 
 @dataclass(frozen=True)
@@ -444,28 +483,6 @@ CHECK_FINDINGS = [
     "入户查看：发现部分贷款资金被用于建房，未完全按约定用途使用，已责令借款人限期整改。",
     "首次贷后检查：资金已按约定用途使用，项目已开始实施，借款人还款意愿良好。",
 ]
-# The one-year LPR (贷款市场报价利率) from each announcement; before it, the PBOC benchmark.
-LPR_1Y = [
-    (datetime.date(2019, 8, 20), "4.25"),
-    (datetime.date(2019, 11, 20), "4.15"),
-    (datetime.date(2020, 2, 20), "4.05"),
-    (datetime.date(2020, 4, 20), "3.85"),
-    (datetime.date(2021, 12, 20), "3.80"),
-    (datetime.date(2022, 1, 20), "3.70"),
-    (datetime.date(2022, 8, 22), "3.65"),
-    (datetime.date(2023, 6, 20), "3.55"),
-    (datetime.date(2023, 8, 21), "3.45"),
-    (datetime.date(2024, 7, 22), "3.35"),
-    (datetime.date(2024, 10, 21), "3.10"),
-    (datetime.date(2025, 5, 20), "3.00"),
-]
-
-
-def demo_rate(disbursed: datetime.date, term_months: int) -> Decimal:
-    """The rate of an imported loan: the benchmark rate before the LPR, then the one-year LPR."""
-    if disbursed < LPR_1Y[0][0]:
-        return Decimal("4.35") if term_months <= 12 else Decimal("4.75")
-    return Decimal(next(rate for since, rate in reversed(LPR_1Y) if disbursed >= since))
 
 
 def csv_file(rows: list[list]) -> io.BytesIO:
@@ -682,22 +699,44 @@ def split_score(total: int, maxima: list[int], rng: random.Random) -> list[int]:
 
 
 class WorkingDays:
-    """Working days around the day of the run, from the working-day calendar, for placing the
-    demo's steps on days people work. Only for placing: the services count publicity on the
-    calendar themselves. A year the calendar lacks falls back to Monday to Friday here."""
+    """The working days the calendar knows, for placing the demo's steps on days people work.
+    Only for placing: the services count publicity on the calendar themselves. A year the
+    calendar lacks is unknown and never guessed (DOMAIN §4.3): counting into it raises
+    CalendarMissing naming the year, and `latest` passes over it to the last day it knows."""
 
     def __init__(self, today: datetime.date):
         self.covered = set(CalendarYear.objects.values_list("year", flat=True))
+        known = [year for year in self.covered if year <= today.year]
+        # The story reaches back about a year and a half (the oldest application, the county's go-live,
+        # the settlement lists since) from the last year the calendar knows up to today.
+        self.first_year = (max(known) if known else today.year) - 3
+        self.last_year = today.year + 1
         self.working = set(
             CalendarDay.objects.filter(
-                date__gte=today - datetime.timedelta(days=400),
-                date__lte=today + datetime.timedelta(days=60),
+                date__gte=datetime.date(self.first_year, 1, 1),
+                date__lte=datetime.date(self.last_year, 12, 31),
                 is_working_day=True,
             ).values_list("date", flat=True)
         )
 
+    def knows(self, day: datetime.date) -> bool:
+        return day.year in self.covered
+
     def is_working(self, day: datetime.date) -> bool:
-        return day in self.working if day.year in self.covered else day.weekday() < 5
+        if not self.knows(day):
+            raise CalendarMissing(day.year)
+        if not self.first_year <= day.year <= self.last_year:
+            raise ValueError(f"{day} is outside the working days loaded for the demo")
+        return day in self.working
+
+    def latest(self, day: datetime.date) -> datetime.date | None:
+        """The last day on or before `day` known to be a working day, passing over the days of
+        years the calendar lacks; None when the calendar knows no working day before `day`."""
+        while day.year >= self.first_year:
+            if self.knows(day) and day in self.working:
+                return day
+            day -= datetime.timedelta(days=1)
+        return None
 
     def back(self, day: datetime.date, count: int) -> datetime.date:
         """The working day `count` working days before `day` (0: `day` or the last before it)."""
@@ -767,26 +806,70 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         started = time.monotonic()
         with translation.override("zh-hans"), transaction.atomic():
-            self.counts = {
-                "households": 0,
-                "ratings": 0,
-                "blacklist": 0,
-                "skipped": 0,
-                "loans": 0,
-                "settlements": 0,
-                "checks": 0,
-                "subsidy_lines": 0,
-            }
-            self.new_applications: list[str] = []
-            self.notes: list[str] = []
-            units = self.units()
-            users = self.users(units)
-            profile = self.profile(units["county"], users["admin"])
-            self.households(units, users, profile)
+            self.begin()
+            units, users, profile = self.population()
             self.applications(units, users, profile)
             self.servicing(units, users, profile)
             self.subsidies(units, users)
         self.report(users, time.monotonic() - started)
+
+    def begin(self) -> None:
+        self.counts = {
+            "households": 0,
+            "ratings": 0,
+            "blacklist": 0,
+            "skipped": 0,
+            "loans": 0,
+            "settlements": 0,
+            "checks": 0,
+            "subsidy_lines": 0,
+        }
+        self.new_applications: list[str] = []
+        self.notes: list[str] = []
+        # Years the story needed and the calendar lacks, and the applications moved earlier for them.
+        self.missing_years: set[int] = set()
+        self.moved_for_calendar = 0
+        # Whether the loans' story already told the subsidy batches (see `subsidies`).
+        self.batches_told = False
+        self.dates()
+
+    def population(self) -> tuple[dict, dict[str, User], PolicyProfile]:
+        """The county, its people and the bank's ratings: everything but the story of loans,
+        which `applications`, `servicing` and `subsidies` tell on the working days before today."""
+        units = self.units()
+        users = self.users(units)
+        profile = self.profile(units["county"], users["admin"])
+        self.households(units, users, profile)
+        return units, users, profile
+
+    def dates(self) -> None:
+        """The day of the run and the days the story may use. Every step happens on a working day
+        the calendar knows, on or before `last_working` (today, or the last working day before
+        it). The loans' story is told up to `story_day`: today, or, when today falls in a year the
+        calendar lacks, the end of the last year it knows, since nothing later can be placed on a
+        working day."""
+        self.today = timezone.localdate()
+        self.real_now = timezone.now()
+        self.days = WorkingDays(self.today)
+        self.last_working = self.days.latest(self.today)
+        self.story_day = self.today
+        if not self.days.knows(self.today):
+            self.missing_years.add(self.today.year)
+            if self.last_working is not None:
+                self.story_day = datetime.date(self.last_working.year, 12, 31)
+        # The State Council publishes next year's arrangements in November (DOMAIN §4.3).
+        if self.today.month >= 11 and not self.days.knows(datetime.date(self.today.year + 1, 1, 1)):
+            self.missing_years.add(self.today.year + 1)
+
+    def at(self, day: datetime.date, hour: int, minute: int = 0) -> datetime.datetime:
+        return timezone.make_aware(datetime.datetime.combine(day, datetime.time(hour, minute)))
+
+    def run_events(self, events: list) -> None:
+        """Run (moment, order, action) events in time order, each on the clock of its moment; a
+        moment later today than now happens now."""
+        for at, _order, action in sorted(events, key=lambda e: (e[0], e[1])):
+            with clock(min(at, self.real_now)):
+                action()
 
     # Organisation units -------------------------------------------------------------------
 
@@ -965,7 +1048,7 @@ class Command(BaseCommand):
     # Loan applications --------------------------------------------------------------------
 
     def applications(self, units, users, profile) -> None:
-        """Every planned application not yet in the database, the oldest first (so contract
+        """Every planned application not yet in the database, the first entered first (so contract
         numbers follow the disbursement dates), each walked through all its steps in turn."""
         existing = set(
             LoanApplication.objects.filter(
@@ -974,11 +1057,9 @@ class Command(BaseCommand):
             ).values_list("purpose_detail", flat=True)
         )
         missing = [p for p in APPLICATIONS if p.detail not in existing]
-        if not missing:
+        if not missing or self.last_working is None:
             return
-        self.today = timezone.localdate()
-        self.real_now = timezone.now()
-        self.days = WorkingDays(self.today)
+        self.publicity_days = profile.publicity_days
         self.loan_numbers: dict[int, int] = {}
         candidates = self.candidate_households(units, profile)
         officers = {0: users["officer"], 1: users["officer2"], 2: users["officer3"]}
@@ -987,7 +1068,11 @@ class Command(BaseCommand):
             for name, *_r, where, _s in ACCOUNTS + VILLAGE_CADRES
             if where.startswith("village:")
         }
-        for n, planned in sorted(enumerate(missing), key=lambda item: -item[1].start):
+        placed = sorted(
+            ((self.placement(planned), n, planned) for n, planned in enumerate(missing)),
+            key=lambda item: (item[0].first, item[1]),
+        )
+        for placement, n, planned in placed:
             t_index = int(planned.village.split(".")[0])
             # Who takes each kind of step: the village's cadre, the branch's officer, the approver.
             actors = {
@@ -996,7 +1081,7 @@ class Command(BaseCommand):
                 "officer": officers[t_index],
                 "approver": users["approver"],
             }
-            self.enter_application(n, planned, candidates, actors, profile)
+            self.enter_application(n, planned, placement, candidates, actors, profile)
 
     def candidate_households(self, units, profile) -> dict[str, list[Household]]:
         """Per village ("t.v"), the households that may borrow for the demo: not blacklisted, not
@@ -1040,16 +1125,27 @@ class Command(BaseCommand):
                 keys[f"{t_index}.{v_index}"] = units["villages"][f"{t_code}2{v_index + 1:02d}"]
         return keys
 
-    def pick(self, planned, candidates, profile, first, last) -> tuple[Household, Member]:
-        """The first candidate of the village (those running the planned business first) whose
-        rating covers the amount from `first` to `last` and who has a member of age to borrow
-        who can work: the head if possible, else the spouse."""
+    def pick(self, planned, candidates, profile, first, last) -> tuple[Household, Member] | None:
+        """The first candidate of the village (those running the planned business first, then
+        those rated most recently) whose rating covers the amount from `first` to `last` and who
+        has a member of age to borrow who can work: the head if possible, else the spouse. The
+        applications are picked for oldest first, and older ratings are kept for the ones that
+        need them: when today is weeks past the last day the calendar knows, every application
+        was entered before then and needs a rating older than that."""
+
+        def rating_on(household, day):
+            return next((r for r in household.ratings.all() if r.valid_from <= day <= r.valid_to), None)
 
         def line_on(household, day):
-            for rating in household.ratings.all():
-                if rating.valid_from <= day <= rating.valid_to:
-                    return rating.credit_limit if rating.is_valid_on(day) else Decimal(0)
-            return Decimal(0)
+            rating = rating_on(household, day)
+            return rating.credit_limit if rating is not None and rating.is_valid_on(day) else Decimal(0)
+
+        def preference(household):
+            # The planned business only where the rating is no older than it needs to be.
+            rating = rating_on(household, first)
+            rated = rating.valid_from if rating is not None else datetime.date.min
+            fits = planned.business in ("", household.business) and rated >= first - RATING_SPARE
+            return (not fits, -rated.toordinal())
 
         def can_borrow(member):
             return member.labour_capacity != Member.Labour.NONE and all(
@@ -1057,8 +1153,7 @@ class Command(BaseCommand):
             )
 
         pool = candidates.get(planned.village, [])
-        ordered = sorted(pool, key=lambda h: planned.business not in ("", h.business))
-        for household in ordered:
+        for household in sorted(pool, key=preference):
             if any(line_on(household, day) < planned.amount for day in (first, last)):
                 continue
             members = [
@@ -1071,13 +1166,70 @@ class Command(BaseCommand):
                 continue
             pool.remove(household)
             return household, borrower
-        raise CommandError(
-            f"No household in village {planned.village} fits the demo application {planned.detail}"
-        )
+        return None
 
-    def schedule(self, planned) -> datetime.date:
-        """The day the cadre enters the application."""
-        return self.days.back(self.today, planned.start)
+    def placement(self, planned: PlannedApplication) -> Placement:
+        """Where the planned steps fall: the cadre enters the application `start` working days
+        before the last working day, moved by as few working days as it takes (later first) so
+        that every step is on a working day the calendar knows and none after today, notices
+        still running today belong to applications in publicity, and ended ones were moved on by
+        the daily task. On a Saturday, say, notices that would have ended on Friday are posted a
+        day later; in the last days of a year whose successor has no calendar yet, notices are
+        posted early enough to end within the year. When no place works (notices would have to
+        run into a year the calendar lacks) the application takes the steps it can and stops."""
+        steps = planned.steps
+        why: Unplaceable | None = None
+        for length in range(len(steps), -1, -1):
+            for shift in SHIFTS:
+                start = planned.start - shift
+                if start < 0:
+                    continue
+                try:
+                    first, days = self.walk(steps[:length], start)
+                except Unplaceable as e:
+                    # Why it cannot be placed as planned; a year the calendar lacks says it best.
+                    if length == len(steps) and (why is None or why.year is None and e.year is not None):
+                        why = e
+                    continue
+                if length == len(steps):
+                    if why is not None and why.year is not None:
+                        self.moved_for_calendar += 1
+                    return Placement(first, days)
+                return Placement(first, days, str(why))
+        raise CommandError(f"Demo application {planned.detail} cannot be entered on any working day")
+
+    def walk(self, steps: tuple[Step, ...], start: int) -> tuple[datetime.date, tuple[datetime.date, ...]]:
+        """The entry day and the day of each step when the application is entered `start`
+        working days before the last working day; Unplaceable when a step cannot be dated."""
+        try:
+            first = day = self.days.back(self.last_working, start)
+            notices_end = None
+            days = []
+            for step in steps:
+                if step is END_PUBLICITY:
+                    night = notices_end + datetime.timedelta(days=1)
+                    if night > self.today:
+                        raise Unplaceable("公示期尚未结束")
+                    days.append(night)
+                    day, notices_end = notices_end, None
+                    continue
+                day = self.days.after(day, step.gap)
+                if day > self.today:
+                    raise Unplaceable(f"{step.name} 将晚于今天")
+                if step.name == "object" and (notices_end is None or day > notices_end):
+                    raise Unplaceable("异议时公示已结束")
+                if step.name == "village_approve":
+                    notices_end = self.days.after(day, self.publicity_days - 1)
+                elif step.name in ("object", "withdraw"):
+                    notices_end = None
+                days.append(day)
+        except CalendarMissing as e:
+            self.missing_years.add(e.year)
+            raise Unplaceable(f"需要 {e.year} 年的工作日 (needs working days of {e.year})", e.year) from e
+        if notices_end is not None and notices_end < self.today:
+            # The daily task would have ended them; only applications in publicity have notices.
+            raise Unplaceable("公示期在今天之前已结束")
+        return first, tuple(days)
 
     def last_day(self, planned) -> datetime.date:
         """The last day the household must be able to borrow: a month ahead while the application
@@ -1093,9 +1245,19 @@ class Command(BaseCommand):
         # A step of today is never later than now.
         return min(at, self.real_now)
 
-    def enter_application(self, n: int, planned: PlannedApplication, candidates, actors, profile) -> None:
-        first = self.schedule(planned)
-        household, borrower = self.pick(planned, candidates, profile, first, self.last_day(planned))
+    def enter_application(
+        self, n: int, planned: PlannedApplication, placement: Placement, candidates, actors, profile
+    ) -> None:
+        picked = self.pick(planned, candidates, profile, placement.first, self.last_day(planned))
+        if picked is None:
+            # Only when today is long after the last day the calendar knows: few ratings then
+            # reach back to the application and still hold today.
+            self.notes.append(
+                f"{planned.detail[:10]}……：村里没有评级从 {placement.first} 起有效至今的农户，未录入"
+                f"(no household's rating covers {placement.first} to today; left out)"
+            )
+            return
+        household, borrower = picked
         fields = {
             "amount": Decimal(planned.amount),
             "term_months": planned.term_months,
@@ -1114,44 +1276,36 @@ class Command(BaseCommand):
                 "consent_credit_query": True,
             }
         cadre = actors["cadre"]
-        with clock(self.moment(first, "create", n)):
+        with clock(self.moment(placement.first, "create", n)):
             app = loan_services.application_create(
                 acting_user=cadre, household=household, borrower=borrower, **fields
             )
-        day = first
-        for step in planned.steps:
+        # zip stops at the last step the placement could date.
+        for step, day in zip(planned.steps, placement.days, strict=False):
+            if step is END_PUBLICITY:
+                self.end_publicity(app, day)
+                continue
             try:
-                if step is END_PUBLICITY:
-                    day = self.end_publicity(app)
-                    continue
-                day = self.days.after(day, step.gap)
-                if day > self.today:
-                    raise CommandError(
-                        f"Demo application {planned.detail}: step {step.name} falls after today"
-                    )
                 with clock(self.moment(day, step.name, n)):
                     self.take(app, step, actors)
             except ApplicationError as e:
-                if e.code == "calendar_missing":
-                    # Late in the last year the calendar covers: the notices cannot be dated.
-                    self.notes.append(f"{household.registration_no}: {e.message}")
-                    break
-                raise CommandError(f"Demo application {planned.detail}, step {step.name}: {e.message}") from e
+                raise CommandError(
+                    f"Demo application {planned.detail}, step {step.name} on {day}: {e.message}"
+                ) from e
         app.refresh_from_db()
+        if placement.stopped:
+            self.notes.append(
+                f"{household.registration_no}（{planned.detail[:10]}……）停在“{app.get_state_display()}”"
+                f"(stopped at {app.state})：{placement.stopped}"
+            )
         self.new_applications.append(app.state)
 
-    def end_publicity(self, app: LoanApplication) -> datetime.date:
-        """The daily task the night after the notices' last day; the next step counts from that day."""
-        end = max(app.notices.filter(status=PublicityNotice.Status.RUNNING).values_list("end_on", flat=True))
-        night = end + datetime.timedelta(days=1)
-        if night > self.today:
-            raise CommandError(f"Demo application {app.purpose_detail}: publicity is still running")
-        at = timezone.make_aware(datetime.datetime.combine(night, datetime.time(1, 0)))
-        with clock(min(at, self.real_now)):
+    def end_publicity(self, app: LoanApplication, night: datetime.date) -> None:
+        """The daily task, just after midnight following the notices' last day."""
+        with clock(min(self.at(night, 0, 10), self.real_now)):
             moved = loan_services.publicity_end_due(on_date=night)
         if app.pk not in moved:
-            raise CommandError(f"Demo application {app.purpose_detail}: publicity did not end")
-        return end
+            raise CommandError(f"Demo application {app.purpose_detail}: publicity did not end on {night}")
 
     def take(self, app: LoanApplication, step: Step, actors) -> None:
         s = loan_services
@@ -1181,7 +1335,11 @@ class Command(BaseCommand):
             case "disburse":
                 contract_no, receipt_no = self.next_loan_numbers(timezone.localdate().year)
                 s.application_disburse(
-                    acting_user=officer, application=app, contract_no=contract_no, receipt_no=receipt_no
+                    acting_user=officer,
+                    application=app,
+                    contract_no=contract_no,
+                    receipt_no=receipt_no,
+                    account_no=app.bank_account_no,
                 )
             case _:
                 raise CommandError(f"Unknown demo step {step.name}")
@@ -1207,15 +1365,23 @@ class Command(BaseCommand):
         """The county's existing loans imported from the branches' books on the day it started
         using the system, then everything since, in the order it happened: the quarterly
         settlement lists, repayments, a death and its insurance payout, an extension, a renewal
-        started, a malicious defaulter; then the daily ageing and the post-loan checks. Skipped
-        as a whole once the county has imported loans, so a second run adds nothing."""
+        started, a malicious defaulter, the daily tasks, the post-loan checks and the subsidy
+        batches. Skipped as a whole once the county has imported loans, so a second run adds
+        nothing. Should a date the story needs fall in a year the calendar lacks, the loans'
+        story is left out, and the output says which year an administrator must enter."""
         county_loans = Loan.objects.filter(household__village__parent__parent=units["county"])
-        if county_loans.filter(imported=True).exists():
+        if county_loans.filter(imported=True).exists() or self.last_working is None:
             return
-        self.today = timezone.localdate()
-        self.real_now = timezone.now()
-        self.days = WorkingDays(self.today)
-        self.go_live = self.days.back(self.today, GO_LIVE_WORKING_DAYS)
+        try:
+            with transaction.atomic():
+                self.service_loans(units, users, profile, county_loans)
+        except CalendarMissing as e:
+            self.missing_years.add(e.year)
+            self.counts |= {"loans": 0, "settlements": 0, "checks": 0, "subsidy_lines": 0}
+            self.notes.append(f"存量贷款及其贷后管理未载入 (existing loans left out)：{e.message}")
+
+    def service_loans(self, units, users, profile, county_loans) -> None:
+        self.go_live = self.days.back(self.last_working, GO_LIVE_WORKING_DAYS)
         self.officers = {units["branches"][i].pk: users[name] for i, name in enumerate(OFFICERS)}
         stories = self.import_loans(units, users, profile)
         loans = {loan.contract_no: loan for loan in county_loans.select_related("branch", "borrower")}
@@ -1227,21 +1393,32 @@ class Command(BaseCommand):
         events += self.settlement_lists(loans, stories, profile)
         events += self.repayment_events()
         events += self.change_events(by_story, users)
-        for at, _order, action in sorted(events, key=lambda e: (e[0], e[1])):
-            with clock(min(at, self.real_now)):
-                action()
-        # The daily tasks of last night, then the checks the officers have done lately.
-        overdue_refresh(on_date=self.today)
-        check_schedule_ensure(on_date=self.today)
-        self.record_checks(by_story, county_loans)
+        # The daily tasks of the night before the last working day, then the checks the officers
+        # recorded that day.
+        events += self.daily_task_events(self.last_working)
+        events += self.check_events(by_story, county_loans)
+        with_batches = not SubsidyBatch.objects.filter(county=units["county"]).exists()
+        if with_batches:
+            events += self.subsidy_events(units["county"], users)
+            self.batches_told = True
+        self.run_events(events)
+        if self.today > self.last_working:
+            # Today is not a working day (or not one the calendar knows): the tasks ran last night too.
+            self.run_events(self.daily_task_events(self.today))
+        if with_batches:
+            self.counts["subsidy_lines"] = SubsidyLine.objects.filter(batch__county=units["county"]).count()
 
-    def at(self, day: datetime.date, hour: int, minute: int = 0) -> datetime.datetime:
-        return timezone.make_aware(datetime.datetime.combine(day, datetime.time(hour, minute)))
+    def daily_task_events(self, day: datetime.date) -> list:
+        """The nightly ageing of overdue loans and the scheduling of post-loan checks (beat times)."""
+        return [
+            (self.at(day, 0, 30), 0, lambda: overdue_refresh(on_date=day)),
+            (self.at(day, 0, 45), 0, lambda: check_schedule_ensure(on_date=day)),
+        ]
 
     def loan_dates(self, planned: PlannedLoan) -> tuple[datetime.date, datetime.date]:
         if planned.disbursed_on:
             return planned.disbursed_on, planned.maturity_on
-        maturity = self.today + datetime.timedelta(days=planned.matures_in)
+        maturity = self.story_day + datetime.timedelta(days=planned.matures_in)
         disbursed = maturity - relativedelta(months=planned.term_months)
         if disbursed >= self.go_live:
             raise CommandError(f"Demo loan {planned} is disbursed after the county went live")
@@ -1269,7 +1446,11 @@ class Command(BaseCommand):
                     contract_no,
                     f"{year}DJ{numbers[year]:04d}",
                     f"{planned.amount}.00",
-                    str(demo_rate(disbursed, planned.term_months)),
+                    str(
+                        contract_rate_for(
+                            basis=profile.rate_basis, term_months=planned.term_months, contract_date=disbursed
+                        ).annual_rate
+                    ),
                     disbursed.isoformat(),
                     maturity.isoformat(),
                     "0.00" if settled else f"{planned.amount}.00",
@@ -1295,30 +1476,93 @@ class Command(BaseCommand):
     # Interest subsidies ------------------------------------------------------------------------
 
     def subsidies(self, units, users) -> None:
-        """The quarter before last as finance left it: computed, reviewed, approved by the second
-        finance officer and paid; last quarter as the quarterly run leaves it on the first working
-        day after the quarter: computed by the system, with a notice on the finance dashboard.
-        Skipped once the county has batches, so a second run adds nothing."""
+        """The subsidy batches, when the loans' story was already there (the batches are normally
+        made in its timeline, see `service_loans`). Skipped once the county has batches, so a
+        second run adds nothing."""
         county = units["county"]
+        if self.batches_told or self.last_working is None:
+            return
         if SubsidyBatch.objects.filter(county=county).exists():
             return
-        today = timezone.localdate()
-        last = subsidy_services.previous_quarter(*subsidy_services.quarter_of(today))
-        before = subsidy_services.previous_quarter(*last)
-        finance, finance2 = users["finance"], users["finance2"]
-        paid = subsidy_services.batch_create(
-            acting_user=finance, county=county, year=before[0], quarter=before[1]
-        )
-        subsidy_services.batch_compute(acting_user=finance, batch=paid)
-        self.finish_computing(paid)
-        subsidy_services.batch_review(acting_user=finance, batch=paid, comment="已与银行结息清单核对")
-        subsidy_services.batch_approve(acting_user=finance2, batch=paid, comment="同意拨付")
-        subsidy_services.batch_pay(
-            acting_user=finance, batch=paid, paid_on=today, reference=f"CZ{today:%Y%m%d}01"
-        )
-        for pk in subsidy_services.quarterly_batches_ensure(on_date=today):
-            self.finish_computing(SubsidyBatch.objects.get(pk=pk))
+        self.run_events(self.subsidy_events(county, users))
         self.counts["subsidy_lines"] = SubsidyLine.objects.filter(batch__county=county).count()
+
+    def subsidy_events(self, county, users) -> list:
+        """The quarter before last as finance left it: computed a week after the quarter, reviewed,
+        approved by the second finance officer (four-eyes) and paid; last quarter as the quarterly
+        run leaves it on the first working day after the quarter: computed by the system, with a
+        notice on the finance dashboard. A batch whose days fall in a year the calendar lacks is
+        left out: the quarterly run cannot tell its first working day either."""
+        finance, finance2 = users["finance"], users["finance2"]
+        last = subsidy_services.previous_quarter(*subsidy_services.quarter_of(self.today))
+        before = subsidy_services.previous_quarter(*last)
+        events = []
+        try:
+            first = self.first_working_day_after(SubsidyBatch(year=before[0], quarter=before[1]).quarter_end)
+            steps = [self.days.after(first, n) for n in (4, 6, 7, 9)]
+        except CalendarMissing as e:
+            steps = None
+            self.batch_missing(before, e)
+        if steps and steps[-1] <= self.last_working:
+            compute_on, review_on, approve_on, pay_on = steps
+            holder = {}
+
+            def compute():
+                holder["batch"] = subsidy_services.batch_create(
+                    acting_user=finance, county=county, year=before[0], quarter=before[1]
+                )
+                subsidy_services.batch_compute(acting_user=finance, batch=holder["batch"])
+                self.finish_computing(holder["batch"])
+
+            events += [
+                (self.at(compute_on, 9, 30), 0, compute),
+                (
+                    self.at(review_on, 15),
+                    0,
+                    lambda: subsidy_services.batch_review(
+                        acting_user=finance, batch=holder["batch"], comment="已与银行结息清单核对"
+                    ),
+                ),
+                (
+                    self.at(approve_on, 10),
+                    0,
+                    lambda: subsidy_services.batch_approve(
+                        acting_user=finance2, batch=holder["batch"], comment="同意拨付"
+                    ),
+                ),
+                (
+                    self.at(pay_on, 11),
+                    0,
+                    lambda: subsidy_services.batch_pay(
+                        acting_user=finance,
+                        batch=holder["batch"],
+                        paid_on=pay_on,
+                        reference=f"CZ{pay_on:%Y%m%d}01",
+                    ),
+                ),
+            ]
+        try:
+            run_on = self.first_working_day_after(SubsidyBatch(year=last[0], quarter=last[1]).quarter_end)
+        except CalendarMissing as e:
+            # The nightly run tries anyway, and tells finance and the administrators what it waits for.
+            self.batch_missing(last, e)
+            run_on = self.today
+
+        def quarterly_run():
+            for pk in subsidy_services.quarterly_batches_ensure(on_date=run_on):
+                self.finish_computing(SubsidyBatch.objects.get(pk=pk))
+
+        if run_on <= self.today:
+            events.append((self.at(run_on, 1), 0, quarterly_run))
+        return events
+
+    def first_working_day_after(self, day: datetime.date) -> datetime.date:
+        return self.days.after(day + datetime.timedelta(days=1), 0)
+
+    def batch_missing(self, quarter: tuple[int, int], error: CalendarMissing) -> None:
+        self.missing_years.add(error.year)
+        label = SubsidyBatch(year=quarter[0], quarter=quarter[1]).label
+        self.notes.append(f"{label}贴息批次未生成 (no subsidy batch)：{error.message}")
 
     @staticmethod
     def finish_computing(batch: SubsidyBatch) -> None:
@@ -1352,11 +1596,13 @@ class Command(BaseCommand):
             return household, borrower
         raise CommandError(f"No household in village {planned.village} fits the demo loan {planned}")
 
-    def planned_repayments(self, by_story) -> list[tuple[Loan, datetime.date, Decimal, str]]:
-        """(loan, day, principal, note): part of the principal on the first settlement day after
-        going live, the repaid loan in full at maturity, and the insurer's payout after the death."""
-        first_day = settlement_dates(self.go_live - datetime.timedelta(days=1), self.today)[0]
-        repayments = [
+    def planned_repayments(self, by_story) -> list[tuple[Loan, datetime.date, Decimal, str, datetime.date]]:
+        """(loan, day, principal, note, recorded on): part of the principal on the first settlement
+        day after going live, the repaid loan in full at maturity, and the insurer's payout after
+        the death. The officer records each on the first working day from the day it was paid; one
+        that day cannot be dated on (in a year the calendar lacks) is left out."""
+        first_day = settlement_dates(self.go_live - datetime.timedelta(days=1), self.story_day)[0]
+        planned = [
             (
                 loan,
                 first_day,
@@ -1365,37 +1611,59 @@ class Command(BaseCommand):
             )
             for loan in by_story["partial"]
         ]
-        repayments += [
+        planned += [
             (loan, loan.maturity_on, loan.amount, "到期一次性归还全部本金，贷款结清。")
             for loan in by_story["repaid"]
         ]
-        repayments += [
+        planned += [
             (loan, self.payout_day(), DEATH_PAYOUT, "意外伤害保险理赔款直接归还贷款本金。")
             for loan in by_story["death"]
         ]
+        repayments = []
+        for loan, day, principal, note in planned:
+            try:
+                recorded_on = self.days.after(day, 0)
+            except CalendarMissing as e:
+                self.missing_years.add(e.year)
+                recorded_on = None
+            if recorded_on is None or recorded_on > self.last_working:
+                self.notes.append(f"{loan.contract_no} 于 {day} 的还款未登记 (repayment not recorded)")
+                continue
+            repayments.append((loan, day, principal, note, recorded_on))
         return repayments
 
     def death_day(self) -> datetime.date:
-        return self.today - datetime.timedelta(days=100)
+        return self.story_day - datetime.timedelta(days=100)
 
     def payout_day(self) -> datetime.date:
-        return self.days.after(self.today - datetime.timedelta(days=55), 0)
+        return self.days.after(self.story_day - datetime.timedelta(days=55), 0)
 
     def principal_on(self, loan: Loan, day: datetime.date) -> Decimal:
-        repaid = sum((p for r, d, p, _n in self.repayments if r.pk == loan.pk and d <= day), Decimal(0))
+        repaid = sum((p for r, d, p, *_rest in self.repayments if r.pk == loan.pk and d <= day), Decimal(0))
         return loan.amount - repaid
 
     def settlement_lists(self, loans: dict[str, Loan], stories: dict[str, str], profile) -> list:
         """The banks' settlement lists (结息清单): the history up to going live, then one list a
-        quarter two working days after the settlement day, and one today for periods that ended
-        since (at maturity). Interest is paid on the settlement day or the next; the overdue
-        stories leave periods unpaid, and the late one is unpaid in its list and paid in the next."""
+        quarter two working days after the settlement day (from the day that has come), and one on
+        the last working day for periods that ended since (at maturity). Interest is paid on the
+        settlement day or the next; the overdue stories leave periods unpaid, and the late one is
+        unpaid in its list and paid in the next."""
         day = profile.settlement_day
-        cuts = settlement_dates(self.go_live - datetime.timedelta(days=1), self.today, day)
-        recent = settlement_dates(self.today - datetime.timedelta(days=200), self.today, day)
+        cuts, list_days = [], []
+        for cut in settlement_dates(self.go_live - datetime.timedelta(days=1), self.story_day, day):
+            try:
+                list_day = self.days.after(cut, 2)
+            except CalendarMissing as e:
+                self.missing_years.add(e.year)
+                break
+            if list_day > self.last_working:
+                break
+            cuts.append(cut)
+            list_days.append(list_day)
+        recent = settlement_dates(self.story_day - datetime.timedelta(days=200), self.story_day, day)
         moments = [self.at(self.go_live, 15)]
-        moments += [self.at(min(self.days.after(cut, 2), self.today), 10, 30) for cut in cuts]
-        moments.append(self.at(self.today, 8, 30))
+        moments += [self.at(list_day, 10, 30) for list_day in list_days]
+        moments.append(self.at(self.last_working, 17))
         lists: list[list[tuple[Loan, list[str]]]] = [[] for _ in moments]
 
         def index_of(end: datetime.date) -> int:
@@ -1409,7 +1677,7 @@ class Command(BaseCommand):
             for period in schedule(
                 disbursed_on=loan.disbursed_on, maturity_on=loan.maturity_on, settlement_day=day
             ):
-                if period.end >= self.today:
+                if period.end >= self.last_working:
                     break
                 principal = self.principal_on(loan, period.start)
                 due = interest_for(principal, loan.rate, period.days)
@@ -1431,7 +1699,9 @@ class Command(BaseCommand):
                 else:
                     lists[k].append((loan, [*row, due, Decimal(0), paid_on]))
                 if story == "late" and unpaid:
-                    late_on = min(period.end + datetime.timedelta(days=23), self.today)
+                    late_on = min(
+                        period.end + datetime.timedelta(days=23), timezone.localdate(moments[k + 1])
+                    )
                     penalty = max(interest_for(due, loan.rate * Decimal("1.5"), 23), Decimal("0.01"))
                     lists[k + 1].append((loan, [*row, due, penalty, late_on]))
         header = [c.header for c in servicing.COLUMNS]
@@ -1458,11 +1728,11 @@ class Command(BaseCommand):
 
     def repayment_events(self) -> list:
         events = []
-        for loan, day, principal, note in self.repayments:
+        for loan, day, principal, note, recorded_on in self.repayments:
             officer = self.officers[loan.branch_id]
             events.append(
                 (
-                    self.at(day, 15),
+                    self.at(recorded_on, 15),
                     0,
                     lambda loan=loan, day=day, principal=principal, note=note, officer=officer: (
                         servicing.repayment_record(
@@ -1492,12 +1762,12 @@ class Command(BaseCommand):
                     comment=EXTENSION_COMMENT,
                 )
 
-            events.append((self.at(self.days.back(self.today, 4), 10), 0, request))
-            events.append((self.at(self.days.back(self.today, 2), 16), 0, decide))
+            events.append((self.at(self.days.back(self.last_working, 4), 10), 0, request))
+            events.append((self.at(self.days.back(self.last_working, 2), 16), 0, decide))
         for loan in by_story["renew"]:
             events.append(
                 (
-                    self.at(self.days.back(self.today, 1), 9, 40),
+                    self.at(self.days.back(self.last_working, 1), 9, 40),
                     0,
                     lambda loan=loan: changes.renewal_start(
                         acting_user=users["cadre"],
@@ -1510,7 +1780,7 @@ class Command(BaseCommand):
         for loan in by_story["malicious"]:
             events.append(
                 (
-                    self.at(self.days.back(self.today, 3), 15),
+                    self.at(self.days.back(self.last_working, 3), 15),
                     0,
                     lambda loan=loan: changes.loan_mark_malicious_default(
                         acting_user=users["county"], loan=loan, reason=MALICIOUS_REASON
@@ -1557,9 +1827,10 @@ class Command(BaseCommand):
             events.append((self.at(self.payout_day(), 14), 0, payout))
         return events
 
-    def record_checks(self, by_story, county_loans) -> None:
-        """A few post-loan checks done in the last weeks: one on a new loan, one on an old one,
-        one finding the funds misused, and one classifying a loan worse than its floor."""
+    def check_events(self, by_story, county_loans) -> list:
+        """A few post-loan checks done in the last weeks and recorded on the last working day: one
+        on a new loan, one on an old one, one finding the funds misused, and one classifying a loan
+        worse than its floor."""
         # Overdue loans by age: the youngest (1-30 days) and the one 91-180 days past due.
         overdue = sorted(by_story["overdue"], key=lambda loan: loan.maturity_on, reverse=True)
         first_new = county_loans.filter(imported=False).order_by("disbursed_on", "pk").first()
@@ -1571,20 +1842,25 @@ class Command(BaseCommand):
         ]
         if first_new is not None:
             planned.append((first_new, 10, True, CHECK_FINDINGS[3], None, ""))
-        for loan, back, as_agreed, findings, classification, reason in planned:
+
+        def record(loan, back, as_agreed, findings, classification, reason):
             loan.refresh_from_db()
             check = PostLoanCheck.objects.get(loan=loan, done_on__isnull=True)
-            done_on = max(self.days.back(self.today, back), loan.disbursed_on)
             check_record(
                 acting_user=self.officers[loan.branch_id],
                 check=check,
-                done_on=done_on,
+                done_on=max(self.days.back(self.last_working, back), loan.disbursed_on),
                 funds_as_agreed=as_agreed,
                 findings=findings,
                 classification=classification or loan.classification,
                 classification_reason=reason,
             )
             self.counts["checks"] += 1
+
+        return [
+            (self.at(self.last_working, 16, n), 0, lambda args=args: record(*args))
+            for n, args in enumerate(planned)
+        ]
 
     # Output -------------------------------------------------------------------------------
 
@@ -1625,13 +1901,22 @@ class Command(BaseCommand):
             f"五级分类调整 {ClassificationChange.objects.filter(loan__in=loans).count()} 次。"
         )
         batches = SubsidyBatch.objects.filter(county__code=COUNTY_CODE).order_by("year", "quarter")
-        self.stdout.write(
-            f"财政贴息：本次新增贴息明细 {c['subsidy_lines']} 条；"
-            + "、".join(f"{b.label} {b.get_state_display()} {b.total} 元" for b in batches)
-            + "。"
-        )
+        listed = "、".join(f"{b.label} {b.get_state_display()} {b.total} 元" for b in batches)
+        self.stdout.write(f"财政贴息：本次新增贴息明细 {c['subsidy_lines']} 条；{listed or '县内没有批次'}。")
+        for year in sorted(self.missing_years):
+            moved = (
+                f"{self.moved_for_calendar} 笔申请的公示已提前安排，在日历已有的日期内结束；"
+                if self.moved_for_calendar
+                else ""
+            )
+            self.stdout.write(
+                f"工作日历缺少 {year} 年 (the working-day calendar has no {year})：{moved}"
+                f"需要 {year} 年工作日的步骤（公示截止日、季度贴息批次等）系统不会猜测，"
+                f"会报 calendar_missing。请管理员在 /policies/calendar/ 录入 {year} 年的法定节假日和调休"
+                f"（国务院办公厅通知，每年 11 月前后发布）(an administrator must enter {year} there)。"
+            )
         for note in self.notes:
-            self.stdout.write(f"  未能进入公示，留在村级审核 (left in village review): {note}")
+            self.stdout.write(f"  {note}")
         rows = [("用户名", "角色", "单位")]
         for username, *_ in ACCOUNTS:
             user = (
