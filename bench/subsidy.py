@@ -296,10 +296,15 @@ WITH considered AS (
 ),
 ahead AS (
   -- The household's loans disbursed before this one (ties by id), open during the period, with
-  -- the principal they owed when it started: outstanding now plus what was repaid since.
+  -- the principal they owed when it started: for a loan still open, outstanding now plus what
+  -- was repaid since; for one closed since, its amount less what was repaid before.
   SELECT c.settlement_id,
-         sum(o.outstanding + COALESCE((SELECT sum(rp.principal) FROM loans_repayment rp
-                                       WHERE rp.loan_id = o.id AND rp.paid_on > c.period_start), 0)) AS amount
+         sum(CASE WHEN o.settled_on IS NULL
+               THEN o.outstanding + COALESCE((SELECT sum(rp.principal) FROM loans_repayment rp
+                                              WHERE rp.loan_id = o.id AND rp.paid_on > c.period_start), 0)
+               ELSE o.amount - COALESCE((SELECT sum(rp.principal) FROM loans_repayment rp
+                                         WHERE rp.loan_id = o.id AND rp.paid_on <= c.period_start), 0)
+             END) AS amount
   FROM considered c
   JOIN loans_loan o ON o.household_id = c.household_id
   WHERE (o.disbursed_on, o.id) < (c.disbursed_on, c.loan_id)
@@ -332,9 +337,9 @@ FROM (
       WHEN p.needs_review THEN 'interest_unconfirmed'
       WHEN p.in_period THEN 'blacklisted'
       WHEN p.now_listed THEN 'blacklisted_now'
-      WHEN p.cap_rate IS NULL THEN 'no_cap_rate'
       WHEN p.days <= 0 AND p.support_days > 0 THEN 'after_maturity'
       WHEN p.days <= 0 THEN 'outside_support'
+      WHEN p.cap_rate IS NULL THEN 'no_cap_rate'
       WHEN p.subsidized_principal <= 0 AND p.principal > 0 THEN 'over_household_cap'
       WHEN p.interest_paid <= 0 THEN 'nothing_paid'
       WHEN %(share)s <= 0 THEN 'no_share'

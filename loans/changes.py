@@ -27,6 +27,7 @@ from policies.models import PolicyProfile
 from policies.selectors import county_of, profile_for
 
 from . import eligibility, selectors, services
+from .accounts import normalise_account_no
 from .models import (
     CLASSIFICATION_ORDER,
     BorrowerEvent,
@@ -710,12 +711,7 @@ def loan_account_set(*, acting_user, loan: Loan, account_no: str, reason: str) -
         raise ApplicationError(
             _("Enter the borrower's account at the lending bank."), "invalid", field="account_no"
         )
-    if len(account_no) > 40 or not account_no.replace(" ", "").replace("-", "").isdigit():
-        raise ApplicationError(
-            _("An account number is made of digits (spaces and hyphens allowed), at most 40 characters."),
-            "invalid",
-            field="account_no",
-        )
+    account_no = normalise_account_no(account_no)
     reason = _require_text(reason, "reason")
     old = loan.account_no
     if old == account_no:

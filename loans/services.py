@@ -21,6 +21,7 @@ from policies.models import Rate
 from policies.selectors import add_working_days, contract_rate_for, county_of, lpr_stale_on, profile_for
 
 from . import eligibility
+from .accounts import normalise_account_no
 from .exceptions import TransitionNotAllowed
 from .models import ApplicationHistory, InvestigationPhoto, Loan, LoanApplication, Objection, PublicityNotice
 from .workflow import State
@@ -483,6 +484,7 @@ def application_disburse(
             {"rule": "bank_account", "source": source, "fields": {"account_no": [message]}},
             field="account_no",
         )
+    account_no = normalise_account_no(account_no)
     eligibility.require_application_eligible(
         app,
         on_date=disbursed_on,

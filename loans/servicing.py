@@ -70,6 +70,9 @@ INTEREST_TOLERANCE = Decimal("0.05")
 # checks first, under the loan's lock; these turn a write that bypassed it into a clean 409.
 OVERLAP_CONSTRAINTS = ("settlement_periods_no_overlap", "settlement_one_per_period")
 MAX_ROWS = 20_000
+# An inclusive end date is stored as the next day; no settlement ends this late, and the day after
+# the last one the calendar type can hold would not exist.
+LAST_END_DATE = datetime.date(2100, 1, 1)
 HEADER_SEARCH_ROWS = 10
 CHUNK = 1000
 AUTO_REASON = "按逾期天数自动调整"
@@ -419,6 +422,12 @@ def _parse(number: int, raw: dict, errors: list[RowError], *, end_date_counted: 
     if values["period_end"] < values["period_start"]:
         message = _("The period ends before it starts.")
         errors.append(RowError(number, BY_KEY["period_end"].header, message, "period_order"))
+        ok = False
+    elif end_date_counted and values["period_end"] >= LAST_END_DATE:
+        message = _("The end date %(date)s is not a date a settlement period can end on.") % {
+            "date": values["period_end"]
+        }
+        errors.append(RowError(number, BY_KEY["period_end"].header, message, "invalid_date"))
         ok = False
     elif end_date_counted:
         values["period_end"] += datetime.timedelta(days=1)

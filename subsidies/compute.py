@@ -36,6 +36,7 @@ import datetime
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 
+from dateutil.relativedelta import relativedelta
 from django.db import connection
 
 from loans.models import Loan
@@ -68,7 +69,9 @@ _DIALECTS = {
         "least": "MIN",
         "greatest": "MAX",
         "days": "CAST(julianday({a}) - julianday({b}) AS INTEGER)",
-        "plus_years": "date({d}, '+' || {n} || ' years')",
+        # SQLite's date(d, '+3 years') takes 29 February to 1 March; PostgreSQL (and the law's
+        # "three years") to 28 February: fin_add_years does what PostgreSQL does.
+        "plus_years": "fin_add_years({d}, {n})",
         "local_date": "date({ts}, '+8 hours')",
         "true": "1",
         "false": "0",
@@ -213,9 +216,9 @@ FROM (
       WHEN e.needs_review THEN '{R.INTEREST_UNCONFIRMED}'
       WHEN e.blacklisted_in_period THEN '{R.BLACKLISTED}'
       WHEN e.blacklisted_now THEN '{R.BLACKLISTED_NOW}'
-      WHEN e.cap_rate IS NULL THEN '{R.NO_CAP_RATE}'
       WHEN e.days <= 0 AND e.support_days > 0 THEN '{R.AFTER_MATURITY}'
       WHEN e.days <= 0 THEN '{R.OUTSIDE_SUPPORT}'
+      WHEN e.cap_rate IS NULL THEN '{R.NO_CAP_RATE}'
       WHEN e.subsidized_principal <= 0 AND e.principal > 0 THEN '{R.OVER_HOUSEHOLD_CAP}'
       WHEN e.interest_paid <= 0 THEN '{R.NOTHING_PAID}'
       WHEN {num(share)} <= 0 THEN '{R.NO_SHARE}'
@@ -240,11 +243,15 @@ FROM (
           s.interest_paid, s.penalty_paid, s.needs_review, l.maturity_on,
           COALESCE(r.disbursed_on, l.disbursed_on) AS support_start,
           cr.annual_rate AS cap_rate,
-          -- What the household's earlier loans still owe when the period starts: their principal
-          -- outstanding now plus what was repaid since. A compensated or written-off loan bears
-          -- no interest and uses none of the cap.
-          COALESCE((SELECT SUM(o.outstanding + COALESCE((SELECT SUM(rp.principal) FROM loans_repayment rp
-                 WHERE rp.loan_id = o.id AND rp.paid_on > s.period_start), 0))
+          -- What the household's earlier loans still owe when the period starts. A loan still
+          -- open: what it owes now plus what was repaid since. A loan closed since (repaid, or
+          -- renewed, which closes it without a repayment): its amount less what was repaid
+          -- before. A compensated or written-off loan bears no interest and uses none of the cap.
+          COALESCE((SELECT SUM(CASE WHEN o.settled_on IS NULL
+                 THEN o.outstanding + COALESCE((SELECT SUM(rp.principal) FROM loans_repayment rp
+                        WHERE rp.loan_id = o.id AND rp.paid_on > s.period_start), 0)
+                 ELSE o.amount - COALESCE((SELECT SUM(rp.principal) FROM loans_repayment rp
+                        WHERE rp.loan_id = o.id AND rp.paid_on <= s.period_start), 0) END)
              FROM loans_loan o
              WHERE o.household_id = l.household_id AND o.id <> l.id
                AND (o.disbursed_on < l.disbursed_on OR (o.disbursed_on = l.disbursed_on AND o.id < l.id))
@@ -392,10 +399,18 @@ def _fin_round2(value) -> float | None:
     return float(_exact(value).quantize(_CENT, rounding=ROUND_HALF_UP))
 
 
+def _fin_add_years(day, years) -> str | None:
+    if day is None or years is None:
+        return None
+    return (datetime.date.fromisoformat(str(day)[:10]) + relativedelta(years=int(years))).isoformat()
+
+
 def register_sqlite_functions(conn) -> None:
-    """Install fin_mul, fin_div and fin_round2 on Django's SQLite connection (idempotent)."""
+    """Install fin_mul, fin_div, fin_round2 and fin_add_years on Django's SQLite connection
+    (idempotent)."""
     conn.ensure_connection()
     raw = conn.connection
+    raw.create_function("fin_add_years", 2, _fin_add_years, deterministic=True)
     raw.create_function("fin_mul", -1, _fin_mul, deterministic=True)
     raw.create_function("fin_div", 2, _fin_div, deterministic=True)
     raw.create_function("fin_round2", 1, _fin_round2, deterministic=True)

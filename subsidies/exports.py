@@ -29,6 +29,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from accounts.models import OrgUnit
+from core.cells import csv_text
 from households.models import Household
 from loans.models import Loan
 
@@ -436,7 +437,7 @@ def write_payment_csv(stream, *, batch: SubsidyBatch, lines: QuerySet[SubsidyLin
     result = ExportResult(extra={"loans": 0, "missing_accounts": 0})
     for _loan_id, account, name, contract_no, amount in payment_rows(lines).iterator(chunk_size=CHUNK):
         account = (account or "").strip()
-        writer.writerow([account, name, f"{money(amount):f}", contract_no])
+        writer.writerow([csv_text(account), csv_text(name), f"{money(amount):f}", csv_text(contract_no)])
         result.extra["loans"] += 1
         result.extra["missing_accounts"] += not account
         result.amount += amount

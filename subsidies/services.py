@@ -476,13 +476,17 @@ def first_working_day_after(day: datetime.date) -> datetime.date:
     return add_working_days(day + datetime.timedelta(days=1), 1)
 
 
+def _calendar_missing_title(year: int, quarter: int, missing_year: int) -> str:
+    return _("The %(label)s subsidy batches wait for the %(year)s working-day calendar") % {
+        "label": SubsidyBatch(year=year, quarter=quarter).label,
+        "year": missing_year,
+    }
+
+
 def _calendar_missing_notice(year: int, quarter: int, error: CalendarMissing) -> None:
     """Tell the administrators and the finance staff of every county, once, that the quarterly
     run is waiting for the calendar (the task itself tries again every day)."""
-    title = _("The %(label)s subsidy batches wait for the %(year)s working-day calendar") % {
-        "label": SubsidyBatch(year=year, quarter=quarter).label,
-        "year": error.year,
-    }
+    title = _calendar_missing_title(year, quarter, error.year)
     counties = OrgUnit.objects.filter(kind=OrgUnit.Kind.COUNTY, policy_profiles__isnull=False).distinct()
     for county in counties:
         for role in (Role.ADMIN, Role.FINANCE):
@@ -509,6 +513,11 @@ def quarterly_batches_ensure(*, on_date: datetime.date | None = None) -> list[in
         log.error("Quarterly subsidy batches of %sQ%s wait: %s", year, quarter, error.message)
         _calendar_missing_notice(year, quarter, error)
         return []
+    # The calendar is there now: a notice that the run was waiting for it has done its job.
+    Notice.objects.filter(
+        title__in=[_calendar_missing_title(year, quarter, y) for y in (year, year + 1)],
+        url=reverse("policies:calendar"),
+    ).delete()
     if today < first_day:
         return []
     created = []

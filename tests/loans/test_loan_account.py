@@ -87,3 +87,16 @@ def test_page(world, loan, client_as):
     page = client.get(reverse("loans:book_detail", args=[loan.pk])).content.decode()
     assert "6230520100000000001" in page
     assert client_as(world.cadre).get(address).status_code in (403, 404)
+
+
+@pytest.mark.parametrize("text", ["=1+1", "无", "６２３０５２０１", "+6230", "6230=5201"])
+def test_only_digits_make_an_account(world, loan, text):
+    """Full-width digits are digits (stored as ASCII); a formula, a word or a sign is refused."""
+    if text == "６２３０５２０１":
+        changes.loan_account_set(acting_user=world.officer, loan=loan, account_no=text, reason="银行卡")
+        loan.refresh_from_db()
+        assert loan.account_no == "62305201"
+        return
+    with pytest.raises(ApplicationError) as refused:
+        changes.loan_account_set(acting_user=world.officer, loan=loan, account_no=text, reason="银行卡")
+    assert (refused.value.code, refused.value.field) == ("invalid", "account_no")

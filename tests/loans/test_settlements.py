@@ -467,6 +467,16 @@ def test_inclusive_list_stores_the_day_after_the_end(world, loan_2026):
     assert run(world, csv_file([following]), end_date_counted=True).created == 1
 
 
+@pytest.mark.today("2026-07-01")
+def test_an_end_date_at_the_end_of_time_is_a_row_error_not_a_crash(world, loan_2026):
+    """9999-12-31 counted as an end date has no next day to store: it used to raise
+    OverflowError (a 500 on the preview, the import and the API)."""
+    with pytest.raises(servicing.SettlementImportRejected) as e:
+        run(world, csv_file([quarter(loan_2026, end="9999-12-31")]), end_date_counted=True)
+    assert codes(e) == [(2, "invalid_date")]
+    assert not loan_2026.settlements.exists()
+
+
 def test_one_day_period_from_an_inclusive_list(world, loan):
     # Counted: 2024-03-20..2024-03-20 is one day, stored [03-20, 03-21); 30,000 × 4.35% / 360 = 3.625 → 3.63.
     one_day = row(loan, "2024-03-20", "2024-03-20", "3.63", "3.63", "2024-03-21")

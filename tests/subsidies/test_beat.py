@@ -89,6 +89,13 @@ def test_the_quarterly_run_waits_for_a_missing_calendar_and_says_so(world, quart
     # Every day it tries again, without piling up notices.
     assert ensure(D(2026, 1, 6)) == []
     assert Notice.objects.filter(unit=world.county).count() == 2
+    # Once an administrator has entered the year, the next run computes and the notice goes.
+    from policies import seeding
+    from policies.models import CalendarDay
+
+    seeding.seed_calendar(CalendarYear, CalendarDay)
+    assert len(ensure(D(2026, 1, 7))) == 2
+    assert not Notice.objects.filter(url=reverse("policies:calendar")).exists()
 
 
 def test_nothing_before_the_first_working_day(world, quarter, ensure):

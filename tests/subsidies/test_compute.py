@@ -722,3 +722,52 @@ def officer_repays(world):
         loan.refresh_from_db()
 
     return repay
+
+
+def test_household_cap_counts_a_renewed_loan_until_its_renewal(world, make_loan, settle, compute_now):
+    """A renewal closes the old loan without a repayment: until the renewal day it still owed its
+    whole principal. Household: A 30,000 (2023-07-15) renewed on 2025-07-15, C 30,000 (2024-03-20).
+    For C's period from 2025-06-20, A owed 30,000: C is subsidized on 50,000 - 30,000 = 20,000,
+    so the household never has more than 50,000 subsidized on a day."""
+    household = HouseholdFactory(village=world.v1a, head__age=47)
+    old = make_loan(
+        household=household,
+        amount="30000.00",
+        disbursed_on=D(2023, 7, 15),
+        settled_on=D(2025, 7, 15),
+        state=Loan.State.SETTLED,
+    )
+    make_loan(household=household, amount="30000.00", disbursed_on=D(2025, 7, 15), original_loan=old)
+    c = make_loan(household=household, amount="30000.00", disbursed_on=D(2024, 3, 20))
+    settle(c, Q3_START, Q3_END, interest_due="333.50", paid_on=Q3_END)
+    batch = compute_now()
+    line = line_of(batch, c)
+    # 20000 × 4.35 × 92 ÷ 36000 = 222.3333… → 222.33
+    assert (line.subsidized_principal, line.subsidy, line.reduced_reason) == (
+        dec("20000.00"),
+        dec("222.33"),
+        ReducedReason.HOUSEHOLD_CAP,
+    )
+
+
+def test_a_period_past_maturity_is_decided_even_without_a_cap_rate(make_loan, settle, compute_now):
+    """No cap rate is a waiting reason; a period wholly after maturity is final whatever the rate
+    table says, so it must not wait for a rate that would change nothing."""
+    loan = make_loan(term_months=12, disbursed_on=D(2024, 6, 1), maturity_on=D(2025, 6, 1))
+    settle(loan, Q3_START, Q3_END, interest_due="555.83", paid_on=Q3_END)
+    Rate.objects.filter(kind=Rate.Kind.BENCHMARK, tenor=Rate.Tenor.UP_TO_1Y).delete()
+    batch = compute_now()
+    line = line_of(batch, loan)
+    assert (line.excluded_reason, line.claimed) == (ExcludedReason.AFTER_MATURITY, True)
+
+
+@pytest.mark.parametrize(
+    ("day", "years"), [("2024-02-29", 3), ("2024-02-29", 4), ("2023-03-31", 1), ("2025-12-31", 3)]
+)
+def test_sqlite_support_end_agrees_with_postgresql(db, day, years):
+    """The support period's end on the demo's SQLite is PostgreSQL's (29 February + 3 years is
+    28 February there; SQLite's own date() says 1 March)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT (%s::date + make_interval(years => %s))::date", [day, years])
+        (postgres,) = cursor.fetchone()
+    assert compute._fin_add_years(day, years) == postgres.isoformat()

@@ -470,3 +470,16 @@ def test_queries_do_not_grow_with_lines(
             response = client.get(url(kind, batch))
             assert response.status_code == 200
             content(response)
+
+
+def test_payment_csv_never_carries_a_formula(world, case, client_as, approve):
+    """A borrower's name as typed into the household register could start with = or +: in the
+    bank's payment file it stays text (a leading apostrophe), never a formula Excel would run."""
+    from households.models import Member
+
+    Member.objects.filter(pk=case.a.borrower_id).update(name='=HYPERLINK("http://x","点我")')
+    batch = approve(case.batch)
+    response = client_as(world.finance).get(url("export-payment-csv", batch))
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    names = {row[3]: row[1] for row in rows[1:]}
+    assert names[case.a.contract_no] == '\'=HYPERLINK("http://x","点我")'

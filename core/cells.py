@@ -1,0 +1,11 @@
+"""Text we write into files people open in a spreadsheet is data, never a formula (STYLE.md rule
+14; OWASP "CSV injection"): a cell beginning with =, +, -, @, a tab or a carriage return would be
+run by Excel or WPS, so such text gets a leading apostrophe, which the spreadsheet shows as text."""
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_text(value) -> str:
+    """`value` as CSV cell text that a spreadsheet will not run."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
