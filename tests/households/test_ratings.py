@@ -134,8 +134,9 @@ def test_dimensions_must_be_complete_and_not_mixed_with_a_total(world, household
     with pytest.raises(ApplicationError) as e:
         rating_create(acting_user=world.officer, household=household)
     assert e.value.field == "score"
-    with pytest.raises(ApplicationError):
+    with pytest.raises(ApplicationError) as e:
         rating_create(acting_user=world.officer, household=household, **(dims(70) | {"score_labour": True}))
+    assert (e.value.code, e.value.field) == ("invalid", "score_labour")
     assert CreditRating.objects.count() == 0
 
 

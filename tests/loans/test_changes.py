@@ -77,8 +77,9 @@ def test_extension_keeps_a_worse_classification(world, household):
 
 def test_rejected_extension_leaves_the_loan(world, loan):
     ext = request_ext(world, loan)
-    with pytest.raises(ApplicationError):
+    with pytest.raises(ApplicationError) as e:
         changes.extension_decide(acting_user=world.approver, extension=ext, approve=False, comment="")
+    assert (e.value.code, e.value.field) == ("invalid", "comment")
     changes.extension_decide(acting_user=world.approver, extension=ext, approve=False, comment="理由不充分")
     loan.refresh_from_db()
     assert (loan.state, loan.maturity_on) == (Loan.State.ACTIVE, D(2026, 1, 10))
@@ -115,8 +116,9 @@ def test_longer_loan_extends_at_most_half_its_term(world, household):
         request_ext(world, loan, months=13)
     assert rules(e.value) == {"extension_length"}
     loan36 = make_loan(household, world, term_months=36, maturity_on=D(2027, 1, 10))
-    with pytest.raises(ApplicationError):
+    with pytest.raises(ApplicationError) as e:
         request_ext(world, loan36, months=19)
+    assert rules(e.value) == {"extension_length"}
     assert request_ext(world, loan36, months=18).months == 18
 
 
@@ -325,8 +327,9 @@ def test_malicious_default_blacklists_and_blocks_new_applications(world, loan, n
 def test_malicious_default_needs_a_keeper_and_a_reason(world, loan):
     with pytest.raises(NotPermitted):
         changes.loan_mark_malicious_default(acting_user=world.cadre, loan=loan, reason="x")
-    with pytest.raises(ApplicationError):
+    with pytest.raises(ApplicationError) as e:
         changes.loan_mark_malicious_default(acting_user=world.officer, loan=loan, reason=" ")
+    assert (e.value.code, e.value.field) == ("invalid", "reason")
     assert not BlacklistEntry.objects.exists()
 
 
@@ -356,18 +359,21 @@ def test_insurance_payouts_never_exceed_the_loan(world, loan):
     assert rules(e.value) == {"payout_within_loan"}
     changes.insurance_payout_record(amount=Decimal("10000.00"), **pay)
     for bad in ("0", "-1", "1.001"):
-        with pytest.raises(ApplicationError):
+        with pytest.raises(ApplicationError) as e:
             changes.insurance_payout_record(amount=Decimal(bad), **pay)
-    with pytest.raises(ApplicationError):
+        assert (e.value.code, e.value.field) == ("invalid", "amount")
+    with pytest.raises(ApplicationError) as e:
         changes.insurance_payout_record(amount=Decimal("1"), **{**pay, "paid_on": D(2023, 1, 1)})
+    assert (e.value.code, e.value.field) == ("invalid", "paid_on")
 
 
 def test_insurance_policy_rules(world, loan):
     add_policy(world, loan)
     with pytest.raises(ConflictError):
         add_policy(world, loan)
-    with pytest.raises(ApplicationError):
+    with pytest.raises(ApplicationError) as e:
         add_policy(world, loan, policy_no="PA-002", ends_on=D(2024, 1, 10))
+    assert (e.value.code, e.value.field) == ("invalid", "ends_on")
     with pytest.raises(NotPermitted):
         changes.insurance_policy_add(
             acting_user=world.cadre,
@@ -391,13 +397,14 @@ def test_borrower_event_once_and_not_in_the_future(world, loan):
         changes.borrower_event_record(
             acting_user=world.officer, member=member, kind="death", occurred_on=D(2025, 5, 1)
         )
-    with pytest.raises(ApplicationError):
+    with pytest.raises(ApplicationError) as e:
         changes.borrower_event_record(
             acting_user=world.officer,
             member=member,
             kind="disability",
             occurred_on=timezone.localdate() + datetime.timedelta(days=1),
         )
+    assert (e.value.code, e.value.field) == ("invalid", "occurred_on")
     other = HouseholdFactory(village=world.vz).members.get()
     with pytest.raises(NotPermitted):
         changes.borrower_event_record(

@@ -67,8 +67,9 @@ def test_date_limits(world, loan):
     with pytest.raises(ApplicationError) as e:
         repay(world, loan, "1", paid_on=timezone.localdate() + datetime.timedelta(days=1))
     assert e.value.field == "paid_on"
-    with pytest.raises(ApplicationError):
+    with pytest.raises(ApplicationError) as e:
         repay(world, loan, "1", paid_on=D(2024, 1, 9))
+    assert (e.value.code, e.value.field) == ("invalid", "paid_on")
     assert repay(world, loan, "1", paid_on=D(2024, 1, 10)).principal == Decimal("1")
     assert repay(world, loan, "1", paid_on=timezone.localdate())
 

@@ -239,8 +239,9 @@ def test_four_eyes_follows_whoever_computed_last(world, finance2, quarter, compu
 
 
 def test_the_reviewer_never_approves(world, finance2, quarter, compute_now):
-    """One finance officer could review, approve and pay a batch the system computed alone; the
-    approver is now neither who computed nor who reviewed it (DOMAIN §6 four-eyes)."""
+    """The approver is neither who computed nor who reviewed the batch (DOMAIN §6 four-eyes): here
+    finance computed and finance2 reviewed, so finance2 may not approve. (test_beat.py has the
+    batch the system computed, which one officer used to review, approve and pay alone.)"""
     batch = compute_now(user=world.finance)
     batch = reviewed(batch, finance2)
     with pytest.raises(NotPermitted) as refused:
@@ -338,8 +339,9 @@ def test_cancel_releases_the_claims_for_the_next_batch(world, finance2, quarter,
     lines = snapshot(batch)
     assert SubsidyLine.objects.filter(batch=batch, claimed=True).count() == 6
 
-    with pytest.raises(ApplicationError):
+    with pytest.raises(ApplicationError) as e:
         services.batch_cancel(acting_user=world.finance, batch=batch, reason="")
+    assert (e.value.code, e.value.field) == ("invalid", "reason")
     batch = services.batch_cancel(acting_user=world.finance, batch=batch, reason="村名有误")
     assert (batch.state, batch.cancelled_by, batch.cancel_reason) == (
         State.CANCELLED,
