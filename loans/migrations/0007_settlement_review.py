@@ -18,6 +18,40 @@ class PostgresOnlySQL(migrations.RunSQL):
             super().database_backwards(app_label, schema_editor, from_state, to_state)
 
 
+# Settlements recorded before this migration may already overlap (the same quarter imported from
+# two lists with different end-date conventions). The constraint below would then fail with a bare
+# exclusion violation; this says which settlements clash and what to do instead.
+OVERLAPS_SQL = """
+SELECT l.contract_no, a.id, a.period_start, a.period_end, b.id, b.period_start, b.period_end
+FROM loans_settlement a
+JOIN loans_settlement b ON b.loan_id = a.loan_id AND b.id > a.id
+  AND a.period_start < b.period_end AND b.period_start < a.period_end
+JOIN loans_loan l ON l.id = a.loan_id
+ORDER BY l.contract_no, a.period_start
+LIMIT 50"""
+
+
+def refuse_existing_overlaps(apps, schema_editor):
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute(OVERLAPS_SQL)
+        rows = cursor.fetchall()
+    if rows:
+        pairs = "\n".join(
+            f"  {no}: settlement {a} [{a_start}, {a_end}) and settlement {b} [{b_start}, {b_end})"
+            for no, a, a_start, a_end, b, b_start, b_end in rows
+        )
+        raise RuntimeError(
+            "These settlements of one loan cover the same days (a period is [start, end), end not "
+            "counted), so some days may be subsidized twice:\n"
+            f"{pairs}\n"
+            "For each pair, keep the settlement the bank's books confirm and delete the other (check "
+            "first that no subsidy line claims it: subsidies_subsidyline.settlement_id), then migrate "
+            "again. Nothing was changed."
+        )
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("loans", "0006_loan_account_no"),
@@ -55,6 +89,7 @@ class Migration(migrations.Migration):
                 verbose_name="reviewed by",
             ),
         ),
+        migrations.RunPython(refuse_existing_overlaps, migrations.RunPython.noop),
         # A loan's settlement periods never overlap (DOMAIN §6: each day subsidized at most once),
         # whatever date convention the bank's list used. A period is [start, end): the end day is
         # not counted, so a period that ends on the day the next one starts does not overlap it.
