@@ -26,8 +26,12 @@ BENCHMARK_RATES = [
     ("benchmark", "1to5y", "2015-10-24", "4.75", BENCHMARK_SOURCE),
     ("benchmark", "gt5y", "2015-10-24", "4.90", BENCHMARK_SOURCE),
 ]
-# The table is effective-dated, so only the publications that changed a rate need rows. Later
-# publications are added by administrators on the rates page; this list stops at 2025-05-20.
+# The history ships as the publications that changed a rate (the table is effective-dated, so
+# those are enough to price any past contract). From here on administrators enter every monthly
+# publication on the rates page, an unchanged one too: the table's last entry is how the system
+# knows the LPR is current, and one more than a month old is a visible warning
+# (policies.selectors.lpr_stale_on), never a silent reuse of an old rate. This list stops at
+# 2025-05-20.
 LPR_HISTORY = [
     ("2019-08-20", "4.25", "4.85"),
     ("2019-09-20", "4.20", "4.85"),
