@@ -22,6 +22,7 @@ from decimal import Decimal, InvalidOperation
 
 from dateutil.relativedelta import relativedelta
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from openpyxl import Workbook
 from openpyxl.utils.datetime import from_excel
@@ -637,8 +638,15 @@ def _check_policy(rows: list[LoanRow], errors: list[RowError], warnings: list[Ro
         if key not in profiles:
             try:
                 profiles[key] = profile_for(county=counties[county_id], on_date=on_date)
-            except PolicyProfileMissing as e:
-                profiles[key] = e
+            except PolicyProfileMissing:
+                # A loan older than the county's first profile (only the first may be back-dated,
+                # and a county may start on this system long after its oldest loans): the import
+                # is the action, so the profile in force on the day of the import judges it
+                # (DOMAIN §10).
+                try:
+                    profiles[key] = profile_for(county=counties[county_id], on_date=timezone.localdate())
+                except PolicyProfileMissing as e:
+                    profiles[key] = e
         return profiles[key]
 
     def table_rate(basis, term, on_date):

@@ -310,9 +310,14 @@ def test_a_blank_rate_basis_follows_the_profile_in_force_on_the_disbursement_dat
     assert Loan.objects.get(contract_no="HT-B").rate_basis == "benchmark"
 
 
-def test_a_loan_before_the_countys_first_profile_needs_one_for_a_blank_basis(world, household):
-    errors = refused(world.officer, csv_file([row(household, **{"利率基准": "", "发放日期": "2014-12-31"})]))
-    assert [(e.row, e.column, e.code) for e in errors] == [(2, "发放日期", "policy_missing")]
+def test_a_loan_older_than_the_countys_first_profile_is_judged_by_the_profile_of_the_import(world, household):
+    """Only a county's first profile may be back-dated, and a county may start on the system long
+    after its oldest loans: those are judged by the profile in force on the day of the import
+    (DOMAIN §10), here the LPR basis, which prices a 2014 contract on the benchmark."""
+    assert world.profile.effective_from > datetime.date(2014, 12, 31)
+    rows = [row(household, **{"利率基准": "", "发放日期": "2014-12-31", "到期日期": "2017-12-31"})]
+    assert import_loans(acting_user=world.officer, file=csv_file(rows), filename="x.csv") == 1
+    assert Loan.objects.get().rate_basis == "benchmark"
 
 
 @pytest.mark.parametrize(
