@@ -231,6 +231,9 @@ TEMPLATE_NOTES = (
 )
 
 
+TEMPLATE_TEXT_ROWS = 1000
+
+
 def settlement_template() -> bytes:
     """An empty list with the headers, the contract column as Text, and a sheet of notes that
     states the end-date convention and the checks."""
@@ -244,8 +247,11 @@ def settlement_template() -> bytes:
         letter = ws.cell(row=1, column=index).column_letter
         ws.column_dimensions[letter].width = 16
         if column.key == "contract_no":
-            for cell in ws[letter]:
-                cell.number_format = "@"
+            # Text for the whole column (the column's own style, and the first rows explicitly,
+            # which WPS reads), so a typed contract number never turns into 2.0251E+11.
+            ws.column_dimensions[letter].number_format = "@"
+            for row in range(1, TEMPLATE_TEXT_ROWS + 1):
+                ws.cell(row=row, column=index).number_format = "@"
     notes = wb.create_sheet("填写说明")
     notes.append(["列", "必填", "说明"])
     for column in COLUMNS:

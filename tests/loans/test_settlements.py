@@ -778,6 +778,9 @@ def test_template_states_the_convention(world, client_as):
     assert answer.status_code == 200
     wb = load_workbook(io.BytesIO(answer.content))
     assert [c.value for c in wb["结息清单"][1]] == ZH
+    # The contract column is text where people type, not only on the header row.
+    sheet = wb["结息清单"]
+    assert [sheet.cell(row=r, column=1).number_format for r in (2, 500, 1000)] == ["@", "@", "@"]
     notes = " ".join(str(c.value) for r in wb["填写说明"].iter_rows() for c in r if c.value)
     assert "算头不算尾" in notes and "算头算尾" in notes and "2026-06-21" in notes and "0.05" in notes
     assert client_as(world.cadre).get(reverse("loans:settlement_import_template")).status_code == 403
