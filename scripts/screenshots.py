@@ -5,12 +5,15 @@ Starts nothing itself: point it at a server you run (for example the demo on SQL
 account and the paths to capture. It logs in through the login page (capturing that page first,
 as 00-login.png), then saves one PNG per path into the output folder (./screenshots/ by default,
 which git ignores). A path ending in "!submit" is loaded and its main form submitted empty, to
-capture the page with its error messages.
+capture the page with its error messages. --width sets the viewport (1366 by default; 390 for a
+phone); a page that comes out wider than the viewport is flagged, with its width.
 
     .venv/bin/python scripts/screenshots.py --base-url http://127.0.0.1:8765 \\
         --username cadre --password demo12345 / /households/ "/households/new/!submit"
 
-Uses Debian's Chromium (/usr/bin/chromium): Playwright cannot download its own browser here."""
+Uses Debian's Chromium (/usr/bin/chromium): Playwright cannot download its own browser here. It
+has only its en-US locale, so the browser's own widgets ("Choose File", mm/dd/yyyy in date inputs)
+show in English; users' browsers draw them in their own language."""
 
 from __future__ import annotations
 
@@ -98,7 +101,12 @@ def main(argv=None) -> int:
             name = f"{n:02d}-{slug(path)}{'-submitted' if submit else ''}.png"
             page.wait_for_load_state("networkidle")
             page.screenshot(path=args.out / name, full_page=True)
+            # A page wider than the viewport scrolls sideways as a whole: on a phone that hides
+            # the menu and the buttons; wide tables belong in a scrolling container instead.
+            width = page.evaluate("() => document.documentElement.scrollWidth")
             flag = "" if status and status < 400 and not errors else "  <-- check"
+            if width > args.width:
+                flag += f"  <-- {width} px wide"
             problems += bool(flag)
             print(f"{raw:40} {status or '?':>4}  {args.out / name}{flag}")
             for error in errors:
