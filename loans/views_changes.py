@@ -366,7 +366,7 @@ class AccountForm(forms.Form):
         ),
     )
     reason = forms.CharField(
-        label=gettext_lazy("reason"),
+        label=gettext_lazy("where the account comes from"),
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text=gettext_lazy(
             "Where the account comes from, e.g. the borrower's bank card or the core system."
