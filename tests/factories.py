@@ -160,3 +160,25 @@ class CreditRatingFactory(factory.django.DjangoModelFactory):
     profile = factory.SubFactory(PolicyProfileFactory)
     branch = factory.SubFactory(BranchFactory)
     rated_by = factory.SubFactory(UserFactory)
+
+
+class LoanFactory(factory.django.DjangoModelFactory):
+    """A loan straight in the book (as an imported one): 30,000 at 4.35% for 36 months from
+    2025-03-20, the household head borrowing. Pass `household` and `branch` from the test's world."""
+
+    class Meta:
+        model = "loans.Loan"
+
+    household = factory.SubFactory(HouseholdFactory)
+    borrower = factory.LazyAttribute(lambda o: o.household.members.get(is_head=True))
+    contract_no = factory.Sequence(lambda n: f"LF-{n:06d}")
+    receipt_no = factory.Sequence(lambda n: f"LFR-{n:06d}")
+    amount = Decimal("30000.00")
+    outstanding = factory.LazyAttribute(lambda o: o.amount)
+    rate = Decimal("4.3500")
+    rate_basis = "benchmark"
+    term_months = 36
+    disbursed_on = datetime.date(2025, 3, 20)
+    maturity_on = datetime.date(2028, 3, 20)
+    use_mode = "self"
+    imported = True

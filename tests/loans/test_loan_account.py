@@ -2,7 +2,6 @@
 to it, so a loan officer records or corrects it, with a reason, and the audit keeps both."""
 
 import datetime
-from decimal import Decimal
 
 import pytest
 from django.urls import reverse
@@ -10,30 +9,19 @@ from django.urls import reverse
 from core.exceptions import ApplicationError, NotPermitted
 from core.models import AuditEvent
 from loans import changes
-from loans.models import Loan, UseMode
-from tests.factories import HouseholdFactory, UserFactory
+from tests.factories import HouseholdFactory, LoanFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def loan(world):
-    household = HouseholdFactory(village=world.v1a, head__age=40)
-    return Loan.objects.create(
-        household=household,
-        borrower=household.members.get(is_head=True),
+    return LoanFactory(
+        household=HouseholdFactory(village=world.v1a, head__age=40),
         branch=world.br1,
         contract_no="ACC-0001",
-        receipt_no="ACC-R-0001",
-        amount=Decimal("30000.00"),
-        rate=Decimal("4.3500"),
-        rate_basis="benchmark",
         term_months=24,
-        disbursed_on=datetime.date(2025, 3, 20),
         maturity_on=datetime.date(2027, 3, 20),
-        use_mode=UseMode.SELF,
-        outstanding=Decimal("30000.00"),
-        imported=True,
     )
 
 

@@ -9,8 +9,8 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 
-from loans.models import Loan, Settlement, UseMode
-from tests.factories import HouseholdFactory
+from loans.models import Settlement
+from tests.factories import HouseholdFactory, LoanFactory
 
 migration = importlib.import_module("loans.migrations.0007_settlement_review")
 D = datetime.date
@@ -18,21 +18,11 @@ D = datetime.date
 
 @pytest.mark.django_db
 def test_existing_overlaps_are_named_before_the_constraint(world):
-    household = HouseholdFactory(village=world.v1a, head__age=40)
-    loan = Loan.objects.create(
-        household=household,
-        borrower=household.members.get(is_head=True),
+    loan = LoanFactory(
+        household=HouseholdFactory(village=world.v1a, head__age=40),
         branch=world.br1,
         contract_no="MIG-0001",
-        receipt_no="MIG-R-0001",
         amount=Decimal("50000.00"),
-        rate=Decimal("4.3500"),
-        rate_basis="benchmark",
-        term_months=36,
-        disbursed_on=D(2025, 3, 20),
-        maturity_on=D(2028, 3, 20),
-        use_mode=UseMode.SELF,
-        outstanding=Decimal("50000.00"),
     )
     values = dict(
         loan=loan,
