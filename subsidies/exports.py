@@ -29,7 +29,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from accounts.models import OrgUnit
-from core.cells import csv_text
+from core.cells import csv_text, set_xlsx_value
 from households.models import Household
 from loans.models import Loan
 
@@ -270,7 +270,7 @@ def write_detail_xlsx(
     interest = penalty = ZERO
     for values in detail_rows(lines).iterator(chunk_size=CHUNK):
         for cell, value in zip(row, values, strict=True):
-            cell.value = value
+            set_xlsx_value(cell, value)
         row[REASON].value = reasons.get(values[REASON], values[REASON]) or None
         row[REDUCED].value = reduced.get(values[REDUCED], values[REDUCED]) or None
         ws.append(row)

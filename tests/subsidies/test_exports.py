@@ -483,3 +483,16 @@ def test_payment_csv_never_carries_a_formula(world, case, client_as, approve):
     rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
     names = {row[3]: row[1] for row in rows[1:]}
     assert names[case.a.contract_no] == '\'=HYPERLINK("http://x","点我")'
+
+
+def test_detail_xlsx_never_carries_a_formula(world, case, client_as):
+    """A name typed as =HYPERLINK(…) is text in the detail list, not a live formula."""
+    from households.models import Member
+
+    Member.objects.filter(pk=case.a.borrower_id).update(name='=HYPERLINK("http://x","点我")')
+    response = client_as(world.finance).get(url("export-xlsx", case.batch))
+    wb = load_workbook(io.BytesIO(content(response)))
+    cells = [
+        c for row in wb.worksheets[0].iter_rows() for c in row if c.value and "HYPERLINK" in str(c.value)
+    ]
+    assert [(c.value, c.data_type) for c in cells] == [('=HYPERLINK("http://x","点我")', "s")]
