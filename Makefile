@@ -11,6 +11,11 @@ $(VENV)/.installed: requirements.lock
 	$(VENV)/bin/pip install -q -r requirements.lock
 	touch $@
 
+# The test and development tools (requirements-dev.lock) on top; the production image has none of them.
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.lock
+	$(VENV)/bin/pip install -q -r requirements-dev.lock
+	touch $@
+
 system-deps:
 	bash scripts/system-deps.sh
 
@@ -33,12 +38,12 @@ services:
 	bash scripts/services.sh
 
 # The whole suite against the machine's PostgreSQL and Redis.
-test: system-deps-test $(VENV)/.installed messages services
+test: system-deps-test $(VENV)/.installed-dev messages services
 	$(PY) -m pytest -n 2 --dist loadfile
 
 bench: setup services
 	@shopt -s nullglob; for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
-lint: $(VENV)/.installed
+lint: $(VENV)/.installed-dev
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .

@@ -32,6 +32,12 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    # Security mechanisms come from maintained libraries (issue 10): login throttling and lockout,
+    # expiring hashed API tokens, database triggers, Content-Security-Policy.
+    "axes",
+    "knox",
+    "pgtrigger",
+    "csp",
 ]
 
 MIDDLEWARE = [
