@@ -6,6 +6,19 @@ from .base import BASE_DIR, env
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="local-only-not-a-secret-0f3c9a7e")
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Concurrent requests on SQLite must be answered as on PostgreSQL (one step wins, the others
+    # 409), never 500 "database is locked" (issue 10). WAL lets readers run beside the one writer;
+    # IMMEDIATE takes the write lock when a transaction begins, so a second writer waits for it
+    # (up to `timeout` seconds) before reading, instead of failing when its deferred read lock
+    # cannot be upgraded; the row lock of select_for_update, a no-op on SQLite, is replaced by that.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 30,
+        }
+    )
 
 # Demo keys: fine for a laptop, never for production (production.py has no defaults).
 ID_NUMBER_KEYS = env.list("ID_NUMBER_KEYS", default=["tP4t3kzKQ0o2r6l3mWq0dQxGJ1yYwz8bq3xW0cH9n1E="])
