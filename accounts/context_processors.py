@@ -1,6 +1,8 @@
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from core.views import AUDIT_LOG_TITLE
+
 from .models import Role
 
 
@@ -40,6 +42,7 @@ def navigation(request):
         items.append((_("Policy profiles"), reverse("policies:profile_list")))
         items.append((_("Interest rates"), reverse("policies:rate_list")))
         items.append((_("Working-day calendar"), reverse("policies:calendar")))
+        items.append((AUDIT_LOG_TITLE, reverse("core:audit_log")))
         items.append((_("System administration"), reverse("admin:index")))
     else:
         items.append((_("Policy profiles"), reverse("policies:profile_list")))

@@ -19,6 +19,7 @@ urlpatterns = [
     path("households/", include("households.urls")),
     path("loans/", include("loans.urls")),
     path("subsidies/", include("subsidies.urls")),
+    path("audit/", include("core.urls")),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", include(api_v1)),

@@ -1,11 +1,16 @@
+import pgtrigger
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 
 class AuditEvent(models.Model):
-    """Who changed what, when and why. Written by services in the same transaction as the
-    change, so a rolled-back change leaves no audit row and a committed one always has one."""
+    """Who changed what, when, from where and why. Written by services in the same transaction
+    as the change, so a rolled-back change leaves no audit row and a committed one always has one.
+
+    Rows are append-only at the database (ASVS V16, issue 10): on PostgreSQL a trigger refuses
+    every UPDATE and DELETE, whoever sends it (the ORM, the admin, raw SQL); on the embedded SQLite
+    a plain trigger does the same (migration 0003). Nothing in the project changes an audit row."""
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -21,12 +26,21 @@ class AuditEvent(models.Model):
     object_id = models.CharField(_("object id"), max_length=64)
     reason = models.TextField(_("reason"), blank=True)
     data = models.JSONField(_("data"), default=dict, blank=True)
+    # The client's address of the request that made the change (core.middleware); empty for
+    # changes made by tasks and commands, which have no request.
+    address = models.GenericIPAddressField(_("address"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("audit event")
         verbose_name_plural = _("audit events")
         ordering = ["-at", "-id"]
         indexes = [models.Index(fields=["object_type", "object_id"])]
+        triggers = [
+            pgtrigger.Protect(
+                name="auditevent_append_only",
+                operation=pgtrigger.Update | pgtrigger.Delete,
+            )
+        ]
 
     def __str__(self):
         return f"{self.at:%Y-%m-%d %H:%M} {self.action} {self.object_type}#{self.object_id}"

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "core.middleware.AuditAddressMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "core.middleware.DefaultLanguageMiddleware",
@@ -173,6 +174,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=0, minute=45),
     },
 }
+
+# Audit log (issue 10): where a change came from. 0 (the default): the client is REMOTE_ADDR and
+# X-Forwarded-For is ignored, since anyone can send it. Behind N reverse proxies of our own, set N:
+# the address is the N-th entry from the right of X-Forwarded-For (the one our outermost proxy saw).
+TRUSTED_PROXY_COUNT = env.int("DJANGO_TRUSTED_PROXY_COUNT", default=0)
 
 LOGGING = {
     "version": 1,
