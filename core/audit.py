@@ -36,8 +36,12 @@ def audit(*, actor, action: str, obj: models.Model, reason: str = "", data: dict
 ACTION_LABELS = {
     "user.create": gettext_lazy("User created"),
     "user.update": gettext_lazy("User changed"),
-    "user.roles": gettext_lazy("User roles changed"),
+    "user.roles_change": gettext_lazy("User roles changed"),
+    "user.delete": gettext_lazy("User deleted"),
     "user.password_change": gettext_lazy("Password changed"),
+    "user.password_set": gettext_lazy("Password set by an administrator"),
+    "orgunit.create": gettext_lazy("Organisation unit created"),
+    "orgunit.update": gettext_lazy("Organisation unit changed"),
     "household.create": gettext_lazy("Household created"),
     "household.update": gettext_lazy("Household changed"),
     "household.export": gettext_lazy("Households exported"),
@@ -122,13 +126,17 @@ def object_type_label(object_type: str) -> str:
         return object_type
 
 
+# Keys services record that are not model fields (an ID number is stored encrypted and hashed).
+KEY_LABELS = {"id_number": gettext_lazy("ID number")}
+
+
 def _field_label(model, key: str) -> str:
     if model is not None:
         try:
             return str(model._meta.get_field(key).verbose_name)
         except FieldDoesNotExist:
             pass
-    return key
+    return str(KEY_LABELS.get(key, key))
 
 
 def _text(value) -> str:
@@ -194,7 +202,9 @@ def changes(event: AuditEvent) -> list[dict]:
         if first in data and second in data:
             done.update((first, second))
             before, after = data[first], data[second]
-            if isinstance(before, dict) and isinstance(after, dict):
+            # A creation records no "before", a deletion no "after".
+            if isinstance(before, dict | None) and isinstance(after, dict | None) and (before or after):
+                before, after = before or {}, after or {}
                 for key in dict.fromkeys([*before, *after]):
                     if before.get(key) != after.get(key):
                         rows.append(

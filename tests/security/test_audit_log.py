@@ -18,12 +18,13 @@ from django.test import RequestFactory, override_settings
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from accounts.models import Role
+from accounts.models import Role, User
 from core import views as core_views
-from core.audit import audit
+from core.audit import audit, changes
 from core.middleware import client_address
 from core.models import AuditEvent
 from households import services as household_services
+from households.models import Member
 from tests.factories import HouseholdFactory, LoanFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -311,6 +312,49 @@ def test_the_page_query_count_does_not_grow_with_events(world, client, django_as
     with django_assert_max_num_queries(len(few.captured_queries)):
         response = client.get(URL)
     assert len(response.context["rows"]) == core_views.PAGE_SIZE
+
+
+def test_changes_read_as_field_before_and_after():
+    label = lambda model, field: str(model._meta.get_field(field).verbose_name)  # noqa: E731
+    update = AuditEvent(
+        action="user.update",
+        object_type="accounts.user",
+        data={"before": {"name": "甲"}, "after": {"name": "乙"}},
+    )
+    assert changes(update) == [{"label": label(User, "name"), "before": "甲", "after": "乙"}]
+    created = AuditEvent(
+        action="user.create", object_type="accounts.user", data={"before": None, "after": {"name": "丙"}}
+    )
+    assert changes(created) == [{"label": label(User, "name"), "before": "-", "after": "丙"}]
+    members = AuditEvent(
+        action="household.update",
+        object_type="households.household",
+        data={
+            "changed": {},
+            "members": {
+                "added": [],
+                "removed": [],
+                "count": 1,
+                "changed": [
+                    {
+                        "id": 5,
+                        "changed": {
+                            "name": ["张三", "张四"],
+                            "id_number": [
+                                {"hash": "h1", "masked": "4503**1"},
+                                {"hash": "h2", "masked": "4503**2"},
+                            ],
+                        },
+                    }
+                ],
+            },
+        },
+    )
+    rows = changes(members)
+    assert rows[0]["before"] == "张三" and rows[0]["after"] == "张四"
+    assert rows[0]["label"].endswith(label(Member, "name")) and "5" in rows[0]["label"]
+    # An ID number reads as its masked form; the keyed hash is not shown.
+    assert (rows[1]["before"], rows[1]["after"]) == ("4503**1", "4503**2")
 
 
 # ---- the export ----------------------------------------------------------------------------------------
