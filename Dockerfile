@@ -21,11 +21,14 @@ RUN pip install -r requirements.lock
 
 COPY . .
 
-# Production settings have no defaults for secrets, so the build passes throwaway values that
-# exist only for these two commands; nothing here connects to a database or keeps the values.
+# Production settings have no defaults for secrets and refuse malformed ones, so the build makes
+# well-formed throwaway values, random on each build, that live only in this RUN's shell: they are
+# not kept in the image, and nothing here connects to a database or encrypts anything with them.
 RUN DJANGO_SETTINGS_MODULE=config.settings.local python manage.py compilemessages --ignore=.venv -v 0 \
-    && DJANGO_SECRET_KEY=build-only DJANGO_ALLOWED_HOSTS=localhost DATABASE_URL=sqlite:////tmp/build.sqlite3 \
-       ID_NUMBER_KEYS=build-only ID_NUMBER_HASH_KEY=build-only \
+    && export DJANGO_SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
+       ID_NUMBER_KEYS="$(python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')" \
+       ID_NUMBER_HASH_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(48))')" \
+    && DJANGO_ALLOWED_HOSTS=localhost DATABASE_URL=sqlite:////tmp/build.sqlite3 \
        CELERY_BROKER_URL=memory:// CELERY_RESULT_BACKEND=cache+memory:// \
        python manage.py collectstatic --noinput -v 0
 

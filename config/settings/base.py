@@ -129,6 +129,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema lists every operation and field (issue 10): /api/schema/, /api/docs/ and
+    # /api/redoc/ answer only a logged-in user (a session or an API token), like the API itself.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "RateBasisEnum": "policies.models.PolicyProfile.RateBasis",
