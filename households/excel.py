@@ -35,11 +35,12 @@ from core.audit import audit
 from core.exceptions import ApplicationError, NotPermitted
 from core.tabular import (
     EXCEL_DIGITS,
+    FileRefused,
     RowError,
+    read_table,
     unreadable_message,
 )
 from core.tabular import CellError as _CellError
-from core.tabular import FileError as _FileError
 from core.tabular import cell_date as _date
 from core.tabular import cell_money as _money
 from core.tabular import cell_text as _text
@@ -47,7 +48,6 @@ from core.tabular import header_key as _header_key
 from core.tabular import is_blank as _blank
 from core.tabular import is_number as _is_number
 from core.tabular import normalise as _normalise
-from core.tabular import open_workbook as _open_workbook
 
 from . import idnumbers
 from .models import Household, Member
@@ -312,51 +312,30 @@ def _header_map(cells) -> tuple[dict[str, int], list[str]]:
     return found, twice
 
 
-def _find_header(wb):
-    """The first sheet with a header row among its first rows: (sheet, header row number, map)."""
-    for ws in wb.worksheets:
-        if not hasattr(ws, "iter_rows"):
-            continue  # a chart sheet
-        # Some programs write a wrong sheet size; without it every row is read (none silently lost).
-        if hasattr(ws, "reset_dimensions"):
-            ws.reset_dimensions()
-        for number, cells in enumerate(ws.iter_rows(max_row=HEADER_SEARCH_ROWS, values_only=True), start=1):
-            found, twice = _header_map(cells)
-            # Three known headers make a header row; a title line has at most one.
-            if len(found) >= 3:
-                return ws, number, found, twice
-    raise _FileError(
+def _is_header(cells) -> bool:
+    # Three known headers make a header row; a title line has at most one.
+    return len(_header_map(cells)[0]) >= 3
+
+
+def _no_header() -> RowError:
+    return RowError(
+        None,
+        "",
         _(
             "No header row found in the first %(n)d rows of any sheet. The header row must name the "
             "columns, for example %(columns)s; download the template to see the layout."
         )
-        % {"n": HEADER_SEARCH_ROWS, "columns": "、".join(f"「{c.header}」" for c in COLUMNS if c.required)}
+        % {"n": HEADER_SEARCH_ROWS, "columns": "、".join(f"「{c.header}」" for c in COLUMNS if c.required)},
+        "bad_file",
     )
 
 
-def _read_rows(ws, header_row: int, columns: dict[str, int], errors: list[RowError]) -> Iterator[_Row]:
-    data_rows = 0
-    for number, cells in enumerate(
-        ws.iter_rows(min_row=header_row + 1, values_only=True), start=header_row + 1
-    ):
+def _read_rows(rows, columns: dict[str, int], errors: list[RowError]) -> Iterator[_Row]:
+    """The data rows, streamed; `rows` (core/tabular.py) refuses the file past MAX_ROWS rows."""
+    for number, cells in rows:
         raw = {key: (cells[i] if i < len(cells) else None) for key, i in columns.items()}
         if all(_blank(v) for v in raw.values()):
             continue
-        data_rows += 1
-        if data_rows > MAX_ROWS:
-            errors.append(
-                RowError(
-                    number,
-                    "",
-                    _(
-                        "The file has more than %(n)d rows; split it into several files, "
-                        "by township or village."
-                    )
-                    % {"n": MAX_ROWS},
-                    "too_many_rows",
-                )
-            )
-            return
         yield _parse_row(number, raw, errors)
 
 
@@ -680,11 +659,12 @@ def _create_all(households: list[HouseholdPreview], *, user, reason: str, errors
     return created
 
 
-def _read_sheet(wb, preview: ImportPreview) -> list[_Row]:
+def _read_sheet(table, preview: ImportPreview) -> list[_Row]:
     """The data rows of the sheet with the header row; header problems end the reading."""
     errors = preview.errors
-    ws, header_row, columns, twice = _find_header(wb)
-    preview.sheet = ws.title
+    header_row = table.header_row
+    columns, twice = _header_map(table.header)
+    preview.sheet = table.sheet
     for header in twice:
         message = _("This column appears twice in the header row; keep one.")
         errors.append(RowError(header_row, header, message, "duplicate_column"))
@@ -694,7 +674,7 @@ def _read_sheet(wb, preview: ImportPreview) -> list[_Row]:
         errors.append(RowError(header_row, column.header, message, "missing_column"))
     if missing or twice:
         return []
-    rows = list(_read_rows(ws, header_row, columns, errors))
+    rows = list(_read_rows(table.rows, columns, errors))
     if not rows:
         errors.append(RowError(None, "", _("The sheet has a header row but no data rows."), "empty"))
     return rows
@@ -704,21 +684,30 @@ def _read(file, *, user) -> ImportPreview:
     """Every check that needs no writing: cells, households, duplicates, what is already registered."""
     preview = ImportPreview()
     try:
-        wb = _open_workbook(file)
-        try:
-            rows = _read_sheet(wb, preview)
-        finally:
-            wb.close()
-    except _FileError as e:
-        preview.errors.append(RowError(None, "", str(e), "bad_file"))
+        # Bounded before it is parsed, like every import (core/tabular.py); only .xlsx is taken.
+        with read_table(
+            file,
+            is_header=_is_header,
+            max_rows=MAX_ROWS,
+            csv_allowed=False,
+            all_sheets=True,
+            search_rows=HEADER_SEARCH_ROWS,
+        ) as table:
+            if table is None:
+                preview.errors.append(_no_header())
+                return preview
+            rows = _read_sheet(table, preview)
+    except FileRefused as e:
+        # The whole file is refused; problems of rows read before the refusal do not matter.
+        preview.errors = [e.row_error()]
         return preview
-    # A damaged sheet can also fail half-way through; logged, since it could be a bug of ours too.
+    # A bug of ours while reading, not a hostile file: logged, and answered like an unreadable one.
     except Exception:
         logger.warning("Household import: unreadable workbook", exc_info=True)
-        preview.errors.append(RowError(None, "", unreadable_message(), "bad_file"))
+        preview.errors.append(RowError(None, "", unreadable_message(csv=False), "bad_file"))
         return preview
     preview.rows = len(rows)
-    if not rows or any(e.code == "too_many_rows" for e in preview.errors):
+    if not rows:
         return preview
     _check_id_numbers(rows, preview.errors)
     preview.households = _group(rows, _Villages(user), preview.errors)

@@ -11,7 +11,6 @@ interface text."""
 
 from __future__ import annotations
 
-import csv
 import datetime
 import io
 import math
@@ -33,12 +32,13 @@ from core.audit import audit
 from core.exceptions import ApplicationError, NotPermitted
 from core.tabular import (
     EXCEL_DIGITS,
-    MAX_FILE_SIZE,
+    MAX_FILE_SIZE,  # noqa: F401 (the upload form states it)
+    FileRefused,
     RowError,
-    file_too_large_message,
+    file_too_large_message,  # noqa: F401 (the upload form's message)
+    read_table,
 )
 from core.tabular import CellError as _CellError
-from core.tabular import FileError as _FileError
 from core.tabular import cell_date as _date
 from core.tabular import cell_money as _money
 from core.tabular import cell_text as _text
@@ -46,7 +46,6 @@ from core.tabular import header_key as _header_key
 from core.tabular import is_blank as _blank
 from core.tabular import is_number as _is_number
 from core.tabular import normalise as _normalise
-from core.tabular import open_workbook as _open_workbook
 from households import idnumbers
 from households.models import Household, Member
 from policies.exceptions import PolicyProfileMissing, RateMissing
@@ -205,59 +204,11 @@ def check_import_allowed(user) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Reading the file into rows of raw cells
+# The header
 
 
-def _is_csv(filename: str) -> bool:
-    return (filename or "").lower().endswith(".csv")
-
-
-def _decode(data: bytes) -> str:
-    # Excel on a Chinese Windows saves "CSV" as GBK; everything else writes UTF-8.
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise _FileError(unreadable_message())
-
-
-def unreadable_message() -> str:
-    return _(
-        "The file cannot be read as a CSV file (UTF-8 or GBK) or an Excel workbook (.xlsx). Save it "
-        "from Excel or WPS as “CSV UTF-8” or “Excel Workbook (*.xlsx)” and upload it again."
-    )
-
-
-def _csv_rows(file) -> tuple[str, list[list]]:
-    if getattr(file, "size", None) and file.size > MAX_FILE_SIZE:
-        raise _FileError(file_too_large_message())
-    file.seek(0)
-    data = file.read()
-    if isinstance(data, str):
-        data = data.encode()
-    if len(data) > MAX_FILE_SIZE:
-        raise _FileError(file_too_large_message())
-    try:
-        return "", list(csv.reader(io.StringIO(_decode(data), newline="")))
-    except csv.Error:
-        raise _FileError(unreadable_message()) from None
-
-
-def _xlsx_rows(file) -> tuple[str, list[list]]:
-    wb = _open_workbook(file)
-    try:
-        for ws in wb.worksheets:
-            if not hasattr(ws, "iter_rows"):
-                continue
-            if hasattr(ws, "reset_dimensions"):
-                ws.reset_dimensions()
-            rows = [list(r) for r in ws.iter_rows(values_only=True)]
-            if any(len(_header_map(r)[0]) >= 3 for r in rows[:HEADER_SEARCH_ROWS]):
-                return ws.title, rows
-        return "", []
-    finally:
-        wb.close()
+def _is_header(cells) -> bool:
+    return len(_header_map(cells)[0]) >= 3
 
 
 def _header_map(cells) -> tuple[dict[str, int], list[str]]:
@@ -502,26 +453,29 @@ def _check_numbers(rows: list[LoanRow], errors: list[RowError]) -> None:
 
 
 def _resolve_people(rows: list[LoanRow], user, errors: list[RowError]) -> None:
-    """Household and borrower of each row, in the user's area."""
+    """Household and borrower of each row, looked up in the user's area only. A household or a
+    member outside it is not found, exactly as one that is not registered at all: the same message,
+    the same code, the same queries. So a file cannot be used to learn whether an ID number is
+    registered in another area, or who belongs to which household there (PIPL art. 28, 51)."""
     regs = sorted({r.values["registration_no"] for r in rows if r.values.get("registration_no")})
     hashes = {r.row: idnumbers.lookup_hash(r.values["id_number"]) for r in rows if r.values.get("id_number")}
 
     households: dict[str, Household] = {}
+    in_area = Household.objects.filter(village_q(user, "village"))
     for chunk in _chunks(regs):
-        for h in Household.objects.filter(registration_no__in=chunk).select_related("village__parent"):
+        for h in in_area.filter(registration_no__in=chunk).select_related("village__parent"):
             households[h.registration_no] = h
     members: dict[str, Member] = {}
+    members_in_area = Member.objects.filter(village_q(user, "household__village"))
     for chunk in _chunks(sorted(set(hashes.values()))):
-        for m in Member.objects.filter(id_number_hash__in=chunk).select_related("household__village__parent"):
+        for m in members_in_area.filter(id_number_hash__in=chunk).select_related(
+            "household__village__parent"
+        ):
             members[m.id_number_hash] = m
     household_ids = {h.pk for h in households.values()} | {m.household_id for m in members.values()}
     heads = {}
-    visible = set()
     for chunk in _chunks(sorted(household_ids)):
         heads.update((m.household_id, m) for m in Member.objects.filter(household_id__in=chunk, is_head=True))
-        visible.update(
-            Household.objects.filter(village_q(user, "village"), pk__in=chunk).values_list("pk", flat=True)
-        )
 
     for row in rows:
         reg = row.values.get("registration_no")
@@ -533,7 +487,7 @@ def _resolve_people(rows: list[LoanRow], user, errors: list[RowError]) -> None:
                     _error(
                         row.row,
                         "registration_no",
-                        _("No household is registered under “%(value)s”.") % {"value": reg},
+                        _("No household in your area is registered under “%(value)s”.") % {"value": reg},
                         "unknown_household",
                     )
                 )
@@ -546,7 +500,7 @@ def _resolve_people(rows: list[LoanRow], user, errors: list[RowError]) -> None:
                     _error(
                         row.row,
                         "id_number",
-                        _("No household member is registered with this ID number."),
+                        _("No household member in your area is registered with this ID number."),
                         "unknown_borrower",
                     )
                 )
@@ -578,11 +532,6 @@ def _resolve_people(rows: list[LoanRow], user, errors: list[RowError]) -> None:
                 row.ok = False
                 continue
         if household is None:
-            continue
-        if household.pk not in visible:
-            key = "registration_no" if reg else "id_number"
-            errors.append(_error(row.row, key, _("This household is outside your area."), "out_of_scope"))
-            row.ok = False
             continue
         row.household, row.borrower = household, borrower
 
@@ -726,19 +675,21 @@ def _sorted(errors: list[RowError]) -> list[RowError]:
 
 
 def _read(file, filename: str, preview: LoanImportPreview) -> list[LoanRow]:
-    errors = preview.errors
+    """The rows of the file, CSV or XLSX by its content, bounded before and while they are read
+    (core/tabular.py): a refusal of the whole file is the only error then."""
     try:
-        preview.sheet, cells = _csv_rows(file) if _is_csv(filename) else _xlsx_rows(file)
-    except _FileError as e:
-        errors.append(RowError(None, "", str(e), "bad_file"))
+        with read_table(
+            file, is_header=_is_header, max_rows=MAX_ROWS, all_sheets=True, search_rows=HEADER_SEARCH_ROWS
+        ) as table:
+            return _read_table(table, preview)
+    except FileRefused as e:
+        preview.errors = [e.row_error()]
         return []
-    header_row = columns = None
-    for number, row in enumerate(cells[:HEADER_SEARCH_ROWS], start=1):
-        found, twice = _header_map(row)
-        if len(found) >= 3:
-            header_row, columns = number, found
-            break
-    if header_row is None:
+
+
+def _read_table(table, preview: LoanImportPreview) -> list[LoanRow]:
+    errors = preview.errors
+    if table is None:
         errors.append(
             RowError(
                 None,
@@ -755,6 +706,9 @@ def _read(file, filename: str, preview: LoanImportPreview) -> list[LoanRow]:
             )
         )
         return []
+    preview.sheet = table.sheet
+    header_row = table.header_row
+    columns, twice = _header_map(table.header)
     for header in twice:
         errors.append(
             RowError(
@@ -779,20 +733,11 @@ def _read(file, filename: str, preview: LoanImportPreview) -> list[LoanRow]:
     if missing or twice:
         return []
     rows = []
-    for number, cells_row in enumerate(cells[header_row:], start=header_row + 1):
+    # Streamed: the reader refuses the file past MAX_ROWS rows after the header, blank ones too.
+    for number, cells_row in table.rows:
         raw = {key: (cells_row[i] if i < len(cells_row) else None) for key, i in columns.items()}
         if all(_blank(v) for v in raw.values()):
             continue
-        if len(rows) >= MAX_ROWS:
-            errors.append(
-                RowError(
-                    number,
-                    "",
-                    _("The file has more than %(n)d rows; split it into several files.") % {"n": MAX_ROWS},
-                    "too_many_rows",
-                )
-            )
-            return []
         rows.append(_parse_row(number, raw, errors))
     if not rows:
         errors.append(RowError(None, "", _("The file has a header row but no data rows."), "empty"))

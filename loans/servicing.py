@@ -19,11 +19,10 @@ confirm it (settlement_confirm) before it is subsidized."""
 from __future__ import annotations
 
 import bisect
-import csv
 import datetime
 import io
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -37,15 +36,10 @@ from accounts.models import Role
 from core.audit import audit
 from core.exceptions import ApplicationError, ConflictError, NotPermitted
 
-# The shared cell readers (core/tabular.py), so dates and amounts are read (and their problems
-# worded) the same way in every file the system takes.
-from core.tabular import (
-    MAX_FILE_SIZE,
-    RowError,
-    file_too_large_message,
-    unreadable_message,
-)
+# The shared reader and cell readers (core/tabular.py), so a list is bounded, and dates and
+# amounts are read (and their problems worded), the same way in every file the system takes.
 from core.tabular import CellError as _CellError
+from core.tabular import FileRefused, RowError, read_table
 from core.tabular import cell_date as _date
 from core.tabular import cell_money as _money
 from core.tabular import cell_text as _text
@@ -266,10 +260,6 @@ def settlement_template() -> bytes:
     return out.getvalue()
 
 
-class _FileError(Exception):
-    pass
-
-
 @dataclass
 class SettlementRow:
     number: int
@@ -337,48 +327,22 @@ class SettlementImportRejected(ApplicationError):
         self.result = result
 
 
-def _raw_rows(file, filename: str) -> Iterable[tuple]:
-    if getattr(file, "size", None) and file.size > MAX_FILE_SIZE:
-        raise _FileError(file_too_large_message())
-    file.seek(0)
-    if filename.lower().endswith(".csv"):
-        data = file.read()
-        if isinstance(data, str):
-            text = data
-        else:
-            # Excel and WPS on Chinese Windows save CSV in GB18030 (GBK); others in UTF-8.
-            try:
-                text = data.decode("utf-8-sig")
-            except UnicodeDecodeError:
-                try:
-                    text = data.decode("gb18030")
-                except UnicodeDecodeError:
-                    raise _FileError(_("The CSV file is neither UTF-8 nor GBK text.")) from None
-        return [tuple(r) for r in csv.reader(io.StringIO(text))]
-    from openpyxl import load_workbook
-
-    try:
-        wb = load_workbook(file, read_only=True, data_only=True)
-    except Exception:
-        raise _FileError(unreadable_message()) from None
-    try:
-        return [tuple(r) for r in wb.worksheets[0].iter_rows(values_only=True)]
-    finally:
-        wb.close()
+def _columns(cells) -> dict[str, int]:
+    found = {}
+    for position, cell in enumerate(cells):
+        key = HEADER_KEYS.get(_normalise(str(cell)) if cell is not None else "")
+        if key and key not in found:
+            found[key] = position
+    return found
 
 
-def _header(rows: list[tuple]) -> tuple[int, dict[str, int]]:
-    for index, cells in enumerate(rows[:HEADER_SEARCH_ROWS]):
-        found = {}
-        for position, cell in enumerate(cells):
-            key = HEADER_KEYS.get(_normalise(str(cell)) if cell is not None else "")
-            if key and key not in found:
-                found[key] = position
-        if len(found) >= 3:
-            return index, found
-    raise _FileError(
+def _no_header() -> RowError:
+    return RowError(
+        None,
+        "",
         _("No header row found in the first %(n)d rows. The header row must name the columns: %(columns)s.")
-        % {"n": HEADER_SEARCH_ROWS, "columns": "、".join(c.header for c in COLUMNS)}
+        % {"n": HEADER_SEARCH_ROWS, "columns": "、".join(c.header for c in COLUMNS)},
+        "bad_file",
     )
 
 
@@ -456,33 +420,43 @@ def _parse(number: int, raw: dict, errors: list[RowError], *, end_date_counted: 
 
 
 def _read_list(file, filename: str, result: SettlementImportResult) -> None:
-    counted = result.end_date_counted
+    """The list's rows, CSV or XLSX by its content (the first sheet), bounded before and while they
+    are read (core/tabular.py): a refusal of the whole file is the only error then."""
     try:
-        raw_rows = _raw_rows(file, filename)
-        header_index, columns = _header(raw_rows)
-    except _FileError as e:
-        result.errors.append(RowError(None, "", str(e), "bad_file"))
+        with read_table(
+            file,
+            is_header=lambda cells: len(_columns(cells)) >= 3,
+            max_rows=MAX_ROWS,
+            search_rows=HEADER_SEARCH_ROWS,
+        ) as table:
+            _read_rows(table, result)
+    except FileRefused as e:
+        result.rows = []
+        result.errors = [e.row_error()]
+
+
+def _read_rows(table, result: SettlementImportResult) -> None:
+    counted = result.end_date_counted
+    if table is None:
+        result.errors.append(_no_header())
         return
+    columns = _columns(table.header)
     missing = [c for c in COLUMNS if c.required and c.key not in columns]
     for column in missing:
         message = _("This required column is missing from the header row.")
-        result.errors.append(RowError(header_index + 1, column.header, message, "missing_column"))
+        result.errors.append(RowError(table.header_row, column.header, message, "missing_column"))
     if missing:
         return
-    for index in range(header_index + 1, len(raw_rows)):
-        cells = raw_rows[index]
+    # Streamed: the reader refuses the file past MAX_ROWS rows after the header, blank ones too.
+    for number, cells in table.rows:
         raw = {key: cells[pos] if pos < len(cells) else None for key, pos in columns.items()}
         if all(_blank(v) for v in raw.values()):
             continue
-        if len(result.rows) >= MAX_ROWS:
-            message = _("The file has more than %(n)d rows; split it into several files.") % {"n": MAX_ROWS}
-            result.errors.append(RowError(None, "", message, "too_many_rows"))
-            return
-        values = _parse(index + 1, raw, result.errors, end_date_counted=counted)
+        values = _parse(number, raw, result.errors, end_date_counted=counted)
         listed_end = None
         if values:
             listed_end = values["period_end"] - datetime.timedelta(days=1 if counted else 0)
-        result.rows.append(SettlementRow(index + 1, values or {}, listed_end=listed_end))
+        result.rows.append(SettlementRow(number, values or {}, listed_end=listed_end))
     if not result.rows:
         result.errors.append(RowError(None, "", _("The file has a header row but no data rows."), "empty"))
 

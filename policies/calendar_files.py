@@ -6,10 +6,11 @@ worked) and 名称 (the holiday's name).
 The headers and type words are the file format, not interface text: Chinese literals (with
 English alternatives), never translated. Messages about the file are translated as usual.
 
-A file from outside is bounded before it is parsed (STYLE rule 14): its size, then its type by
-content (an XLSX is a ZIP, whose declared uncompressed size is checked before openpyxl opens it),
-then its number of rows, counted while streaming and never read past the cap. Nothing here
-touches the database; `services.calendar_import_check` and `services.calendar_year_import` use
+A file from outside is bounded before it is parsed (STYLE rule 14), by the reader every import
+shares (core/tabular.py): its size, then its type by content (an XLSX is a ZIP, whose declared
+uncompressed size is checked before openpyxl opens it), then its number of rows, counted while
+streaming and never read past the cap, and the length of every cell. Nothing here touches the
+database; `services.calendar_import_check` and `services.calendar_year_import` use
 it and store the year through `calendar_year_define`."""
 
 from __future__ import annotations
@@ -17,20 +18,17 @@ from __future__ import annotations
 import csv
 import datetime
 import io
-import zipfile
 from dataclasses import dataclass, field
 
 from django.utils.translation import gettext as _
 
-from core.tabular import CellError, RowError, cell_date, cell_text, is_blank, normalise
+from core import tabular
+from core.tabular import CellError, FileRefused, RowError, cell_date, cell_text, is_blank, normalise
 
-# A year has a few dozen holiday and adjusted working days; a file of a few KB holds them all.
-MAX_FILE_SIZE = 1024 * 1024
+# The size every import takes (core/uploads.py); a year's file is a few KB.
+MAX_FILE_SIZE = tabular.MAX_FILE_SIZE
 # One row per listed day, blank rows included, after the header: far more than a year lists.
 MAX_ROWS = 400
-# What the ZIP's members say they unpack to, in total. An .xlsx of 400 rows unpacks to well
-# under 1 MB; a small file that claims more is a compression bomb and is never opened.
-MAX_XLSX_UNCOMPRESSED = 10 * 1024 * 1024
 HEADER_SEARCH_ROWS = 5
 NAME_MAX_LENGTH = 50
 
@@ -60,26 +58,7 @@ KIND_WORDS = {
 KIND_LABELS = {HOLIDAY: "休息", WORKDAY: "上班"}
 
 # Codes of refusals that concern the whole file; the rows are not read after one of them.
-FILE_CODES = (
-    "file_too_large",
-    "unknown_file_type",
-    "xlsx_too_large",
-    "bad_file",
-    "bad_encoding",
-    "too_many_rows",
-    "missing_header",
-    "missing_column",
-)
-
-OLE_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # .xls, .doc: the old Office format
-ZIP_SIGNATURE = b"PK\x03\x04"
-
-
-class FileRefused(Exception):
-    def __init__(self, message, code: str):
-        super().__init__(message)
-        self.message = str(message)
-        self.code = code
+FILE_CODES = (*tabular.FILE_CODES, "missing_header", "missing_column")
 
 
 @dataclass
@@ -102,120 +81,6 @@ class ParsedFile:
     errors: list[RowError] = field(default_factory=list)
 
 
-def _refuse_type() -> FileRefused:
-    return FileRefused(
-        _(
-            "This is not a CSV or XLSX file. Download the template, fill it in Excel or WPS and save "
-            "it as “CSV UTF-8” or “Excel Workbook (*.xlsx)”."
-        ),
-        "unknown_file_type",
-    )
-
-
-def _read_bounded(file) -> bytes:
-    if getattr(file, "size", None) and file.size > MAX_FILE_SIZE:
-        raise _too_large()
-    file.seek(0)
-    data = file.read(MAX_FILE_SIZE + 1)
-    if isinstance(data, str):
-        data = data.encode("utf-8")
-    if len(data) > MAX_FILE_SIZE:
-        raise _too_large()
-    return data
-
-
-def _too_large() -> FileRefused:
-    return FileRefused(
-        _(
-            "The file is larger than %(mb)d MB. A year's holidays and adjusted working days fit in a "
-            "few KB: list only those days, one row each."
-        )
-        % {"mb": MAX_FILE_SIZE // (1024 * 1024)},
-        "file_too_large",
-    )
-
-
-def _sniff(data: bytes) -> str:
-    """ "xlsx" or "csv", judged by the content (a file name says nothing: anything can be renamed)."""
-    if data.startswith(ZIP_SIGNATURE):
-        return "xlsx"
-    if data.startswith(OLE_SIGNATURE):
-        raise FileRefused(
-            _(
-                "This is an old Excel (.xls) file. Open it in Excel or WPS and save it as “Excel "
-                "Workbook (*.xlsx)” or as CSV, then upload it again."
-            ),
-            "unknown_file_type",
-        )
-    # Text never holds NUL bytes; executables, images and archives do.
-    if not data.strip() or b"\x00" in data:
-        raise _refuse_type()
-    return "csv"
-
-
-def _xlsx_rows(data: bytes):
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-        members = archive.infolist()
-    except (zipfile.BadZipFile, ValueError, OSError):
-        raise _refuse_type() from None
-    # The sizes are what the ZIP's directory declares; zipfile never unpacks a member past its
-    # declared size, so checking the declaration bounds what openpyxl can be made to read.
-    if sum(m.file_size for m in members) > MAX_XLSX_UNCOMPRESSED:
-        raise FileRefused(
-            _(
-                "The workbook unpacks to more than %(mb)d MB, far more than a year's holidays need; "
-                "it is not opened. Copy the rows into the template and upload that."
-            )
-            % {"mb": MAX_XLSX_UNCOMPRESSED // (1024 * 1024)},
-            "xlsx_too_large",
-        )
-    if "xl/workbook.xml" not in {m.filename for m in members}:
-        # A Word document, an APK, a plain ZIP: a ZIP, but no workbook.
-        raise _refuse_type()
-    from openpyxl import load_workbook
-
-    try:
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    # A damaged workbook can fail anywhere inside openpyxl or zipfile; every such failure means
-    # the same thing to the administrator.
-    except Exception:
-        raise FileRefused(
-            _("The workbook cannot be read. Open it in Excel or WPS, save it again as .xlsx and retry."),
-            "bad_file",
-        ) from None
-    try:
-        # Read-only mode streams the sheet; a sheet that declares a million rows is read only up
-        # to the cap below.
-        yield from workbook.worksheets[0].iter_rows(values_only=True)
-    except Exception:
-        raise FileRefused(
-            _("The workbook cannot be read. Open it in Excel or WPS, save it again as .xlsx and retry."),
-            "bad_file",
-        ) from None
-    finally:
-        workbook.close()
-
-
-def _csv_rows(data: bytes):
-    # Excel and WPS on Chinese Windows save CSV in GB18030 (GBK); others in UTF-8, often with BOM.
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        try:
-            text = data.decode("gb18030")
-        except UnicodeDecodeError:
-            raise FileRefused(
-                _("The CSV file is neither UTF-8 nor GBK text; save it again as “CSV UTF-8”."),
-                "bad_encoding",
-            ) from None
-    try:
-        yield from csv.reader(io.StringIO(text))
-    except csv.Error:
-        message = _("The CSV file cannot be read; save it again from Excel or WPS.")
-        raise FileRefused(message, "bad_file") from None
-
-
 def _header(cells) -> dict[str, int]:
     found: dict[str, int] = {}
     for position, cell in enumerate(cells or ()):
@@ -225,44 +90,47 @@ def _header(cells) -> dict[str, int]:
     return found
 
 
-def _bounded_rows(rows) -> tuple[int, dict[str, int], list[tuple[int, tuple]]]:
-    """The header's row number and columns, and the data rows as (row number, cells), read one
-    by one and refused as soon as there are more than MAX_ROWS of them."""
-    header_number, columns, data_rows = None, {}, []
-    for number, cells in enumerate(rows, start=1):
-        if header_number is None:
-            found = _header(cells)
-            if "date" in found and "kind" in found:
-                header_number, columns = number, found
-            elif number >= HEADER_SEARCH_ROWS:
-                break
-            continue
-        if len(data_rows) >= MAX_ROWS:
-            raise FileRefused(
-                _(
-                    "The file has more than %(n)d rows after the header (blank rows count too). A year "
-                    "lists a few dozen days: keep only the holiday and adjusted working days."
-                )
-                % {"n": MAX_ROWS},
-                "too_many_rows",
-            )
-        data_rows.append((number, tuple(cells or ())))
-    if header_number is None:
-        raise FileRefused(
-            _(
-                "No header row found in the first %(n)d rows. The header row must name the columns "
-                "%(columns)s; download the template to see the layout."
-            )
-            % {"n": HEADER_SEARCH_ROWS, "columns": "、".join(c.header for c in COLUMNS)},
-            "missing_header",
+def _is_header(cells) -> bool:
+    found = _header(cells)
+    return "date" in found and "kind" in found
+
+
+def _no_header() -> FileRefused:
+    return FileRefused(
+        _(
+            "No header row found in the first %(n)d rows. The header row must name the columns "
+            "%(columns)s; download the template to see the layout."
         )
+        % {"n": HEADER_SEARCH_ROWS, "columns": "、".join(c.header for c in COLUMNS)},
+        "missing_header",
+    )
+
+
+def _columns_and_rows(header, rows) -> tuple[dict[str, int], list[tuple[int, tuple]]]:
+    """The header's columns, and the data rows as (row number, cells), read one by one from the
+    bounded reader (core/tabular.py), which refuses the file past MAX_ROWS rows."""
+    columns = _header(header)
     if "name" not in columns:
         raise FileRefused(
             _("The header row has no “%(column)s” column; every holiday needs its name.")
             % {"column": BY_KEY["name"].header},
             "missing_column",
         )
-    return header_number, columns, data_rows
+    return columns, list(rows)
+
+
+def _bounded_rows(rows) -> tuple[int, dict[str, int], list[tuple[int, tuple]]]:
+    """The header's row number and columns, and the data rows, from any rows (lists of cells),
+    bounded like a file's."""
+    numbered = tabular.numbered_rows(rows)
+    found = tabular.find_header(numbered, _is_header, HEADER_SEARCH_ROWS)
+    if found is None:
+        raise _no_header()
+    header_row, header = found
+    columns, data_rows = _columns_and_rows(
+        header, tabular.bounded_rows(numbered, header_row=header_row, max_rows=MAX_ROWS)
+    )
+    return header_row, columns, data_rows
 
 
 def _parse_row(number: int, raw: dict, year: int, errors: list[RowError]) -> CalendarRow:
@@ -356,16 +224,15 @@ def read_calendar_file(file, *, year: int) -> ParsedFile:
     with one error whose code is in FILE_CODES."""
     parsed = ParsedFile()
     try:
-        data = _read_bounded(file)
-        parsed.kind = _sniff(data)
-        rows = _xlsx_rows(data) if parsed.kind == "xlsx" else _csv_rows(data)
-        try:
-            _header_number, columns, data_rows = _bounded_rows(rows)
-        finally:
-            # Reading stops early at the cap; closing the generator closes the workbook too.
-            rows.close()
+        with tabular.read_table(
+            file, is_header=_is_header, max_rows=MAX_ROWS, search_rows=HEADER_SEARCH_ROWS
+        ) as table:
+            if table is None:
+                raise _no_header()
+            parsed.kind = table.kind
+            columns, data_rows = _columns_and_rows(table.header, table.rows)
     except FileRefused as e:
-        parsed.errors.append(RowError(None, "", e.message, e.code))
+        parsed.errors.append(e.row_error())
         return parsed
     for number, cells in data_rows:
         raw = {key: cells[position] if position < len(cells) else None for key, position in columns.items()}

@@ -252,7 +252,8 @@ def test_a_file_that_is_not_a_workbook_is_reported(world, content):
 def test_too_many_rows_is_reported(world, monkeypatch):
     monkeypatch.setattr(excel, "MAX_ROWS", 5)
     preview = excel.parse_workbook(workbook(good_rows()), user=world.cadre)
-    assert [(e.row, e.code) for e in preview.errors] == [(7, "too_many_rows")]
+    # Refused as a whole file (row None), like every import's refusal (core/tabular.py).
+    assert [(e.row, e.code) for e in preview.errors] == [(None, "too_many_rows")]
     assert preview.households == []
 
 

@@ -242,7 +242,8 @@ def test_same_file_twice_is_refused_row_by_row(world, household):
 def test_scope_officer_of_br2_cannot_import_t1_households(world, household):
     officer2 = UserFactory(username="officer2", unit=world.br2, roles=[Role.LOAN_OFFICER])
     errors = refused(officer2, csv_file([row(household)]))
-    assert errors[0].code == "out_of_scope"
+    # Outside the officer's area reads exactly like not registered (#10; tests/security/test_import_leaks.py).
+    assert errors[0].code == "unknown_household"
 
 
 def test_admin_may_import_and_gets_the_serving_branch(world, household):
