@@ -28,6 +28,7 @@ from rest_framework.response import Response
 
 from accounts.models import Role
 from core.exceptions import NotPermitted
+from core.uploads import PhotoField
 from households import selectors as household_selectors
 from households.models import Household, Member
 
@@ -421,7 +422,7 @@ class ObjectionInputSerializer(serializers.Serializer):
 
 
 class PhotoInputSerializer(serializers.Serializer):
-    image = serializers.ImageField()
+    image = PhotoField()
     caption = serializers.CharField(max_length=200, required=False, allow_blank=True)
 
 

@@ -15,6 +15,7 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
 from core.exceptions import NotPermitted
+from core.uploads import PHOTO_MAX_COUNT, PhotoField
 
 from . import checks
 from .models import Classification, PostLoanCheck
@@ -83,7 +84,9 @@ class CheckRecordInput(serializers.Serializer):
     findings = serializers.CharField(allow_blank=True)
     classification = serializers.ChoiceField(choices=Classification.choices)
     classification_reason = serializers.CharField(required=False, allow_blank=True, default="")
-    photos = serializers.ListField(child=serializers.ImageField(), required=False, default=list)
+    photos = serializers.ListField(
+        child=PhotoField(), required=False, default=list, max_length=PHOTO_MAX_COUNT
+    )
 
 
 class CheckRecordApi(GenericAPIView):

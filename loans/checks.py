@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Role
 from accounts.scoping import village_q
+from core import uploads
 from core.audit import audit
 from core.exceptions import ApplicationError, ConflictError, NotPermitted, rule_failed
 from policies.models import PolicyProfile
@@ -253,6 +254,10 @@ def check_record(
             "invalid",
             field="classification_reason",
         )
+    # Photos are stored re-encoded, without the metadata (GPS) the upload carried; one that is not
+    # a JPEG or PNG within the limits refuses the check before anything is written (core/uploads.py).
+    uploads.check_photo_count(photos)
+    stored_photos = [uploads.photo_for_storage(image) for image in photos]
 
     check.done_on = done_on
     check.officer = acting_user
@@ -271,7 +276,7 @@ def check_record(
         ]
     )
     photo_ids = []
-    for image in photos:
+    for image in stored_photos:
         photo = CheckPhoto(post_loan_check=check, image=image, uploaded_by=acting_user)
         photo.full_clean()
         photo.save()

@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.scoping import visible_villages
+from core import uploads
 from households.forms import DateInput, VillageChoiceField
 
 from .models import LoanApplication, PublicityNotice, UseMode
@@ -111,18 +112,33 @@ class MultipleImageInput(forms.ClearableFileInput):
     allow_multiple_selected = True
 
 
-class MultipleImageField(forms.ImageField):
-    """Several photos in one input; each is checked as an image."""
+class MultipleImageField(forms.FileField):
+    """Several photos in one input. Each is checked by core/uploads.py: at most 10 MB, and JPEG or
+    PNG by its content (not its name); at most PHOTO_MAX_COUNT at once. The service stores a
+    re-encoding without the metadata."""
 
     def __init__(self, *args, **kwargs):
-        kwargs.setdefault("widget", MultipleImageInput(attrs={"accept": "image/*"}))
+        kwargs.setdefault("widget", MultipleImageInput(attrs={"accept": uploads.PHOTO_ACCEPT}))
         super().__init__(*args, **kwargs)
+
+    def to_python(self, data):
+        file = super().to_python(data)
+        if file is None:
+            return None
+        try:
+            uploads.check_photo(file)
+        except uploads.PhotoRefused as e:
+            raise forms.ValidationError(e.message, code=e.code) from None
+        return file
 
     def clean(self, data, initial=None):
         single = super().clean
-        if isinstance(data, list | tuple):
-            return [single(item, initial) for item in data if item]
-        return [single(data, initial)] if data else []
+        items = [item for item in data if item] if isinstance(data, list | tuple) else [data] if data else []
+        try:
+            uploads.check_photo_count(items)
+        except uploads.PhotoRefused as e:
+            raise forms.ValidationError(e.message, code=e.code) from None
+        return [single(item, initial) for item in items]
 
 
 class AcceptanceForm(forms.Form):

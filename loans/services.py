@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django_fsm import can_proceed, has_transition_perm
 
 from accounts.models import OrgUnit, Role
+from core import uploads
 from core.audit import audit
 from core.exceptions import ApplicationError, ConflictError, NotPermitted, rule_failed
 from households.models import Household, Member
@@ -354,6 +355,8 @@ def investigation_photo_add(*, acting_user, application, image, caption: str = "
         raise TransitionNotAllowed(app, "photo")
     if not (acting_user.has_role(Role.LOAN_OFFICER) and acting_user.unit_id == app.branch_id):
         raise NotPermitted(_("Only a loan officer of the branch adds investigation photos."))
+    # Stored re-encoded, without the metadata (GPS) the upload carried (core/uploads.py).
+    image = uploads.photo_for_storage(image)
     photo = InvestigationPhoto(application=app, image=image, caption=caption, uploaded_by=acting_user)
     photo.full_clean()
     photo.save()

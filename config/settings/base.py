@@ -101,6 +101,21 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "media/"
 MEDIA_ROOT = env.path("DJANGO_MEDIA_ROOT", default=str(BASE_DIR / "media"))
 
+# --- Upload limits (issue 10, ASVS V5) -----------------------------------------------------------
+# What a request may carry besides files (form fields, a JSON body read through request.body):
+# our forms are a few KB, so Django's 2.5 MB stays.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# An uploaded file above this goes to a temporary file on disk instead of memory, so ten photos or
+# a 10 MB spreadsheet never sit in a worker's memory whole while the request is read.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# At most core.uploads.PHOTO_MAX_COUNT photos are taken at once; a request with more files than
+# this is refused (400) before any of them is read.
+DATA_UPLOAD_MAX_NUMBER_FILES = 20
+# The sizes of the files themselves are core/uploads.py's (photos 10 MB each, imports 10 MB). The
+# reverse proxy in front must refuse anything larger than the largest request we take, ten 10 MB
+# photos and a form: nginx `client_max_body_size 110m;` (README, production).
+# --- end of upload limits --------------------------------------------------------------------------
+
 # ID numbers (PIPL art.28): Fernet keys, newest first. Older keys stay listed until
 # `manage.py rotate_id_keys` has re-encrypted every row with the newest one.
 ID_NUMBER_KEYS = env.list("ID_NUMBER_KEYS", default=[])
