@@ -8,7 +8,7 @@ from django.core.exceptions import FieldDoesNotExist
 from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from .cells import csv_text
 from .middleware import current_address
@@ -127,16 +127,42 @@ def object_type_label(object_type: str) -> str:
 
 
 # Keys services record that are not model fields (an ID number is stored encrypted and hashed).
-KEY_LABELS = {"id_number": gettext_lazy("ID number")}
+KEY_LABELS = {
+    "id_number": pgettext_lazy("audit data", "ID number"),
+    "members": pgettext_lazy("audit data", "members"),
+    "count": pgettext_lazy("audit data", "count"),
+    "rows": pgettext_lazy("audit data", "rows"),
+    "filters": pgettext_lazy("audit data", "filters"),
+    "fields": pgettext_lazy("audit data", "fields changed"),
+    "granted": pgettext_lazy("audit data", "roles granted"),
+    "revoked": pgettext_lazy("audit data", "roles revoked"),
+    "filename": pgettext_lazy("audit data", "file name"),
+    "via": pgettext_lazy("audit data", "through"),
+}
 
 
 def _field_label(model, key: str) -> str:
     if model is not None:
         try:
-            return str(model._meta.get_field(key).verbose_name)
+            field = model._meta.get_field(key)
         except FieldDoesNotExist:
-            pass
+            field = None
+        # A reverse relation (a loan's "repayment") has no verbose name of its own.
+        if getattr(field, "verbose_name", None):
+            return str(field.verbose_name)
     return str(KEY_LABELS.get(key, key))
+
+
+def _value(model, key: str, value) -> str:
+    """`value` of field `key` as text, a choice by its label (劳动能力: 无, not "none")."""
+    if model is not None and isinstance(value, str | int):
+        try:
+            choices = model._meta.get_field(key).flatchoices
+        except (FieldDoesNotExist, AttributeError):
+            choices = None
+        if choices:
+            return str(dict(choices).get(value, value))
+    return _text(value)
 
 
 def _text(value) -> str:
@@ -162,7 +188,7 @@ def _model(label: str):
 
 
 def _snapshot(model, item: dict) -> str:
-    return "; ".join(f"{_field_label(model, k)}: {_text(v)}" for k, v in item.items() if k != "id")
+    return "; ".join(f"{_field_label(model, k)}: {_value(model, k, v)}" for k, v in item.items() if k != "id")
 
 
 def _nested_rows(model, block: dict) -> list[dict]:
@@ -174,7 +200,13 @@ def _nested_rows(model, block: dict) -> list[dict]:
         for field, pair in (item.get("changed") or {}).items():
             if isinstance(pair, list | tuple) and len(pair) == 2:
                 label = f"{who} {_field_label(model, field)}"
-                rows.append({"label": label, "before": _text(pair[0]), "after": _text(pair[1])})
+                rows.append(
+                    {
+                        "label": label,
+                        "before": _value(model, field, pair[0]),
+                        "after": _value(model, field, pair[1]),
+                    }
+                )
     for item in block.get("added") or []:
         rows.append({"label": _("member added"), "value": _snapshot(model, item)})
     for item in block.get("removed") or []:
@@ -184,6 +216,8 @@ def _nested_rows(model, block: dict) -> list[dict]:
 
 # Keys whose value lists the changes of related objects, and their model.
 NESTED = {"members": "households.Member"}
+# Objects whose events list added and removed related objects at the top level (household.create).
+NESTED_BY_TYPE = {"households.household": "households.Member"}
 # Keys under which services record a change as before and after.
 PAIRS = (("old", "new"), ("before", "after"), ("from", "to"))
 # Keys whose value maps each changed field to [before, after].
@@ -210,12 +244,14 @@ def changes(event: AuditEvent) -> list[dict]:
                         rows.append(
                             {
                                 "label": _field_label(model, key),
-                                "before": _text(before.get(key)),
-                                "after": _text(after.get(key)),
+                                "before": _value(model, key, before.get(key)),
+                                "after": _value(model, key, after.get(key)),
                             }
                         )
             else:
                 label = _("state") if first == "from" else ""
+                if first == "from":
+                    before, after = _value(model, "state", before), _value(model, "state", after)
                 rows.append({"label": label, "before": _text(before), "after": _text(after)})
     for key in CHANGE_MAPS:
         mapping = data.get(key)
@@ -226,19 +262,24 @@ def changes(event: AuditEvent) -> list[dict]:
                     rows.append(
                         {
                             "label": _field_label(model, field),
-                            "before": _text(pair[0]),
-                            "after": _text(pair[1]),
+                            "before": _value(model, field, pair[0]),
+                            "after": _value(model, field, pair[1]),
                         }
                     )
                 else:
-                    rows.append({"label": _field_label(model, field), "value": _text(pair)})
+                    rows.append({"label": _field_label(model, field), "value": _value(model, field, pair)})
     for key, label in NESTED.items():
         if isinstance(data.get(key), dict) and isinstance(data[key].get("changed", []), list):
             done.add(key)
             rows += _nested_rows(_model(label), data[key])
+    if event.object_type in NESTED_BY_TYPE:
+        lists = {k: data[k] for k in ("added", "removed") if isinstance(data.get(k), list)}
+        if lists:
+            done.update(lists)
+            rows += _nested_rows(_model(NESTED_BY_TYPE[event.object_type]), lists)
     for key, value in data.items():
         if key not in done:
-            rows.append({"label": _field_label(model, key), "value": _text(value)})
+            rows.append({"label": _field_label(model, key), "value": _value(model, key, value)})
     return rows
 
 

@@ -1,5 +1,6 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from . import selectors
 from .audit import ACTION_LABELS, action_label, object_type_label
@@ -28,8 +29,8 @@ class AuditFilterForm(forms.Form):
     action = forms.ChoiceField(label=_("Action"), required=False)
     object_type = forms.ChoiceField(label=_("Object type"), required=False)
     object_id = forms.CharField(label=_("Object id"), required=False, max_length=64)
-    date_from = forms.DateField(label=_("From"), required=False, widget=DateInput())
-    date_to = forms.DateField(label=_("To"), required=False, widget=DateInput())
+    date_from = forms.DateField(label=pgettext_lazy("date range", "From"), required=False, widget=DateInput())
+    date_to = forms.DateField(label=pgettext_lazy("date range", "To"), required=False, widget=DateInput())
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)

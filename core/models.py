@@ -28,7 +28,7 @@ class AuditEvent(models.Model):
     data = models.JSONField(_("data"), default=dict, blank=True)
     # The client's address of the request that made the change (core.middleware); empty for
     # changes made by tasks and commands, which have no request.
-    address = models.GenericIPAddressField(_("address"), null=True, blank=True)
+    address = models.GenericIPAddressField(_("source address"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("audit event")

@@ -43,7 +43,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='auditevent',
             name='address',
-            field=models.GenericIPAddressField(blank=True, null=True, verbose_name='address'),
+            field=models.GenericIPAddressField(blank=True, null=True, verbose_name='source address'),
         ),
         pgtrigger.migrations.AddTrigger(
             model_name='auditevent',

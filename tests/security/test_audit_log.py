@@ -9,9 +9,14 @@ from __future__ import annotations
 
 import csv
 import datetime
+import functools
 import io
+import os
+import subprocess
+import sys
 
 import pytest
+from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.db.models.deletion import ProtectedError
 from django.test import RequestFactory, override_settings
@@ -101,6 +106,44 @@ def test_appending_still_works(world):
     before = AuditEvent.objects.count()
     audit(actor=world.admin, action="user.create", obj=world.cadre)
     assert AuditEvent.objects.count() == before + 1
+
+
+SQLITE_ATTEMPT = """
+from django.conf import settings
+from django.db import DatabaseError, transaction
+from core.models import AuditEvent
+event = AuditEvent.objects.create(action="x", object_type="a", object_id="1", reason="kept")
+for attempt in (
+    lambda: AuditEvent.objects.filter(pk=event.pk).update(reason="rewritten"),
+    lambda: AuditEvent.objects.all().delete(),
+):
+    try:
+        with transaction.atomic():
+            attempt()
+        print("NOT REFUSED")
+    except DatabaseError as e:
+        print("refused:", e)
+print("left:", list(AuditEvent.objects.values_list("reason", flat=True)))
+"""
+
+
+def test_the_embedded_sqlite_refuses_too(tmp_path):
+    """`make run` migrates the local settings' SQLite: pgtrigger skips it, plain triggers protect it."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.local",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'local.sqlite3'}",
+    }
+    run = functools.partial(
+        subprocess.run, cwd=settings.BASE_DIR, env=env, capture_output=True, text=True, timeout=300
+    )
+    migrated = run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"])
+    assert migrated.returncode == 0, migrated.stderr[-3000:]
+    result = run([sys.executable, "manage.py", "shell", "-c", SQLITE_ATTEMPT])
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.count(f"refused: {REFUSED}") == 2, result.stdout
+    assert "NOT REFUSED" not in result.stdout
+    assert "left: ['kept']" in result.stdout
 
 
 # ---- the address of each change -------------------------------------------------------------------
