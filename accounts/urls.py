@@ -16,6 +16,7 @@ urlpatterns = [
         ),
         name="login",
     ),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("logout/", views.LogoutView.as_view(), name="logout"),
+    path("password/", views.PasswordChangeView.as_view(), name="password_change"),
     path("notices/<int:pk>/dismiss/", views.notice_dismiss, name="notice_dismiss"),
 ]

@@ -40,6 +40,14 @@ def moment(value) -> datetime.datetime:
     return value if value.tzinfo else value.replace(tzinfo=SHANGHAI)
 
 
+def login_request():
+    """The request a password login needs: django-axes counts failures per account and per
+    address, so `authenticate()` and `client.login()` must pass one (`request=login_request()`)."""
+    from django.test import RequestFactory
+
+    return RequestFactory().post("/accounts/login/")
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "today(date): run the test with the clock set to this day (10:00)")
     # Module- and session-scoped fixtures (the seeded demo, say) are set up before any test's own
@@ -62,6 +70,15 @@ def pinned_clock(request):
     when = moment(marker.args[0]) if marker else moment(PINNED_TODAY)
     with time_machine.travel(when, tick=True) as traveller:
         yield traveller
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    """The API's rate limits count in the cache (per process in the tests): each test starts at
+    zero, whichever tests ran before it on this worker."""
+    from django.core.cache import cache
+
+    cache.clear()
 
 
 class World:

@@ -46,7 +46,7 @@ from policies.exceptions import CalendarMissing
 from policies.models import CalendarDay, CalendarYear, PolicyProfile
 from subsidies.models import SubsidyBatch
 from subsidies.services import first_working_day_after
-from tests.conftest import moment
+from tests.conftest import login_request, moment
 
 pytestmark = pytest.mark.django_db
 
@@ -266,7 +266,7 @@ def test_the_demo_accounts_open_their_pages(demo, client):
         "finance": [reverse("subsidies:batch_detail", args=[batch.pk])],
     }
     for username, names in pages.items():
-        assert client.login(username=username, password=seed_demo.PASSWORD), username
+        assert client.login(request=login_request(), username=username, password=seed_demo.PASSWORD), username
         for url in [reverse(name) for name in names] + details.get(username, []):
             response = client.get(url)
             assert response.status_code == 200, (username, url, response.status_code)
@@ -350,7 +350,7 @@ def test_subsidy_batches(demo, client):
         with pytest.raises(CalendarMissing) as caught:
             first_working_day_after(D(2026, 12, 31))
         assert caught.value.code == "calendar_missing" and caught.value.extra["year"] == 2027
-    assert client.login(username="finance", password=seed_demo.PASSWORD)
+    assert client.login(request=login_request(), username="finance", password=seed_demo.PASSWORD)
     page = client.get(reverse("subsidies:batch_list")).content.decode()
     for batch in batches.values():
         assert str(batch.label) in page

@@ -43,7 +43,7 @@ from loans.models import (
 from loans.servicing import AUTO_REASON, BUCKETS, overdue_refresh
 from loans.workflow import State
 from policies.models import CalendarDay, PolicyProfile
-from tests.conftest import moment
+from tests.conftest import login_request, moment
 
 # The day these tests are about: a Wednesday in June, a plain working day in the middle of a
 # quarter and of a year the seeded calendar covers. The module seeds on it and every test runs on it.
@@ -127,7 +127,7 @@ def test_one_account_per_role_all_with_the_demo_password(seeded):
     held = Counter(code for user in users for code in user.role_codes)
     assert set(held) == {code for code, _ in Role.CHOICES}
     for user in users:
-        assert authenticate(username=user.username, password=seed_demo.PASSWORD) == user
+        assert authenticate(login_request(), username=user.username, password=seed_demo.PASSWORD) == user
         assert not user.is_superuser
         for code in user.role_codes:
             assert user.unit.kind in Role.UNIT_KINDS[code]
@@ -135,6 +135,8 @@ def test_one_account_per_role_all_with_the_demo_password(seeded):
     assert (
         admin.is_staff and admin.has_perm("accounts.change_user") and admin.has_perm("core.view_auditevent")
     )
+    # Administrators unlock a login django-axes locked (issue 10).
+    assert admin.has_perm("axes.delete_accessattempt")
     assert not users.get(username="cadre").is_staff
     # The table `make run` prints for newcomers: every account, its role in Chinese, and the password.
     for username, *_ in seed_demo.ACCOUNTS:
@@ -225,7 +227,9 @@ def test_loan_applications_in_every_state(seeded):
     assert set(branch_apps.values_list("state", flat=True)) == set(State.values) - {State.DRAFT}
     assert loan_selectors.application_list(user=approver).filter(state=State.BANK_APPROVAL).count() >= 2
     for username, *_ in seed_demo.VILLAGE_CADRES:
-        assert authenticate(username=username, password=seed_demo.PASSWORD).has_role(Role.VILLAGE_CADRE)
+        assert authenticate(login_request(), username=username, password=seed_demo.PASSWORD).has_role(
+            Role.VILLAGE_CADRE
+        )
         assert username in seeded
     # One application per household, each borrower a member of age who can work.
     applications = list(demo_applications().select_related("borrower"))

@@ -1,5 +1,6 @@
 """Settings shared by every environment. Environment-specific files override these."""
 
+import datetime
 from pathlib import Path
 
 import environ
@@ -29,7 +30,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     # Security mechanisms come from maintained libraries (issue 10): login throttling and lockout,
@@ -51,6 +51,12 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Content-Security-Policy header on every response (issue 10; CONTENT_SECURITY_POLICY below).
+    "csp.middleware.CSPMiddleware",
+    # Authentication (issue 10): the absolute session lifetime, after the messages it uses.
+    "accounts.middleware.SessionLifetimeMiddleware",
+    # Last, as django-axes requires: it turns a lockout flagged during the view into its page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -81,6 +87,39 @@ AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "accounts:login"
+
+# --- Authentication (issue 10, ASVS V6) -------------------------------------------------------
+# django-axes checks every login (page, API token, admin) before the model backend runs.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Five failures for one account, or from one address, lock that account or address for 30
+# minutes. A failure during the lockout does not extend it, so the time the message states holds.
+# An administrator unlocks early in the admin site (Axes › access attempts: delete the rows) or
+# with `manage.py axes_reset_username <username>` / `axes_reset_ip <address>`.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=30))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "accounts.views.lockout_response"
+AXES_HTTP_RESPONSE_CODE = 429
+# The address is the audit log's (core.middleware.client_address, TRUSTED_PROXY_COUNT): a
+# client cannot dodge the per-address count by writing its own X-Forwarded-For.
+AXES_CLIENT_IP_CALLABLE = "core.middleware.client_address"
+# A county office PC is shared: a session ends after 30 minutes without a request, and at the
+# latest 10 hours (a working day) after the login (accounts.middleware.SessionLifetimeMiddleware).
+SESSION_COOKIE_AGE = env.int("SESSION_IDLE_MINUTES", default=30) * 60
+SESSION_SAVE_EVERY_REQUEST = True
+SESSION_MAX_LIFETIME = datetime.timedelta(hours=env.int("SESSION_MAX_HOURS", default=10))
+# API tokens (django-rest-knox): stored as SHA-512 digests, valid 10 hours, revoked by logout,
+# logout-all and a password change. Clients keep sending `Authorization: Token <token>`.
+REST_KNOX = {
+    "TOKEN_TTL": datetime.timedelta(hours=env.int("API_TOKEN_HOURS", default=10)),
+    "AUTH_HEADER_PREFIX": "Token",
+    "AUTO_REFRESH": False,
+}
+# --- end of authentication -------------------------------------------------------------------
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -125,7 +164,7 @@ ID_NUMBER_HASH_KEY = env.str("ID_NUMBER_HASH_KEY", default="")
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "knox.auth.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "core.api.Pagination",
@@ -136,6 +175,16 @@ REST_FRAMEWORK = {
     "COERCE_DECIMAL_TO_STRING": True,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
+    # Authentication (issue 10, ASVS V6): see the block below for the rates.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env.str("API_THROTTLE_ANON", default="60/minute"),
+        "user": env.str("API_THROTTLE_USER", default="1200/minute"),
+        "auth": env.str("API_THROTTLE_AUTH", default="10/minute"),
+    },
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "扶贫小额信贷管理系统 API",

@@ -69,3 +69,14 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+
+# --- Authentication (issue 10) ----------------------------------------------------------------
+# The API's rate limits count in Django's cache: one Redis for every worker process, or each
+# process would count on its own. Sessions and login lockouts live in the database.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": env.str("DJANGO_CACHE_URL", default=CELERY_BROKER_URL),
+        "KEY_PREFIX": "fupin",
+    }
+}

@@ -20,3 +20,7 @@ STORAGES = {
 # that expire at a date computed from the pinned clock could already be past for the browser.
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 CSRF_COOKIE_AGE = None
+# Authentication (issue 10): django-axes stays enabled (tests/security/test_authentication.py
+# proves the lockout); the API's rate limits count in this process's own cache, which
+# tests/conftest.py clears before each test so one test's requests never throttle another's.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
