@@ -141,4 +141,7 @@ class User(AbstractUser):
         return self._role_codes
 
     def has_role(self, *codes: str) -> bool:
-        return self.is_superuser or bool(self.role_codes.intersection(codes))
+        """Whether the user holds one of the business roles. A superuser is not every role: the
+        flag is for system maintenance (Django admin), and approving a loan, a subsidy batch or a
+        blacklist removal needs the role itself (issue 10, ASVS V2.3.5)."""
+        return bool(self.role_codes.intersection(codes))

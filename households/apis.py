@@ -15,9 +15,11 @@ from rest_framework.response import Response
 
 from accounts.models import OrgUnit
 from accounts.scoping import visible_villages
+from core.api import FilterSerializer, IdFilter, parse_filters
 from core.exceptions import NotPermitted
 
 from . import idnumbers, selectors, services
+from .apis_blacklist import BlacklistRemovalInputSerializer, BlacklistRemovalRequestSerializer
 from .models import BlacklistEntry, CreditRating, Household, Member
 from .permissions import can_edit_households, can_keep_blacklist, can_see_full_id, rating_branch
 
@@ -70,7 +72,8 @@ class MemberSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_id_number(self, member) -> str:
-        return member.id_number if self.context.get("full_id") else member.id_number_masked
+        # Full only where the view revealed it, which records the reveal (DOMAIN §2).
+        return self.context.get("id_numbers", {}).get(member.pk, member.id_number_masked)
 
     def get_age(self, member) -> int:
         return member.age_on(timezone.localdate())
@@ -233,12 +236,27 @@ class HouseholdInputSerializer(serializers.Serializer):
             self.fields["village"].queryset = visible_villages(request.user)
 
 
-class HouseholdFilterSerializer(serializers.Serializer):
-    q = serializers.CharField(required=False, allow_blank=True)
-    village = serializers.IntegerField(required=False)
+class HouseholdFilterSerializer(FilterSerializer):
+    q = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=100,
+        help_text=gettext_lazy("Member name, registration number or a whole ID number"),
+    )
+    village = IdFilter()
     status = serializers.ChoiceField(
         choices=Household.PovertyStatus.choices, required=False, allow_blank=True
     )
+
+
+class BlacklistFilterSerializer(FilterSerializer):
+    active = serializers.ChoiceField(
+        choices=["true", "false", "all"],
+        required=False,
+        allow_blank=True,
+        help_text=gettext_lazy("true (the default): active entries; false: removed ones; all."),
+    )
+    household = IdFilter()
 
 
 class RatingInputSerializer(serializers.Serializer):
@@ -273,14 +291,38 @@ class ReasonSerializer(serializers.Serializer):
     reason = serializers.CharField()
 
 
+class IdentityCorrectionSerializer(serializers.Serializer):
+    name = serializers.CharField(
+        max_length=50, required=False, allow_blank=True, help_text=gettext_lazy("The corrected name.")
+    )
+    id_number = IdNumberField(
+        required=False, help_text=gettext_lazy("The corrected 18-character ID number, as text.")
+    )
+    reason = serializers.CharField(help_text=gettext_lazy("Why the name or ID number was wrong."))
+
+    def validate(self, attrs):
+        if not (attrs.get("name") or "").strip() and not attrs.get("id_number"):
+            raise serializers.ValidationError(
+                {"name": [_("Give the corrected name, the corrected ID number, or both.")]}
+            )
+        return attrs
+
+
 # ---------------------------------------------------------------------------------------------
 # Views
 # ---------------------------------------------------------------------------------------------
 
 
 def _detail_data(request, household_pk):
+    """The detail, with full ID numbers for roles whose work needs them (API.md); each full number
+    given out is an audited view of it (DOMAIN §2)."""
     household = selectors.household_detail(user=request.user, pk=household_pk)
-    return HouseholdSerializer(household, context={"full_id": can_see_full_id(request.user)}).data
+    numbers = {}
+    if can_see_full_id(request.user):
+        numbers = services.member_id_numbers_reveal(
+            acting_user=request.user, members=household.members.all(), via="api"
+        )
+    return HouseholdSerializer(household, context={"id_numbers": numbers}).data
 
 
 class HouseholdListApi(GenericAPIView):
@@ -288,27 +330,17 @@ class HouseholdListApi(GenericAPIView):
 
     serializer_class = HouseholdSerializer
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("q", str, description="Member name, registration number or a whole ID number"),
-            OpenApiParameter("village", int),
-            OpenApiParameter("status", str, enum=Household.PovertyStatus.values),
-        ],
-        responses=HouseholdSerializer(many=True),
-    )
+    @extend_schema(parameters=[HouseholdFilterSerializer], responses=HouseholdSerializer(many=True))
     def get(self, request):
-        filters = HouseholdFilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
+        filters = parse_filters(HouseholdFilterSerializer, request)
         qs = selectors.household_search(
             user=request.user,
-            q=filters.validated_data.get("q", ""),
-            village_id=filters.validated_data.get("village"),
-            status=filters.validated_data.get("status", ""),
+            q=filters.get("q", ""),
+            village_id=filters.get("village"),
+            status=filters.get("status", ""),
         )
         page = self.paginate_queryset(qs)
-        return self.get_paginated_response(
-            HouseholdSerializer(page, many=True, context={"full_id": False}).data
-        )
+        return self.get_paginated_response(HouseholdSerializer(page, many=True).data)
 
     @extend_schema(request=HouseholdInputSerializer, responses={201: HouseholdSerializer})
     def post(self, request):
@@ -323,7 +355,8 @@ class HouseholdListApi(GenericAPIView):
 
 
 class HouseholdDetailApi(GenericAPIView):
-    """One household. Members' ID numbers are full only for roles whose work needs them."""
+    """One household. Members' ID numbers are full only for roles whose work needs them, and
+    every answer that carries full numbers is recorded as a view of them (DOMAIN §2)."""
 
     serializer_class = HouseholdSerializer
 
@@ -335,7 +368,9 @@ class HouseholdDetailApi(GenericAPIView):
         responses=HouseholdSerializer,
         description="Fields given are changed. `members`, when given, is the complete new member list: "
         "items with `id` update that member (without `id_number` the stored number stays), items "
-        "without `id` are added, members left out are removed.",
+        "without `id` are added, members left out are removed. The name and ID number of a member "
+        "who is the borrower of an application past draft or of a loan are locked: changing them "
+        "answers 400 `identity_locked` (use `members/{member_id}/identity-correction/`).",
     )
     def patch(self, request, pk):
         household = selectors.household_get(user=request.user, pk=pk)
@@ -347,6 +382,27 @@ class HouseholdDetailApi(GenericAPIView):
         data.is_valid(raise_exception=True)
         services.household_update(acting_user=request.user, household=household, **data.validated_data)
         return Response(_detail_data(request, household.pk))
+
+
+class MemberIdentityCorrectionApi(GenericAPIView):
+    """An administrator corrects a member's name and/or ID number, with a reason (DOMAIN §2).
+    The only way to change a locked borrower's identity; audited with before and after, the ID
+    number as keyed hash and masked form."""
+
+    serializer_class = MemberSerializer
+
+    @extend_schema(request=IdentityCorrectionSerializer, responses=MemberSerializer)
+    def post(self, request, pk, member_pk):
+        household = selectors.household_get(user=request.user, pk=pk)
+        member = selectors.member_get(household=household, pk=member_pk)
+        if not services.can_correct_identity(request.user):
+            raise NotPermitted(_("Only an administrator may correct a member's name or ID number."))
+        data = IdentityCorrectionSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        member = services.member_identity_correct(
+            acting_user=request.user, member=member, **data.validated_data
+        )
+        return Response(MemberSerializer(member).data)
 
 
 class RatingListApi(GenericAPIView):
@@ -378,20 +434,12 @@ class BlacklistListApi(GenericAPIView):
 
     serializer_class = BlacklistEntrySerializer
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("active", str, enum=["true", "false", "all"]),
-            OpenApiParameter("household", int),
-        ],
-        responses=BlacklistEntrySerializer(many=True),
-    )
+    @extend_schema(parameters=[BlacklistFilterSerializer], responses=BlacklistEntrySerializer(many=True))
     def get(self, request):
-        choice = request.query_params.get("active", "true")
-        if choice not in ("true", "false", "all"):
-            raise serializers.ValidationError({"active": [_("Use true, false or all.")]})
-        active = {"true": True, "false": False, "all": None}[choice]
+        filters = parse_filters(BlacklistFilterSerializer, request)
+        active = {"true": True, "false": False, "all": None}[filters.get("active") or "true"]
         qs = selectors.blacklist_entries(
-            user=request.user, active=active, household_id=request.query_params.get("household")
+            user=request.user, active=active, household_id=filters.get("household")
         )
         page = self.paginate_queryset(qs)
         return self.get_paginated_response(BlacklistEntrySerializer(page, many=True).data)
@@ -413,21 +461,28 @@ class BlacklistDetailApi(GenericAPIView):
         return Response(BlacklistEntrySerializer(selectors.blacklist_entry(user=request.user, pk=pk)).data)
 
     @extend_schema(
-        request=ReasonSerializer,
+        request=BlacklistRemovalInputSerializer,
         parameters=[OpenApiParameter("reason", str, description="The reason, when not in the body")],
-        responses=BlacklistEntrySerializer,
-        description="Removes the household from the blacklist. The entry is kept, with who removed "
-        "it, when and why; the answer is the updated entry.",
+        responses={202: BlacklistRemovalRequestSerializer},
+        description="Asks for the household to come off the blacklist (four-eyes): `basis` is "
+        "`settled` (checked: every loan of the household repaid, P1 art.22) or `exception` (stated "
+        "in `reason`). Nothing is lifted until a second person approves at "
+        "`blacklist/removal-requests/{id}/approve/`; the answer is the pending request.",
     )
     def delete(self, request, pk):
         entry = selectors.blacklist_entry(user=request.user, pk=pk)
         if not can_keep_blacklist(request.user):
             raise NotPermitted(_("Only the county poverty office and bank loan officers keep the blacklist."))
         body = request.data if hasattr(request.data, "get") else {}
-        data = ReasonSerializer(data={"reason": body.get("reason") or request.query_params.get("reason", "")})
-        data.is_valid(raise_exception=True)
-        entry = services.blacklist_remove(
-            acting_user=request.user, entry=entry, reason=data.validated_data["reason"]
+        data = BlacklistRemovalInputSerializer(
+            data={
+                "reason": body.get("reason") or request.query_params.get("reason", ""),
+                "basis": body.get("basis") or request.query_params.get("basis") or "settled",
+            }
         )
-        entry = selectors.blacklist_entry(user=request.user, pk=entry.pk)
-        return Response(BlacklistEntrySerializer(entry).data)
+        data.is_valid(raise_exception=True)
+        removal = services.blacklist_removal_request(
+            acting_user=request.user, entry=entry, **data.validated_data
+        )
+        removal = selectors.blacklist_removal_request(user=request.user, pk=removal.pk)
+        return Response(BlacklistRemovalRequestSerializer(removal).data, status=status.HTTP_202_ACCEPTED)

@@ -243,3 +243,76 @@ class BlacklistEntry(models.Model):
     @property
     def is_active(self) -> bool:
         return self.removed_at is None
+
+    @property
+    def pending_removal(self):
+        """The removal request awaiting a second person's decision, if any (one query)."""
+        return self.removal_requests.filter(state="pending").select_related("requested_by").first()
+
+
+class BlacklistRemovalRequest(models.Model):
+    """A request to take a household off the blacklist, decided by a second person (four-eyes,
+    ASVS V2.3.5; DOMAIN §5). P1 art.22 keeps a malicious defaulter listed until the debt is repaid,
+    so the request says whether every loan of the household is settled or, if not, which exception
+    is claimed; only an approval by someone other than the requester lifts the entry."""
+
+    class Basis(models.TextChoices):
+        SETTLED = "settled", _("The debt is settled")
+        EXCEPTION = "exception", _("Exception (stated in the reason)")
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Awaiting approval")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Rejected")
+
+    entry = models.ForeignKey(
+        BlacklistEntry,
+        on_delete=models.PROTECT,
+        related_name="removal_requests",
+        verbose_name=_("blacklist entry"),
+    )
+    basis = models.CharField(_("basis"), max_length=16, choices=Basis.choices)
+    reason = models.TextField(_("reason for removal"))
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("requested by")
+    )
+    requested_at = models.DateTimeField(_("requested at"), auto_now_add=True)
+    state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.PENDING)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("decided by"),
+    )
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    decision_comment = models.TextField(_("comment on the decision"), blank=True)
+
+    class Meta:
+        verbose_name = _("blacklist removal request")
+        verbose_name_plural = _("blacklist removal requests")
+        ordering = ["-requested_at", "-id"]
+        constraints = [
+            # One open request per entry: a second one would only split the approvers' attention.
+            models.UniqueConstraint(
+                fields=["entry"], condition=Q(state="pending"), name="blacklist_removal_one_pending"
+            ),
+            # A decision has a decider and a time; a pending request has neither.
+            models.CheckConstraint(
+                condition=Q(state="pending", decided_by__isnull=True, decided_at__isnull=True)
+                | Q(state__in=["approved", "rejected"], decided_by__isnull=False, decided_at__isnull=False),
+                name="blacklist_removal_decided",
+            ),
+            # Four-eyes at the database too: whoever asked never decides.
+            models.CheckConstraint(
+                condition=Q(decided_by__isnull=True) | ~Q(decided_by=models.F("requested_by")),
+                name="blacklist_removal_four_eyes",
+            ),
+            models.CheckConstraint(
+                condition=Q(basis__in=["settled", "exception"]), name="blacklist_removal_basis"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.entry.household}: {self.get_state_display()}"

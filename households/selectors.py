@@ -13,7 +13,7 @@ from django.utils import timezone
 from accounts.scoping import village_q
 
 from . import idnumbers
-from .models import BlacklistEntry, CreditRating, Household, Member
+from .models import BlacklistEntry, BlacklistRemovalRequest, CreditRating, Household, Member
 
 
 def ratings_in_force(on: datetime.date) -> QuerySet[CreditRating]:
@@ -156,9 +156,61 @@ def blacklist_entry(*, user, pk) -> BlacklistEntry:
         raise Http404 from None
 
 
+def member_get(*, household: Household, pk) -> Member:
+    """One member of a household the caller has already fetched through a scoped selector; a
+    member of another household answers 404 like one that does not exist."""
+    try:
+        return household.members.select_related("household").get(pk=int(pk))
+    except (Member.DoesNotExist, TypeError, ValueError):
+        raise Http404 from None
+
+
+def identity_locked_ids(member_ids) -> set[int]:
+    """The members among `member_ids` whose name and ID number are locked (DOMAIN §2): the
+    borrower of an application past draft (whatever became of it: publicity notices, the bank's
+    investigation and contracts already carry the name) or of any loan, imported ones included."""
+    # Imported here: the loans app builds on households, not the other way round.
+    from loans.models import Loan, LoanApplication
+    from loans.workflow import State
+
+    ids = [pk for pk in member_ids if pk]
+    if not ids:
+        return set()
+    applied = LoanApplication.objects.filter(borrower_id__in=ids).exclude(state=State.DRAFT)
+    borrowed = Loan.objects.filter(borrower_id__in=ids)
+    return set(applied.values_list("borrower_id", flat=True)) | set(
+        borrowed.values_list("borrower_id", flat=True)
+    )
+
+
 def head_of(household: Household) -> Member | None:
     """The head from prefetched members (no query when they are prefetched)."""
     for member in household.members.all():
         if member.is_head:
             return member
     return None
+
+
+def blacklist_removal_requests(*, user, state: str | None = "pending") -> QuerySet[BlacklistRemovalRequest]:
+    """Requests to take households of the user's area off the blacklist; `state` None means all."""
+    qs = BlacklistRemovalRequest.objects.filter(village_q(user, "entry__household__village")).select_related(
+        "entry__household__village__parent", "entry__added_by", "requested_by", "decided_by"
+    )
+    if state is not None:
+        qs = qs.filter(state=state)
+    return qs.order_by("-requested_at", "-id")
+
+
+def blacklist_removal_request(*, user, pk) -> BlacklistRemovalRequest:
+    try:
+        return blacklist_removal_requests(user=user, state=None).get(pk=int(pk))
+    except (BlacklistRemovalRequest.DoesNotExist, TypeError, ValueError, OverflowError):
+        raise Http404 from None
+
+
+def pending_removal_request(entry: BlacklistEntry) -> BlacklistRemovalRequest | None:
+    return (
+        entry.removal_requests.filter(state=BlacklistRemovalRequest.State.PENDING)
+        .select_related("requested_by")
+        .first()
+    )

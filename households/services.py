@@ -16,17 +16,17 @@ from django.db.models import ProtectedError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.models import OrgUnit
+from accounts.models import OrgUnit, Role
 from accounts.scoping import village_q, visible_villages
 from core.audit import audit
 from core.exceptions import ApplicationError, ConflictError, NotPermitted
 from policies.models import PolicyProfile
 from policies.selectors import county_of, profile_for
 
-from . import idnumbers
+from . import idnumbers, selectors
 from .exceptions import AlreadyBlacklisted, duplicate_id_number, field_error, member_error
-from .models import BlacklistEntry, CreditRating, Household, Member
-from .permissions import BLACKLIST_KEEPERS, HOUSEHOLD_EDITORS, rating_branch
+from .models import BlacklistEntry, BlacklistRemovalRequest, CreditRating, Household, Member
+from .permissions import BLACKLIST_KEEPERS, HOUSEHOLD_EDITORS, can_see_full_id, rating_branch
 
 HOUSEHOLD_FIELDS = (
     "registration_no",
@@ -40,6 +40,10 @@ HOUSEHOLD_FIELDS = (
     "business",
 )
 MEMBER_FIELDS = ("name", "relation", "is_head", "phone", "labour_capacity")
+# What identifies a borrower on contracts, publicity notices and the bank's records: locked once
+# the person applies past draft or borrows (DOMAIN §2; see selectors.identity_locked_ids).
+IDENTITY_FIELDS = ("name", "id_number")
+IDENTITY_SOURCE = "DOMAIN §2; PIPL art.28"
 
 # ---------------------------------------------------------------------------------------------
 # Households and members
@@ -154,6 +158,58 @@ def _check_members(members: list[dict], existing: dict[int, Member]) -> None:
         seen.add(number_hash)
 
 
+def id_number_ref(member: Member) -> dict:
+    """An ID number as the audit log keeps it: the keyed hash (to find every event about one
+    person) and the masked form (for people reading the log), never the number itself."""
+    return {"hash": member.id_number_hash, "masked": member.id_number_masked}
+
+
+def _member_snapshot(member: Member) -> dict:
+    return {**{f: getattr(member, f) for f in MEMBER_FIELDS}, "id_number": id_number_ref(member)}
+
+
+def _changes(before: dict, after: dict) -> dict:
+    return {f: [before[f], after[f]] for f in after if before.get(f) != after[f]}
+
+
+def identity_locked_error(member: Member, index: int | None = None, field: str = "name") -> ApplicationError:
+    message = _(
+        "%(name)s is the borrower of a loan application that has been submitted, or of a loan, so "
+        "their name and ID number are locked and cannot be changed by editing the household "
+        "(DOMAIN §2). If they are wrong, an administrator corrects them with "
+        "“Correct name or ID number” and states the reason."
+    ) % {"name": member.name}
+    rules = [{"rule": "identity_locked", "message": str(message), "source": IDENTITY_SOURCE}]
+    if index is None:
+        return ApplicationError(
+            message, "identity_locked", {"fields": {field: [str(message)]}, "rules": rules}, field=field
+        )
+    return ApplicationError(
+        message,
+        "identity_locked",
+        {"fields": {"members": {str(index): {field: [str(message)]}}}, "rules": rules},
+        field=f"members.{index}.{field}",
+    )
+
+
+def _check_identity_locks(members: list[dict], existing: dict[int, Member]) -> None:
+    """Refuse an ordinary edit that changes the name or ID number of a locked member (DOMAIN §2).
+    Checked before anything is written, so a refusal leaves the household as it was."""
+    editing = {m["id"]: (i, m) for i, m in enumerate(members) if m.get("id")}
+    if not editing:
+        return
+    locked = selectors.identity_locked_ids(editing)
+    for pk in sorted(locked):
+        index, data = editing[pk]
+        member = existing[pk]
+        name = data.get("name")
+        if isinstance(name, str) and name.strip() != member.name:
+            raise identity_locked_error(member, index, "name")
+        info = data.get("id_info")
+        if info is not None and idnumbers.lookup_hash(info.number) != member.id_number_hash:
+            raise identity_locked_error(member, index, "id_number")
+
+
 def _save_member(member: Member, data: dict, index: int) -> Member:
     for field in MEMBER_FIELDS:
         if field in data:
@@ -204,14 +260,16 @@ def household_create(*, acting_user, members: Iterable[dict], reason: str = "", 
     _check_members(members, {})
     household = Household(**{k: v for k, v in fields.items() if k in HOUSEHOLD_FIELDS})
     _save_household(household)
+    added = []
     for i, data in enumerate(members):
-        _save_member(Member(household=household), data, i)
+        member = _save_member(Member(household=household), data, i)
+        added.append({"id": member.pk, **_member_snapshot(member)})
     audit(
         actor=acting_user,
         action="household.create",
         obj=household,
         reason=reason,
-        data={"registration_no": household.registration_no, "members": len(members)},
+        data={"registration_no": household.registration_no, "members": len(members), "added": added},
     )
     return household
 
@@ -239,6 +297,8 @@ def household_update(
         existing = {m.pk: m for m in household.members.all()}
         normalised = _normalise_members(list(members), existing)
         _check_members(normalised, existing)
+        _check_identity_locks(normalised, existing)
+        before_members = {pk: _member_snapshot(m) for pk, m in existing.items()}
         keep = {d["id"] for d in normalised if d.get("id")}
         removed = [m for pk, m in existing.items() if pk not in keep]
         try:
@@ -249,15 +309,26 @@ def household_update(
             ) from None
         # Heads change in two steps so the one-head index is never broken mid-way.
         household.members.filter(is_head=True).update(is_head=False)
+        added, changed = [], []
         for i, data in enumerate(normalised):
             member = existing.get(data.get("id")) or Member(household=household)
-            if member.pk:
+            is_new = member.pk is None
+            if not is_new:
                 member.is_head = False
             _save_member(member, data, i)
+            if is_new:
+                added.append({"id": member.pk, **_member_snapshot(member)})
+            else:
+                diff = _changes(before_members[member.pk], _member_snapshot(member))
+                if diff:
+                    changed.append({"id": member.pk, "changed": diff})
+        # Field by field, so the log answers "who changed this person's details, from what to
+        # what"; ID numbers appear only as keyed hash and masked form (PIPL art.51).
         member_changes = {
             "members": {
-                "added": sum(1 for d in normalised if not d.get("id")),
-                "removed": [m.pk for m in removed],
+                "added": added,
+                "changed": changed,
+                "removed": [{"id": m.pk, **before_members[m.pk]} for m in removed],
                 "count": len(normalised),
             }
         }
@@ -273,6 +344,88 @@ def household_update(
         },
     )
     return household
+
+
+def can_correct_identity(user) -> bool:
+    """Administrators correct a locked name or ID number (DOMAIN §2): the people who entered the
+    household cannot change who a contract was made with."""
+    return user.is_authenticated and user.has_role(Role.ADMIN)
+
+
+@transaction.atomic
+def member_identity_correct(
+    *, acting_user, member: Member, reason: str, name: str | None = None, id_number: str | None = None
+) -> Member:
+    """Correct a member's name and/or ID number (DOMAIN §2), locked or not: an administrator, a
+    stated reason, and an audit row with before and after (the ID number as keyed hash and masked
+    form). `None` or empty leaves that field as it is."""
+    if not can_correct_identity(acting_user):
+        raise NotPermitted(_("Only an administrator may correct a member's name or ID number."))
+    member = Member.objects.select_for_update().select_related("household").get(pk=member.pk)
+    _require_household_in_scope(acting_user, member.household)
+    reason = _required_reason(reason)
+    before = _member_snapshot(member)
+    name = name.strip() if isinstance(name, str) else ""
+    if name:
+        member.name = name
+    if isinstance(id_number, str) and id_number.strip():
+        try:
+            info = idnumbers.parse(id_number)
+        except ValidationError as e:
+            raise field_error("id_number", e.messages[0]) from None
+        if idnumbers.lookup_hash(info.number) != member.id_number_hash:
+            member.set_id_number(info)
+    after = _member_snapshot(member)
+    changed = _changes(before, after)
+    if not changed:
+        raise field_error(
+            "name", _("The name and ID number given are the ones already stored; nothing to correct.")
+        )
+    if Member.objects.filter(id_number_hash=member.id_number_hash).exclude(pk=member.pk).exists():
+        raise field_error(
+            "id_number",
+            _(
+                "ID number %(masked)s is already registered in the system; "
+                "one person can be in one household only."
+            )
+            % {"masked": member.id_number_masked},
+            rule="id_number_unique",
+            source="DOMAIN §2",
+        )
+    try:
+        member.full_clean(exclude=["household", "id_number_hash"])
+    except ValidationError as e:
+        raise _validation_error(e) from None
+    member.save()
+    audit(
+        actor=acting_user,
+        action="member.identity_correct",
+        obj=member,
+        reason=reason,
+        data={
+            "household": member.household_id,
+            "locked": member.pk in selectors.identity_locked_ids([member.pk]),
+            "changed": changed,
+        },
+    )
+    return member
+
+
+def member_id_numbers_reveal(*, acting_user, members: Iterable[Member], via: str) -> dict[int, str]:
+    """The full ID numbers of `members` for a role whose work needs them (DOMAIN §2), each
+    reveal recorded: who saw whose number, when and through which door ("page" or "api")."""
+    if not can_see_full_id(acting_user):
+        raise NotPermitted(_("Your role sees ID numbers only in masked form."))
+    numbers = {}
+    for member in members:
+        numbers[member.pk] = member.id_number
+        audit(
+            actor=acting_user,
+            action="member.id_number_view",
+            obj=member,
+            data={"household": member.household_id, "id_number": id_number_ref(member), "via": via},
+        )
+    return numbers
 
 
 # ---------------------------------------------------------------------------------------------
@@ -500,24 +653,157 @@ def blacklist_add(*, acting_user, household: Household, reason: str) -> Blacklis
     return entry
 
 
+def _require_removal_four_eyes(acting_user, removal: BlacklistRemovalRequest) -> None:
+    if acting_user.pk == removal.requested_by_id:
+        message = _("Four-eyes rule: you asked for this removal, so someone else must approve or reject it.")
+        raise NotPermitted(
+            message,
+            "four_eyes",
+            {"rules": [{"rule": "four_eyes", "message": str(message), "source": "DOMAIN §5, P1 art.22"}]},
+        )
+
+
+def blacklist_unsettled_loans(household: Household) -> list[str]:
+    """Contract numbers of the household's loans not yet repaid. P1 art.22 keeps a malicious
+    defaulter listed until the loan is repaid (清偿): a loan the risk fund compensated or the bank
+    wrote off is still owed, so only the state "settled" counts as repaid."""
+    # Through the reverse relation: the loans app imports this one, not the other way round.
+    unsettled = household.loans.exclude(state="settled").order_by("contract_no")
+    return list(unsettled.values_list("contract_no", flat=True))
+
+
+def _require_settled(household: Household) -> None:
+    unsettled = blacklist_unsettled_loans(household)
+    if unsettled:
+        message = _(
+            "The household still owes on loan %(contracts)s, so its debt is not settled (P1 art.22). "
+            "Removal before repayment is an exception: choose it and state the exception in the reason."
+        ) % {"contracts": "、".join(unsettled)}
+        raise field_error("basis", message, rule="blacklist_debt_settled", source="P1 art.22; DOMAIN §5")
+
+
 @transaction.atomic
-def blacklist_remove(*, acting_user, entry: BlacklistEntry, reason: str) -> BlacklistEntry:
-    """Take a household off the blacklist. The entry stays, with who removed it, when and why."""
+def blacklist_removal_request(
+    *, acting_user, entry: BlacklistEntry, basis: str, reason: str
+) -> BlacklistRemovalRequest:
+    """Ask for a household to come off the blacklist. Nothing is lifted yet: a second person
+    approves (blacklist_removal_approve). The basis is that the debt is settled, which is checked,
+    or an exception, which the reason must state."""
     _require_blacklist_keeper(acting_user)
     entry = BlacklistEntry.objects.select_for_update().select_related("household").get(pk=entry.pk)
     _require_household_in_scope(acting_user, entry.household)
+    if basis not in BlacklistRemovalRequest.Basis.values:
+        raise field_error("basis", _("Say whether the debt is settled or an exception is claimed."))
     reason = _required_reason(reason)
     if not entry.is_active:
         raise ConflictError(_("This blacklist entry has already been removed."))
-    entry.removed_by = acting_user
-    entry.removed_at = timezone.now()
-    entry.removal_reason = reason
-    entry.save(update_fields=["removed_by", "removed_at", "removal_reason"])
+    if basis == BlacklistRemovalRequest.Basis.SETTLED:
+        _require_settled(entry.household)
+    removal = BlacklistRemovalRequest(entry=entry, basis=basis, reason=reason, requested_by=acting_user)
+    # The entry's row lock serialises requests; the partial unique index is the last word.
+    try:
+        with transaction.atomic():
+            removal.save()
+    except IntegrityError:
+        pending = entry.removal_requests.filter(state=BlacklistRemovalRequest.State.PENDING).first()
+        raise ConflictError(
+            _("A removal of this household is already awaiting approval."),
+            "conflict",
+            {"request": getattr(pending, "pk", None)},
+        ) from None
     audit(
         actor=acting_user,
-        action="blacklist.remove",
-        obj=entry,
+        action="blacklist.removal_request",
+        obj=removal,
         reason=reason,
-        data={"household": entry.household_id},
+        data={
+            "entry": entry.pk,
+            "household": entry.household_id,
+            "basis": basis,
+            "unsettled_loans": blacklist_unsettled_loans(entry.household),
+        },
     )
-    return entry
+    return removal
+
+
+def _lock_pending(removal: BlacklistRemovalRequest) -> BlacklistRemovalRequest:
+    # The entry first, then the request, in the same order as blacklist_removal_request, so an
+    # approval and a new request never deadlock.
+    BlacklistEntry.objects.select_for_update().filter(pk=removal.entry_id).first()
+    removal = (
+        BlacklistRemovalRequest.objects.select_for_update()
+        .select_related("entry__household")
+        .get(pk=removal.pk)
+    )
+    return removal
+
+
+def _require_decider(acting_user, removal: BlacklistRemovalRequest) -> None:
+    # Role and scope before state and four-eyes, so nobody outside learns what is pending.
+    _require_blacklist_keeper(acting_user)
+    _require_household_in_scope(acting_user, removal.entry.household)
+    if removal.state != BlacklistRemovalRequest.State.PENDING:
+        raise ConflictError(
+            _("This removal request has already been decided (%(state)s).")
+            % {"state": removal.get_state_display()},
+            "conflict",
+            {"state": removal.state},
+        )
+    _require_removal_four_eyes(acting_user, removal)
+
+
+@transaction.atomic
+def blacklist_removal_approve(
+    *, acting_user, removal: BlacklistRemovalRequest, comment: str = ""
+) -> BlacklistRemovalRequest:
+    """The second person approves: only now is the household taken off the blacklist. The entry
+    stays, with who removed it (the approver), when and the request's reason."""
+    removal = _lock_pending(removal)
+    _require_decider(acting_user, removal)
+    entry = removal.entry
+    if removal.basis == BlacklistRemovalRequest.Basis.SETTLED:
+        # Checked again: the approver vouches for the state of the loans today.
+        _require_settled(entry.household)
+    now = timezone.now()
+    comment = (comment or "").strip() if isinstance(comment, str) else ""
+    removal.state = BlacklistRemovalRequest.State.APPROVED
+    removal.decided_by = acting_user
+    removal.decided_at = now
+    removal.decision_comment = comment
+    removal.save(update_fields=["state", "decided_by", "decided_at", "decision_comment"])
+    entry.removed_by = acting_user
+    entry.removed_at = now
+    entry.removal_reason = removal.reason
+    entry.save(update_fields=["removed_by", "removed_at", "removal_reason"])
+    data = {
+        "household": entry.household_id,
+        "request": removal.pk,
+        "requested_by": removal.requested_by_id,
+        "basis": removal.basis,
+    }
+    audit(actor=acting_user, action="blacklist.removal_approve", obj=removal, reason=comment, data=data)
+    audit(actor=acting_user, action="blacklist.remove", obj=entry, reason=removal.reason, data=data)
+    return removal
+
+
+@transaction.atomic
+def blacklist_removal_reject(
+    *, acting_user, removal: BlacklistRemovalRequest, reason: str
+) -> BlacklistRemovalRequest:
+    """The second person refuses the removal, saying why; the household stays listed."""
+    removal = _lock_pending(removal)
+    _require_decider(acting_user, removal)
+    reason = _required_reason(reason)
+    removal.state = BlacklistRemovalRequest.State.REJECTED
+    removal.decided_by = acting_user
+    removal.decided_at = timezone.now()
+    removal.decision_comment = reason
+    removal.save(update_fields=["state", "decided_by", "decided_at", "decision_comment"])
+    audit(
+        actor=acting_user,
+        action="blacklist.removal_reject",
+        obj=removal,
+        reason=reason,
+        data={"household": removal.entry.household_id, "entry": removal.entry_id},
+    )
+    return removal

@@ -11,12 +11,21 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
 
 from core.exceptions import ApplicationError, NotPermitted
 from policies.selectors import county_of, profile_for
 
 from . import selectors, services
-from .forms import HouseholdFilterForm, HouseholdForm, MemberFormSet, RatingForm, ReasonForm
+from .forms import (
+    HouseholdFilterForm,
+    HouseholdForm,
+    IdentityCorrectionForm,
+    MemberFormSet,
+    RatingForm,
+    ReasonForm,
+)
 from .models import CreditRating
 from .permissions import can_edit_households, can_keep_blacklist, can_rate, can_see_full_id
 
@@ -100,6 +109,7 @@ def household_list(request):
             "page_obj": page,
             "rows": rows,
             "can_create": can_edit_households(request.user),
+            "can_export_full": can_see_full_id(request.user),
         },
     )
 
@@ -109,10 +119,11 @@ def household_detail(request, pk):
     household = selectors.household_detail(user=request.user, pk=pk)
     user = request.user
     today = timezone.localdate()
-    full_id = can_see_full_id(user)
+    # Masked here for everyone: a full number is shown only through the explicit, audited
+    # "show full number" action (DOMAIN §2).
+    locked = selectors.identity_locked_ids(m.pk for m in household.members.all())
     members = [
-        {"member": m, "id_number": m.id_number if full_id else m.id_number_masked, "age": m.age_on(today)}
-        for m in household.members.all()
+        {"member": m, "age": m.age_on(today), "locked": m.pk in locked} for m in household.members.all()
     ]
     entry = selectors.active_blacklist_entry(household)
     keeper = can_keep_blacklist(user)
@@ -127,6 +138,8 @@ def household_detail(request, pk):
             "blacklist_entry": entry,
             "blacklist_history": household.blacklist_entries.all(),
             "can_edit": can_edit_households(user),
+            "can_see_full_id": can_see_full_id(user),
+            "can_correct_identity": services.can_correct_identity(user),
             "can_rate": can_rate(user, household),
             "can_blacklist_add": keeper and entry is None,
             "can_blacklist_remove": keeper and entry is not None,
@@ -135,13 +148,18 @@ def household_detail(request, pk):
     )
 
 
-def _member_initial(household, full_id: bool) -> list[dict]:
+def _member_initial(household) -> list[dict]:
+    """The members as the edit form starts: the ID number empty with the masked one shown (the
+    stored number stays unless a new one is typed), so opening the form reveals no full number;
+    a locked borrower's name and number cannot be edited here at all."""
+    locked = selectors.identity_locked_ids(m.pk for m in household.members.all())
     return [
         {
             "id": m.pk,
             "name": m.name,
-            "id_number": m.id_number if full_id else "",
+            "id_number": "",
             "masked": m.id_number_masked,
+            "locked": m.pk in locked,
             "relation": m.relation,
             "is_head": m.is_head,
             "phone": m.phone,
@@ -166,7 +184,7 @@ def _members_from(formset) -> tuple[list[dict], list]:
 def _household_form_page(request, household=None):
     user = request.user
     _require(can_edit_households(user))
-    initial = _member_initial(household, can_see_full_id(user)) if household else None
+    initial = _member_initial(household) if household else None
     # Binding the form changes the instance in memory; the page title keeps the stored number.
     original_no = household.registration_no if household else ""
     member_errors: list[str] = []
@@ -224,6 +242,64 @@ def household_create(request):
 def household_edit(request, pk):
     household = selectors.household_detail(user=request.user, pk=pk)
     return _household_form_page(request, household)
+
+
+# ---------------------------------------------------------------------------------------------
+# A member's full ID number and its correction
+# ---------------------------------------------------------------------------------------------
+
+
+@login_required
+@never_cache
+@require_POST
+def member_id_number(request, pk, member_pk):
+    """Show one member's full ID number: an explicit action (a button that posts), recorded in
+    the audit log each time (DOMAIN §2). The page is not cached, so the number is not kept in
+    the browser's history."""
+    household = selectors.household_get(user=request.user, pk=pk)
+    member = selectors.member_get(household=household, pk=member_pk)
+    _require(can_see_full_id(request.user))
+    numbers = services.member_id_numbers_reveal(acting_user=request.user, members=[member], via="page")
+    return render(
+        request,
+        "households/member_id_number.html",
+        {"household": household, "member": member, "id_number": numbers[member.pk]},
+    )
+
+
+@login_required
+def member_correct(request, pk, member_pk):
+    """An administrator corrects a member's name or ID number, with a reason (DOMAIN §2)."""
+    household = selectors.household_get(user=request.user, pk=pk)
+    member = selectors.member_get(household=household, pk=member_pk)
+    _require(services.can_correct_identity(request.user))
+    form = IdentityCorrectionForm(request.POST or None, member=member)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.member_identity_correct(
+                acting_user=request.user,
+                member=member,
+                name=form.cleaned_data["name"],
+                id_number=form.cleaned_data["id_number"],
+                reason=form.cleaned_data["reason"],
+            )
+        except NotPermitted as e:
+            raise PermissionDenied(e.message) from None
+        except ApplicationError as e:
+            _place_error(e, form)
+        else:
+            messages.success(
+                request,
+                _("The identity of %(name)s was corrected; the change is recorded with your reason.")
+                % {"name": form.cleaned_data["name"] or member.name},
+            )
+            return redirect("households:detail", pk=household.pk)
+    locked = member.pk in selectors.identity_locked_ids([member.pk])
+    return render(
+        request,
+        "households/member_correct.html",
+        {"household": household, "member": member, "form": form, "locked": locked},
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -335,44 +411,6 @@ def blacklist_add(request, pk):
         request,
         "households/blacklist_form.html",
         {"household": household, "form": form, "adding": True, "head": selectors.head_of(household)},
-    )
-
-
-@login_required
-def blacklist_remove(request, pk):
-    household = selectors.household_get(user=request.user, pk=pk)
-    _require(can_keep_blacklist(request.user))
-    entry = selectors.active_blacklist_entry(household)
-    if entry is None:
-        messages.warning(request, _("Household %(no)s is not on the blacklist.") % {"no": household})
-        return redirect("households:detail", pk=household.pk)
-    form = ReasonForm(request.POST or None)
-    # The page also shows why the household was listed: this field is the other reason.
-    form.fields["reason"].label = _("reason for removal")
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.blacklist_remove(
-                acting_user=request.user, entry=entry, reason=form.cleaned_data["reason"]
-            )
-        except NotPermitted as e:
-            raise PermissionDenied(e.message) from None
-        except ApplicationError as e:
-            _place_error(e, form)
-        else:
-            messages.success(
-                request, _("Household %(no)s was removed from the blacklist.") % {"no": household}
-            )
-            return redirect("households:detail", pk=household.pk)
-    return render(
-        request,
-        "households/blacklist_form.html",
-        {
-            "household": household,
-            "form": form,
-            "adding": False,
-            "entry": entry,
-            "head": selectors.head_of(household),
-        },
     )
 
 

@@ -115,14 +115,23 @@ class SubsidyBatch(ConcurrentTransitionMixin, BatchWorkflow, models.Model):
             ),
             models.CheckConstraint(condition=Q(quarter__gte=1, quarter__lte=4), name="subsidy_batch_quarter"),
             # Four-eyes (DOMAIN §6): the approver is neither who computed nor who reviewed the batch,
-            # also when the system computed it.
+            # also when the system computed it. An approval always has a reviewer beside it, so
+            # clearing the reviewer cannot open the way round (issue 10).
             models.CheckConstraint(
                 condition=Q(approved_by__isnull=True)
                 | (
                     (Q(computed_by__isnull=True) | ~Q(approved_by=F("computed_by")))
-                    & (Q(reviewed_by__isnull=True) | ~Q(approved_by=F("reviewed_by")))
+                    & Q(reviewed_by__isnull=False)
+                    & ~Q(approved_by=F("reviewed_by"))
                 ),
                 name="subsidy_batch_four_eyes",
+            ),
+            # Approved or paid only with both people recorded: a bare state change in the
+            # database is not an approval.
+            models.CheckConstraint(
+                condition=~Q(state__in=[State.APPROVED, State.PAID])
+                | Q(reviewed_by__isnull=False, approved_by__isnull=False),
+                name="subsidy_batch_approved_by_two",
             ),
         ]
 

@@ -297,8 +297,22 @@ def test_blacklist_add_list_and_remove(world, api_as, home):
 
     r = api.delete(f"/api/v1/blacklist/{entry['id']}/")
     assert r.status_code == 400 and "reason" in r.json()["extra"]["fields"]
+    # DELETE asks for the removal (issue 10, four-eyes); the household stays listed until a
+    # second keeper approves. This test used to pin a one-person removal.
     r = api.delete(f"/api/v1/blacklist/{entry['id']}/", {"reason": "已还清"}, format="json")
+    assert r.status_code == 202
+    removal = r.json()
+    assert (removal["state"], removal["basis"], removal["reason"]) == ("pending", "settled", "已还清")
+    assert api.get("/api/v1/blacklist/").json()["count"] == 1
+    assert api.get("/api/v1/blacklist/removal-requests/").json()["count"] == 1
+    r = api.post(f"/api/v1/blacklist/removal-requests/{removal['id']}/approve/", {}, format="json")
+    assert r.status_code == 403 and r.json()["code"] == "four_eyes"
+    r = api_as(world.officer).post(
+        f"/api/v1/blacklist/removal-requests/{removal['id']}/approve/", {"comment": "核实"}, format="json"
+    )
     assert r.status_code == 200
+    assert (r.json()["state"], r.json()["decided_by"]) == ("approved", world.officer.pk)
+    r = api.get(f"/api/v1/blacklist/{entry['id']}/")
     assert (r.json()["is_active"], r.json()["removal_reason"]) == (False, "已还清")
     assert api.get("/api/v1/blacklist/").json()["count"] == 0
     assert api.get("/api/v1/blacklist/?active=false").json()["count"] == 1
@@ -311,7 +325,33 @@ def test_blacklist_delete_reason_in_query_string(world, api_as, home):
     api = api_as(world.officer)
     entry = api.post("/api/v1/blacklist/", {"household": home.pk, "reason": "恶意逃债"}, format="json").json()
     r = api.delete(f"/api/v1/blacklist/{entry['id']}/?reason=已结清")
-    assert r.status_code == 200 and r.json()["removal_reason"] == "已结清"
+    assert r.status_code == 202 and r.json()["reason"] == "已结清"
+    r = api.delete(f"/api/v1/blacklist/{entry['id']}/?reason=again")
+    assert r.status_code == 409 and r.json()["extra"]["request"] is not None
+
+
+def test_blacklist_removal_reject_and_bad_input(world, api_as, home):
+    api = api_as(world.officer)
+    entry = api.post("/api/v1/blacklist/", {"household": home.pk, "reason": "恶意逃债"}, format="json").json()
+    r = api.delete(f"/api/v1/blacklist/{entry['id']}/", {"reason": "x", "basis": "bogus"}, format="json")
+    assert r.status_code == 400 and "basis" in r.json()["extra"]["fields"]
+    body = {"reason": "经调解分期偿还", "basis": "exception"}
+    r = api.delete(f"/api/v1/blacklist/{entry['id']}/", body, format="json")
+    assert r.status_code == 202
+    url = f"/api/v1/blacklist/removal-requests/{r.json()['id']}/"
+    county = api_as(world.county_office)
+    r = county.post(url + "reject/", {}, format="json")
+    assert r.status_code == 400 and "reason" in r.json()["extra"]["fields"]
+    r = county.post(url + "reject/", {"reason": "材料不全"}, format="json")
+    assert r.status_code == 200 and r.json()["state"] == "rejected"
+    assert county.post(url + "approve/", {}, format="json").status_code == 409
+    assert api.get(f"/api/v1/blacklist/{entry['id']}/").json()["is_active"] is True
+    assert county.get("/api/v1/blacklist/removal-requests/?state=rejected").json()["count"] == 1
+    assert county.get("/api/v1/blacklist/removal-requests/?state=bogus").status_code == 400
+    # Out of the area: 404, as if it did not exist; a role that does not keep the list: 403.
+    assert api_as(world.other_cadre).get(url).status_code == 404
+    assert api_as(world.other_cadre).get("/api/v1/blacklist/removal-requests/?state=all").json()["count"] == 0
+    assert api_as(world.cadre).post(url + "approve/", {}, format="json").status_code == 403
 
 
 def test_blacklist_errors(world, api_as, home):

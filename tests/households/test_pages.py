@@ -9,8 +9,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from households import idnumbers
-from households.models import BlacklistEntry, CreditRating, Household
-from households.services import blacklist_add
+from households.models import BlacklistEntry, BlacklistRemovalRequest, CreditRating, Household
+from households.services import blacklist_add, blacklist_removal_request
 from tests.factories import (
     CreditRatingFactory,
     HouseholdFactory,
@@ -169,15 +169,20 @@ def test_list_query_count_does_not_grow_with_rows(world, client_as, django_asser
 # Detail
 
 
-def test_detail_shows_members_ages_and_ids_by_role(world, client_as, home):
+def test_detail_shows_members_ages_and_masked_ids_and_the_reveal_button_by_role(world, client_as, home):
+    """#10: the detail masks ID numbers for every role; a role whose work needs the whole number
+    gets a button that shows it (an audited action, tests/security/test_identity.py)."""
     spouse = home.members.get(name="李秀英")
+    reveal = reverse("households:member_id_number", args=[home.pk, spouse.pk])
     html = client_as(world.cadre).get(reverse("households:detail", args=[home.pk])).content.decode()
-    assert spouse.id_number in html
+    assert spouse.id_number not in html and spouse.id_number_masked in html
+    assert f'action="{reveal}"' in html and "显示完整身份证号" in html
     assert str(spouse.age_on(datetime.date.today())) in html
     html = (
         client_as(world.township_officer).get(reverse("households:detail", args=[home.pk])).content.decode()
     )
     assert spouse.id_number not in html and spouse.id_number_masked in html
+    assert reveal not in html
 
 
 def test_detail_says_no_credit_line_below_the_lowest_band(world, client_as, home):
@@ -271,7 +276,9 @@ def test_create_page_renders_the_household_form_and_member_formset(world, client
     ):
         assert f'name="{name}"' in html
     assert 'id="add-member"' in html and "__prefix__" in html
-    assert "<script src" not in html  # no CDN script
+    # Scripts come from our own static files (no CDN; inline scripts are refused by the CSP).
+    assert '<script src="/static/js/households/form.js">' in html
+    assert '<script src="http' not in html and '<script src="//' not in html
     # A new member's ID number is required, and marked so (the template row too).
     formset = r.context["formset"]
     assert all(f.fields["id_number"].required for f in formset.forms)
@@ -438,12 +445,13 @@ def test_edit_prefills_members_and_saves_changes(world, client_as, home):
     assert home.members.get(name="黄大明").id_number == head.id_number
 
 
-def test_a_cadre_sees_full_numbers_on_the_edit_form(world, client_as, home):
+def test_the_edit_form_never_carries_a_full_number(world, client_as, home):
+    """#10: opening the form is not a way round the audited reveal: even a cadre gets the masked
+    number and keeps the stored one by leaving the field empty."""
     head = home.members.get(is_head=True)
     html = client_as(world.cadre).get(reverse("households:edit", args=[home.pk])).content.decode()
-    assert head.id_number in html
-    # The full number is in the field: no "leave empty to keep the stored number" hint.
-    assert "留空则保留" not in html
+    assert head.id_number not in html
+    assert head.id_number_masked in html and "留空则保留" in html
 
 
 # ---------------------------------------------------------------------------------------------
@@ -528,18 +536,37 @@ def test_blacklist_add_needs_a_reason_then_remove_keeps_the_entry(world, client_
 
     html = client.get(reverse("households:blacklist")).content.decode()
     assert "恶意逃废债务" in html and home.registration_no in html
-    # The entry is kept, so the button says 移出黑名单, not 删除.
+    # The entry is kept, so the button says 移出, not 删除; it asks for a removal (issue 10).
     remove_url = reverse("households:blacklist_remove", args=[home.pk])
-    assert f'<a class="btn" href="{remove_url}">移出黑名单</a>' in html
+    assert f'<a class="btn" href="{remove_url}">申请移出</a>' in html
     assert "删除" not in html
 
+    # Issue 10 changed this test: the page used to remove the household at once. Now it files a
+    # request, and only a second keeper's approval lifts the entry.
     url = reverse("households:blacklist_remove", args=[home.pk])
     assert "移出原因" in client.get(url).content.decode()
-    r = client.post(url, {"reason": ""})
+    r = client.post(url, {"basis": "settled", "reason": ""})
     assert r.status_code == 200 and "reason" in r.context["form"].errors
-    assert client.post(url, {"reason": "已还清"}).status_code == 302
+    r = client.post(url, {"basis": "settled", "reason": "已还清"})
+    removal = BlacklistRemovalRequest.objects.get()
+    assert r.status_code == 302 and r.url == reverse("households:blacklist_removal_detail", args=[removal.pk])
     entry = BlacklistEntry.objects.get()
-    assert not entry.is_active and entry.removal_reason == "已还清"
+    assert entry.is_active
+    # The requester sees no approve button and cannot approve by posting.
+    detail = reverse("households:blacklist_removal_detail", args=[removal.pk])
+    approve = reverse("households:blacklist_removal_approve", args=[removal.pk])
+    assert approve not in client.get(detail).content.decode()
+    assert client.post(approve, {}).status_code == 403
+    # Asking again goes to the pending request.
+    assert client.get(url).url == detail
+    other = client_as(world.officer)
+    r = other.get(reverse("households:blacklist_removals"))
+    assert home.registration_no in r.content.decode() and detail in r.content.decode()
+    assert approve in other.get(detail).content.decode()
+    assert other.post(approve, {"comment": "已核实"}).status_code == 302
+    entry.refresh_from_db()
+    assert not entry.is_active and entry.removal_reason == "已还清" and entry.removed_by == world.officer
+    client = client_as(world.county_office)
     r = client.get(reverse("households:blacklist"))
     assert r.context["rows"] == [] and "恶意逃废债务" not in r.content.decode()
     # Nothing left to remove: back to the household with a notice.
@@ -552,6 +579,34 @@ def test_blacklist_pages_roles_and_scope(world, client_as, home):
     other = HouseholdFactory(village=world.vz)
     r = client_as(world.county_office).get(reverse("households:blacklist_add", args=[other.pk]))
     assert r.status_code == 404
+
+
+def test_blacklist_removal_pages_reject_roles_and_scope(world, client_as, home):
+    entry = blacklist_add(acting_user=world.officer, household=home, reason="恶意逃债")
+    removal = blacklist_removal_request(
+        acting_user=world.officer, entry=entry, basis="exception", reason="分期偿还"
+    )
+    detail = reverse("households:blacklist_removal_detail", args=[removal.pk])
+    reject = reverse("households:blacklist_removal_reject", args=[removal.pk])
+    approve = reverse("households:blacklist_removal_approve", args=[removal.pk])
+    # A cadre of the village may look but not decide.
+    assert client_as(world.cadre).get(detail).status_code == 200
+    assert client_as(world.cadre).post(approve, {}).status_code == 403
+    # Another county's keeper: 404 for the request, the list and both actions.
+    stranger = UserFactory(unit=world.other_county, roles=["county_office"])
+    for url in (detail, approve, reject):
+        assert client_as(stranger).get(url).status_code in (404, 405)
+        assert client_as(stranger).post(url, {"reason": "x"}).status_code == 404
+    r = client_as(stranger).get(reverse("households:blacklist_removals") + "?state=all")
+    assert not r.context["page_obj"].object_list
+    client = client_as(world.county_office)
+    r = client.post(reject, {"reason": ""})
+    assert r.status_code == 200 and "reason" in r.context["reject_form"].errors
+    assert client.post(reject, {"reason": "材料不全"}).status_code == 302
+    removal.refresh_from_db()
+    entry.refresh_from_db()
+    assert removal.state == "rejected" and removal.decided_by == world.county_office and entry.is_active
+    assert "材料不全" in client.get(detail).content.decode()
 
 
 def test_blacklist_list_query_count_does_not_grow(world, client_as, django_assert_max_num_queries):

@@ -297,7 +297,10 @@ def test_withheld_while_blacklisted_then_paid_by_the_next_batch(
         False,
     )
 
-    household_services.blacklist_remove(acting_user=world.county_office, entry=entry, reason="已还清")
+    removal = household_services.blacklist_removal_request(
+        acting_user=world.county_office, entry=entry, basis="exception", reason="已还清"
+    )
+    household_services.blacklist_removal_approve(acting_user=world.officer, removal=removal)
     today_is(monkeypatch, D(2026, 1, 10))
     q4_batch = compute_now(2025, 4)
     # The Q3 settlement, paid in Q3 and no longer withheld: 555.83 as in the full quarter.

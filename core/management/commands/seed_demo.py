@@ -123,9 +123,9 @@ ACCOUNTS = [
     # A second finance officer: whoever computes a subsidy batch never approves it (four-eyes).
     ("finance2", "钱卫东", Role.FINANCE, "county", False),
     ("committee", "孙国平", Role.FUND_COMMITTEE, "county", False),
-    # Staff (Django admin) but not superuser: a superuser holds every role (User.has_role), so the
-    # demo administrator would also act as cadre, loan officer and approver. Here each role has
-    # its own person, as it should be in a county.
+    # Staff (Django admin) but not superuser: a superuser is for system maintenance (it holds no
+    # business role and, without a unit, sees every county). Here each role has its own person,
+    # as it should be in a county.
     ("admin", "何静", Role.ADMIN, "county", True),
 ]
 # The cadres of the other villages with loan applications in the demo, printed apart from the
@@ -138,7 +138,12 @@ VILLAGE_CADRES = [
 ADMIN_GROUP = "系统管理员"
 # What the administrators' Django admin pages need: users, units, policy data, and the audit trail.
 ADMIN_PERMISSION_APPS = ["accounts", "policies"]
-ADMIN_EXTRA_PERMISSIONS = [("core", "view_auditevent")]
+ADMIN_EXTRA_PERMISSIONS = [
+    ("core", "view_auditevent"),
+    # Unlocking a login that django-axes locked: delete the account's access-attempt rows.
+    ("axes", "view_accessattempt"),
+    ("axes", "delete_accessattempt"),
+]
 
 PROFILE_NAME = "示范县扶贫小额信贷政策（2015年起）"
 PROFILE_SOURCE = (
