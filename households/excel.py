@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Prefetch, Q
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
@@ -32,6 +33,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from accounts.models import OrgUnit
 from accounts.scoping import visible_villages
 from core.audit import audit
+from core.cells import set_xlsx_value, xlsx_cell
 from core.exceptions import ApplicationError, NotPermitted
 from core.tabular import (
     EXCEL_DIGITS,
@@ -799,9 +801,11 @@ def import_template(*, user) -> bytes:
         cell.fill = HEADER_FILL
         vs.column_dimensions[get_column_letter(index)].width = width
     for row, village in enumerate(villages, start=2):
-        vs.cell(row=row, column=1, value=village.name)
-        vs.cell(row=row, column=2, value=village.code).number_format = TEXT
-        vs.cell(row=row, column=3, value=village.parent.name)
+        # Names typed by people (an administrator): through core/cells.py like every exported cell.
+        set_xlsx_value(vs.cell(row=row, column=1), village.name)
+        set_xlsx_value(vs.cell(row=row, column=2), village.code)
+        vs.cell(row=row, column=2).number_format = TEXT
+        set_xlsx_value(vs.cell(row=row, column=3), village.parent.name)
 
     lists = {
         "poverty_status": f'"{",".join(STATUS_WORDS.values())}"',
@@ -899,10 +903,8 @@ def _help_sheet(ws) -> None:
 
 
 def _cell(ws, value, number_format: str | None = None) -> WriteOnlyCell:
-    cell = WriteOnlyCell(ws, value=value)
-    if number_format:
-        cell.number_format = number_format
-    return cell
+    # Through core/cells.py: a name or address typed as =HYPERLINK(…) stays text (STYLE.md rule 14).
+    return xlsx_cell(ws, value, number_format)
 
 
 def _household_cells(ws, household: Household) -> list[WriteOnlyCell]:
@@ -930,12 +932,48 @@ def _member_cells(ws, member: Member, full_ids: bool) -> list[WriteOnlyCell]:
     ]
 
 
-def export_workbook(*, user, queryset) -> bytes:
+def sensitive_data_note(*, user, full_ids: bool, purpose: str = "") -> str:
+    """The line on top of every exported sheet saying what the file holds and how to treat it."""
+    when = timezone.localtime().strftime("%Y-%m-%d %H:%M")
+    if full_ids:
+        return _(
+            "Contains sensitive personal information: full ID numbers (PIPL art.28). For “%(purpose)s” "
+            "only; keep it safe, do not pass it on, delete it when done. Exported by %(user)s, %(time)s."
+        ) % {"purpose": purpose, "user": user, "time": when}
+    return _(
+        "Contains personal information (ID numbers masked). For work use only; keep it safe and do "
+        "not pass it on. Exported by %(user)s, %(time)s."
+    ) % {"user": user, "time": when}
+
+
+def _mark_sheet(ws, note: str, *, full_ids: bool) -> None:
+    """The note as the sheet's first row, and a short mark in the printed header and footer, so a
+    printout or a screenshot of any page says what it is. "&" starts a code in Excel's header and
+    footer syntax, hence the doubling."""
+    ws.append([_cell(ws, note)])
+    mark = _("Sensitive personal information") if full_ids else _("Personal information")
+    ws.oddHeader.center.text = str(mark).replace("&", "&&")
+    ws.oddFooter.center.text = str(mark).replace("&", "&&") + " &P / &N"
+
+
+def export_workbook(
+    *, user, queryset, full_ids: bool = False, purpose: str = "", filters: dict | None = None
+) -> bytes:
     """The households of `queryset` (already scoped and filtered by the list's selector), one row per
-    member in the import's columns. ID numbers are masked unless the user's role needs them whole.
-    Write-only and chunked: memory and the number of queries do not grow with the rows. The export
-    itself is recorded, since it takes personal data off the system (PIPL art.28)."""
-    full_ids = can_see_full_id(user)
+    member in the import's columns, under a first row that marks the file as personal data.
+
+    ID numbers are masked, as on every list (DOMAIN §2). `full_ids` is the separate action for the
+    roles that may see whole numbers (households.permissions.FULL_ID_ROLES): it needs a stated
+    `purpose`, and is refused otherwise. Every export is recorded with who, the purpose, how many
+    rows and the list filter (`filters`), since it takes personal data off the system (PIPL
+    art.28, 51). Write-only and chunked: memory and the number of queries do not grow with the rows."""
+    purpose = purpose.strip() if isinstance(purpose, str) else ""
+    if full_ids:
+        if not can_see_full_id(user):
+            raise NotPermitted(_("Your role may export ID numbers only in masked form."))
+        if not purpose:
+            message = _("State the purpose of the export with full ID numbers; it is recorded.")
+            raise ApplicationError(message, "invalid", {"fields": {"purpose": [message]}}, field="purpose")
     members = Prefetch(
         "members", queryset=Member.objects.order_by("-is_head", "id"), to_attr="export_members"
     )
@@ -946,7 +984,8 @@ def export_workbook(*, user, queryset) -> bytes:
     ws = wb.create_sheet(SHEET_DATA)
     for index, column in enumerate(COLUMNS, start=1):
         ws.column_dimensions[get_column_letter(index)].width = column.width
-    ws.freeze_panes = "A2"
+    ws.freeze_panes = "A3"
+    _mark_sheet(ws, sensitive_data_note(user=user, full_ids=full_ids, purpose=purpose), full_ids=full_ids)
     header = []
     for column in COLUMNS:
         cell = _cell(ws, column.header)
@@ -955,19 +994,29 @@ def export_workbook(*, user, queryset) -> bytes:
         header.append(cell)
     ws.append(header)
 
-    household_count = member_count = 0
+    household_count = member_count = rows = 0
     for household in households.iterator(chunk_size=2000):
         household_count += 1
         member_count += len(household.export_members)
         if not household.export_members:
             ws.append(_household_cells(ws, household))
+            rows += 1
         for member in household.export_members:
             ws.append([*_household_cells(ws, household), *_member_cells(ws, member, full_ids)])
+            rows += 1
     data = _xlsx(wb)
     audit(
         actor=user,
-        action="household.export",
+        action="household.export_full_ids" if full_ids else "household.export",
         obj=user,
-        data={"households": household_count, "members": member_count, "full_id_numbers": full_ids},
+        reason=purpose,
+        data={
+            "households": household_count,
+            "members": member_count,
+            "rows": rows,
+            "full_id_numbers": full_ids,
+            "purpose": purpose,
+            "filter": filters or {},
+        },
     )
     return data

@@ -82,6 +82,18 @@ class MemberForm(forms.Form):
             id_number.required = True
             return
         masked = self.initial.get("masked")
+        if self.initial.get("locked"):
+            # A browser sends nothing for a disabled field and Django ignores what is sent anyway;
+            # the service refuses the change too (code identity_locked).
+            for name in ("name", "id_number"):
+                self.fields[name].disabled = True
+            id_number.widget.attrs["placeholder"] = masked or ""
+            id_number.help_text = _(
+                "Borrower of a submitted application or a loan: the name and ID number are locked. "
+                "An administrator corrects them with a reason (“Correct name or ID number” on the "
+                "household page)."
+            )
+            return
         if masked and not self.initial.get("id_number"):
             # The user may not see the full number: the field is empty and the masked one is
             # shown. When the full number is pre-filled, there is nothing to explain.
@@ -155,6 +167,49 @@ class RatingForm(forms.Form):
         # Dimensions first, in the scheme's order.
         self.fields = {**dims, **self.fields}
         self.fields["valid_from"].help_text = _("Empty means today.")
+
+
+class IdentityCorrectionForm(forms.Form):
+    """An administrator's correction of a member's name or ID number (DOMAIN §2)."""
+
+    name = forms.CharField(label=pgettext_lazy("person", "name"), max_length=50, required=False)
+    id_number = IdNumberFormField(
+        label=_("correct ID number"),
+        required=False,
+        max_length=40,
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+    reason = forms.CharField(
+        label=_("reason for the correction"),
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_("E.g. the name was mistyped at registration; checked against the ID card."),
+    )
+
+    def __init__(self, *args, member, **kwargs):
+        kwargs.setdefault("initial", {"name": member.name})
+        super().__init__(*args, **kwargs)
+        self.fields["id_number"].widget.attrs["placeholder"] = member.id_number_masked
+        self.fields["id_number"].help_text = _("Leave empty to keep the stored number (%(masked)s).") % {
+            "masked": member.id_number_masked
+        }
+
+
+class FullIdExportForm(forms.Form):
+    """The stated purpose of an export with full ID numbers (PIPL art.28); the list's filter
+    travels along in hidden fields so the file holds what the list showed."""
+
+    purpose = forms.CharField(
+        label=_("purpose of the export"),
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_(
+            "Why whole ID numbers are needed, e.g. the bank's credit report query for the 2026 "
+            "rating. Recorded in the audit log and printed on the file."
+        ),
+    )
+    q = forms.CharField(required=False, widget=forms.HiddenInput)
+    village = forms.CharField(required=False, widget=forms.HiddenInput)
+    status = forms.CharField(required=False, widget=forms.HiddenInput)
 
 
 class ReasonForm(forms.Form):

@@ -9,4 +9,5 @@ urlpatterns = [
     path("import/confirm/", views_excel.ImportCommitView.as_view(), name="import_commit"),
     path("import/template/", views_excel.ImportTemplateView.as_view(), name="import_template"),
     path("export/", views_excel.ExportView.as_view(), name="export"),
+    path("export/full-id-numbers/", views_excel.FullIdExportView.as_view(), name="export_full"),
 ]

@@ -22,10 +22,12 @@ from django.utils.translation import gettext_lazy
 from django.views import View
 
 from core import tabular
+from core.exceptions import ApplicationError, NotPermitted
 
-from . import excel, selectors
-from .forms import HouseholdFilterForm
-from .permissions import can_edit_households
+from . import excel, idnumbers, selectors
+from .forms import FullIdExportForm, HouseholdFilterForm
+from .models import Household
+from .permissions import can_edit_households, can_see_full_id
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 SESSION_KEY = "households_excel_import"
@@ -201,20 +203,91 @@ class ImportTemplateView(ImportAllowedMixin, View):
         return _xlsx_response(data, "贫困户导入模板.xlsx")
 
 
+def _export_criteria(request, data) -> dict:
+    """The list page's own filter form, read the same way, so the file holds what the list shows."""
+    filters = HouseholdFilterForm(data or None, user=request.user)
+    return filters.cleaned_data if filters.is_bound and filters.is_valid() else {}
+
+
+def _export_queryset(request, criteria: dict):
+    village = criteria.get("village")
+    return selectors.household_search(
+        user=request.user,
+        q=criteria.get("q", ""),
+        village_id=village.pk if village else None,
+        status=criteria.get("status", ""),
+    )
+
+
+def _audit_filter(criteria: dict) -> dict:
+    """The filter as the audit log keeps it. A search for a whole ID number is kept masked: the
+    log must not become a second store of full numbers."""
+    q = (criteria.get("q") or "").strip()
+    if q and idnumbers.looks_like(q):
+        q = idnumbers.mask(idnumbers.normalise(q))
+    village = criteria.get("village")
+    return {"q": q, "village": village.pk if village else None, "status": criteria.get("status") or ""}
+
+
 class ExportView(LoginRequiredMixin, View):
-    """The household list as a workbook, filtered by the list page's parameters."""
+    """The household list as a workbook, filtered by the list page's parameters, with ID numbers
+    masked as on the list (DOMAIN §2). Whole numbers are the separate FullIdExportView."""
 
     def get(self, request):
-        # The list page's own filter form, read the same way, so the file holds what the list shows.
-        filters = HouseholdFilterForm(request.GET or None, user=request.user)
-        criteria = filters.cleaned_data if filters.is_bound and filters.is_valid() else {}
-        village = criteria.get("village")
-        queryset = selectors.household_search(
-            user=request.user,
-            q=criteria.get("q", ""),
-            village_id=village.pk if village else None,
-            status=criteria.get("status", ""),
+        criteria = _export_criteria(request, request.GET)
+        data = excel.export_workbook(
+            user=request.user, queryset=_export_queryset(request, criteria), filters=_audit_filter(criteria)
         )
-        data = excel.export_workbook(user=request.user, queryset=queryset)
         filename = f"贫困户名单-{timezone.localdate():%Y%m%d}.xlsx"
         return _xlsx_response(data, filename)
+
+
+class FullIdExportView(LoginRequiredMixin, View):
+    """The export with whole ID numbers (PIPL art.28): only for roles that may see them, with a
+    stated purpose, recorded, and marked on the sheet as sensitive personal information."""
+
+    template_name = "households/export_full.html"
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.user.is_authenticated and not can_see_full_id(request.user):
+            raise PermissionDenied
+        return super().dispatch(request, *args, **kwargs)
+
+    def _render(self, request, form, criteria, status=200):
+        status_label = dict(Household.PovertyStatus.choices).get(criteria.get("status") or "", "")
+        context = {
+            "form": form,
+            "count": _export_queryset(request, criteria).count(),
+            "criteria": criteria,
+            "status_label": status_label,
+        }
+        return render(request, self.template_name, context, status=status)
+
+    def get(self, request):
+        criteria = _export_criteria(request, request.GET)
+        initial = {key: request.GET.get(key, "") for key in ("q", "village", "status")}
+        return self._render(request, FullIdExportForm(initial=initial), criteria)
+
+    def post(self, request):
+        form = FullIdExportForm(request.POST)
+        filter_data = {key: request.POST.get(key, "") for key in ("q", "village", "status")}
+        criteria = _export_criteria(request, filter_data)
+        if not form.is_valid():
+            return self._render(request, form, criteria, status=400)
+        try:
+            data = excel.export_workbook(
+                user=request.user,
+                queryset=_export_queryset(request, criteria),
+                full_ids=True,
+                purpose=form.cleaned_data["purpose"],
+                filters=_audit_filter(criteria),
+            )
+        except NotPermitted as e:
+            raise PermissionDenied(e.message) from None
+        except ApplicationError as e:
+            form.add_error("purpose", e.message)
+            return self._render(request, form, criteria, status=400)
+        filename = f"贫困户名单-完整身份证号-{timezone.localdate():%Y%m%d}.xlsx"
+        response = _xlsx_response(data, filename)
+        response["Cache-Control"] = "no-store"
+        return response

@@ -32,7 +32,6 @@ from accounts.scoping import visible_villages
 from core.exceptions import ApplicationError, NotPermitted
 from households import selectors as household_selectors
 from households.models import Member
-from households.permissions import can_see_full_id
 from policies.models import CalendarDay, CalendarYear, Rate
 from policies.selectors import contract_rate_for, county_of, profile_for, rate_kind_for
 
@@ -384,11 +383,12 @@ def _four_eyes(app, user) -> bool:
 
 
 def _summary(request, app) -> dict:
-    full_id = can_see_full_id(request.user)
     borrower = app.borrower
     return {
         "app": app,
-        "borrower_id_number": borrower.id_number if full_id else borrower.id_number_masked,
+        # Masked on every step page (#10): a full number is shown only by the audited "show full
+        # ID number" action on the household page the summary links to (DOMAIN §2).
+        "borrower_id_number": borrower.id_number_masked,
         "borrower_age": borrower.age_on(timezone.localdate()),
     }
 

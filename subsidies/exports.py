@@ -217,7 +217,8 @@ class ExportResult:
 
 
 def _cell(ws, value, number_format: str | None = None, font: Font | None = None) -> WriteOnlyCell:
-    cell = WriteOnlyCell(ws, value=value)
+    cell = WriteOnlyCell(ws)
+    set_xlsx_value(cell, value)
     if number_format:
         cell.number_format = number_format
     if font:

@@ -47,7 +47,12 @@ def test_editors_create_a_household_with_members_and_an_audit_row(world, role):
     assert members[0].relation == Member.Relation.HEAD
     event = AuditEvent.objects.get(action="household.create", object_id=str(household.pk))
     assert event.actor == user
-    assert event.data == {"registration_no": "450322-0001", "members": 2}
+    assert event.data["registration_no"] == "450322-0001" and event.data["members"] == 2
+    # Each member added, field by field; the ID number only as keyed hash and masked form (#10).
+    assert [(m["id"], m["name"], m["id_number"]) for m in event.data["added"]] == [
+        (m.pk, m.name, {"hash": m.id_number_hash, "masked": m.id_number_masked}) for m in members
+    ]
+    assert not any(m.id_number in str(event.data) for m in members)
 
 
 @pytest.mark.parametrize("role", ["officer", "approver", "finance", "committee"])

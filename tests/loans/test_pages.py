@@ -403,8 +403,9 @@ def test_detail_shows_eligibility_history_and_masked_id_by_role(world, client_as
     assert borrower.id_number_masked in html and borrower.id_number not in html
     assert len(r.context["history"]) == 2
     assert len(r.context["notices"]) == len(world.profile.publicity_levels)
+    # #10: masked for the cadre too; the whole number is the household page's audited reveal.
     cadre_html = client_as(world.cadre).get(url("application_detail", app.pk)).content.decode()
-    assert borrower.id_number in cadre_html
+    assert borrower.id_number not in cadre_html and borrower.id_number_masked in cadre_html
 
 
 # ---------------------------------------------------------------------------------------------
