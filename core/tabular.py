@@ -18,6 +18,7 @@ import csv
 import datetime
 import io
 import logging
+import re
 import unicodedata
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
@@ -221,10 +222,33 @@ def _read_bounded(file) -> bytes:
     return data
 
 
-def _check_archive(data: bytes, csv_allowed: bool) -> None:
-    """The ZIP's own declarations, before anything is unpacked."""
+# A row element, with or without a namespace prefix (x:row, from the .NET OpenXML SDK).
+ROW_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row[\s/>]")
+SCAN_CHUNK = 64 * 1024
+
+
+def _more_rows_than(archive: zipfile.ZipFile, member: zipfile.ZipInfo, limit: int) -> bool:
+    """Whether a part holds more than `limit` row elements, counted in the raw bytes as they
+    unpack (at most the declared size, already bounded) and no further than the limit, without
+    parsing any XML."""
+    count, tail = 0, b""
+    with archive.open(member) as stream:
+        while count <= limit and (chunk := stream.read(SCAN_CHUNK)):
+            window = tail + chunk
+            # A match wholly inside the carried-over tail was counted with the previous chunk.
+            count += len(ROW_TAG.findall(window)) - len(ROW_TAG.findall(tail))
+            tail = window[-32:]
+    return count > limit
+
+
+def _check_archive(data: bytes, csv_allowed: bool, max_rows: int, search_rows: int) -> None:
+    """The ZIP's own declarations, before anything is unpacked; then the row elements of every
+    part, counted in the raw bytes: openpyxl parses a whole sheet that states no size just to
+    open it (15 s for a million blank rows), so a sheet with more rows than the cap is refused
+    before openpyxl sees it."""
     try:
-        members = zipfile.ZipFile(io.BytesIO(data)).infolist()
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        members = archive.infolist()
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError):
         raise _unreadable(csv_allowed) from None
     if sum(m.file_size for m in members) > IMPORT_MAX_UNCOMPRESSED:
@@ -237,10 +261,19 @@ def _check_archive(data: bytes, csv_allowed: bool) -> None:
     if "xl/workbook.xml" not in {m.filename for m in members}:
         # A Word document, an APK, a plain ZIP: a ZIP, but no workbook.
         raise _unreadable(csv_allowed)
+    try:
+        for member in members:
+            # The header may stand as low as `search_rows`; more row elements than that and the
+            # cap can only be refused later, when openpyxl has parsed them all.
+            if member.filename.endswith(".xml") and _more_rows_than(archive, member, search_rows + max_rows):
+                raise FileRefused(too_many_rows_message(max_rows), "too_many_rows")
+    # A member that does not unpack to what it declares (a bad CRC, a broken stream).
+    except (zipfile.BadZipFile, NotImplementedError, RuntimeError, ValueError, OSError, EOFError):
+        raise _unreadable(csv_allowed) from None
 
 
-def _open_xlsx(data: bytes, csv_allowed: bool):
-    _check_archive(data, csv_allowed)
+def _open_xlsx(data: bytes, csv_allowed: bool, max_rows: int, search_rows: int):
+    _check_archive(data, csv_allowed, max_rows, search_rows)
     try:
         # keep_links=False: links to other workbooks are never read.
         return openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True, keep_links=False)
@@ -370,7 +403,7 @@ def read_table(
     long. The workbook is closed when the block ends."""
     data = _read_bounded(file)
     if data.startswith(b"PK\x03\x04"):
-        workbook = _open_xlsx(data, csv_allowed)
+        workbook = _open_xlsx(data, csv_allowed, max_rows, search_rows)
         try:
             sheets = [ws for ws in workbook.worksheets if hasattr(ws, "iter_rows")]  # not chart sheets
             for ws in sheets if all_sheets else sheets[:1]:
