@@ -1,8 +1,9 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from accounts.views import HomeView
+from core.api import api_not_found
 
 api_v1 = [
     path("", include("accounts.api_urls")),
@@ -26,4 +27,9 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
+    # Last: any other path under /api/ answers API.md's JSON 404, not the HTML page (issue 10).
+    re_path(r"^api/", api_not_found),
 ]
+
+# An error outside a view (a middleware, rendering) answers the JSON error shape under /api/.
+handler500 = "core.api.server_error"

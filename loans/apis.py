@@ -19,7 +19,7 @@ from django.db.models import (
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.generics import GenericAPIView
@@ -27,6 +27,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from accounts.models import Role
+from core.api import FilterSerializer, IdFilter, parse_filters
 from core.exceptions import NotPermitted
 from core.uploads import PhotoField
 from households import selectors as household_selectors
@@ -267,7 +268,7 @@ class LoanDetailSerializer(LoanSerializer):
     """The loan with its latest settlements and repayments (newest first) and totals over all."""
 
     original_loan_contract_no = serializers.CharField(
-        source="original_loan.contract_no", read_only=True, default=None
+        source="original_loan.contract_no", read_only=True, default=None, allow_null=True
     )
     settlements = SettlementSerializer(source="recent_settlements", many=True, read_only=True)
     repayments = RepaymentSerializer(source="recent_repayments", many=True, read_only=True)
@@ -351,14 +352,14 @@ class ApplicationUpdateSerializer(ApplicationInputSerializer):
     household = None
 
 
-class ApplicationFilterSerializer(serializers.Serializer):
+class ApplicationFilterSerializer(FilterSerializer):
     state = serializers.ChoiceField(choices=State.choices, required=False, allow_blank=True)
-    household = serializers.IntegerField(required=False, min_value=1)
+    household = IdFilter()
 
 
-class LoanFilterSerializer(serializers.Serializer):
+class LoanFilterSerializer(FilterSerializer):
     state = serializers.ChoiceField(choices=Loan.State.choices, required=False, allow_blank=True)
-    household = serializers.IntegerField(required=False, min_value=1)
+    household = IdFilter()
 
 
 class CommentInputSerializer(serializers.Serializer):
@@ -476,20 +477,13 @@ class ApplicationListApi(GenericAPIView):
 
     serializer_class = ApplicationSerializer
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("state", str, enum=State.values),
-            OpenApiParameter("household", int),
-        ],
-        responses=ApplicationSerializer(many=True),
-    )
+    @extend_schema(parameters=[ApplicationFilterSerializer], responses=ApplicationSerializer(many=True))
     def get(self, request):
-        filters = ApplicationFilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
+        filters = parse_filters(ApplicationFilterSerializer, request)
         qs = selectors.application_list(user=request.user).select_related("loan")
-        if state := filters.validated_data.get("state"):
+        if state := filters.get("state"):
             qs = qs.filter(state=state)
-        if household := filters.validated_data.get("household"):
+        if household := filters.get("household"):
             qs = qs.filter(household_id=household)
         page = self.paginate_queryset(qs)
         return self.get_paginated_response(ApplicationSerializer(page, many=True).data)
@@ -646,20 +640,13 @@ class LoanListApi(GenericAPIView):
 
     serializer_class = LoanSerializer
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("state", str, enum=Loan.State.values),
-            OpenApiParameter("household", int),
-        ],
-        responses=LoanSerializer(many=True),
-    )
+    @extend_schema(parameters=[LoanFilterSerializer], responses=LoanSerializer(many=True))
     def get(self, request):
-        filters = LoanFilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
+        filters = parse_filters(LoanFilterSerializer, request)
         qs = selectors.loan_list(user=request.user)
-        if state := filters.validated_data.get("state"):
+        if state := filters.get("state"):
             qs = qs.filter(state=state)
-        if household := filters.validated_data.get("household"):
+        if household := filters.get("household"):
             qs = qs.filter(household_id=household)
         page = self.paginate_queryset(qs)
         return self.get_paginated_response(LoanSerializer(page, many=True).data)

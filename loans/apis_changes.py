@@ -78,9 +78,12 @@ class LoanExtensionListApi(GenericAPIView):
 
     serializer_class = ExtensionSerializer
 
+    @extend_schema(responses=ExtensionSerializer(many=True))
     def get(self, request, pk):
+        """The loan's extensions, oldest first, paginated like every list (API.md)."""
         loan = _loan(request, pk)
-        return Response(ExtensionSerializer(loan.extensions.all(), many=True).data)
+        page = self.paginate_queryset(loan.extensions.order_by("requested_on", "id"))
+        return self.get_paginated_response(ExtensionSerializer(page, many=True).data)
 
     @extend_schema(request=ExtensionRequestInput, responses={201: ExtensionSerializer})
     def post(self, request, pk):

@@ -8,12 +8,13 @@ from __future__ import annotations
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.generics import GenericAPIView
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
+from core.api import FilterSerializer, parse_filters
 from core.exceptions import NotPermitted
 from core.uploads import PHOTO_MAX_COUNT, PhotoField
 
@@ -54,8 +55,8 @@ class CheckSerializer(serializers.ModelSerializer):
         return [reverse("loans:check_photo", args=[check.pk, p.pk]) for p in check.photos.all()]
 
 
-class CheckFilter(serializers.Serializer):
-    status = serializers.ChoiceField(choices=list(checks.Status.CHOICES), required=False)
+class CheckFilter(FilterSerializer):
+    status = serializers.ChoiceField(choices=list(checks.Status.CHOICES), required=False, allow_blank=True)
 
 
 class CheckListApi(GenericAPIView):
@@ -64,15 +65,11 @@ class CheckListApi(GenericAPIView):
 
     serializer_class = CheckSerializer
 
-    @extend_schema(
-        parameters=[OpenApiParameter("status", str, enum=list(checks.Status.CHOICES))],
-        responses=CheckSerializer(many=True),
-    )
+    @extend_schema(parameters=[CheckFilter], responses=CheckSerializer(many=True))
     def get(self, request):
-        filters = CheckFilter(data=request.query_params)
-        filters.is_valid(raise_exception=True)
+        filters = parse_filters(CheckFilter, request)
         qs = checks.checks_due(
-            user=request.user, on_date=timezone.localdate(), status=filters.validated_data.get("status", "")
+            user=request.user, on_date=timezone.localdate(), status=filters.get("status", "")
         )
         page = self.paginate_queryset(qs)
         return self.get_paginated_response(CheckSerializer(page, many=True).data)

@@ -5,13 +5,14 @@ roles, locks and audit are in servicing.py. A loan outside the user's area answe
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.fields import empty
 from rest_framework.generics import GenericAPIView
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
+from core.api import FilterSerializer, parse_filters
 from core.exceptions import NotPermitted
 
 from . import selectors, servicing
@@ -141,11 +142,16 @@ class LoanRepaymentSerializer(serializers.ModelSerializer):
 
 
 class RepaymentListApi(GenericAPIView):
+    """A loan's repayments, oldest first, paginated like every list (API.md); POST records one
+    (a loan officer of the branch)."""
+
     serializer_class = LoanRepaymentSerializer
 
+    @extend_schema(responses=LoanRepaymentSerializer(many=True))
     def get(self, request, pk):
         loan = get_object_or_404(selectors.loan_list(user=request.user), pk=pk)
-        return Response(LoanRepaymentSerializer(loan.repayments.all(), many=True).data)
+        page = self.paginate_queryset(loan.repayments.select_related("recorded_by").order_by("paid_on", "id"))
+        return self.get_paginated_response(LoanRepaymentSerializer(page, many=True).data)
 
     @extend_schema(request=RepaymentInput, responses={201: LoanRepaymentSerializer})
     def post(self, request, pk):
@@ -157,8 +163,8 @@ class RepaymentListApi(GenericAPIView):
         return Response(LoanRepaymentSerializer(repayment).data, status=status.HTTP_201_CREATED)
 
 
-class OverdueFilter(serializers.Serializer):
-    bucket = serializers.ChoiceField(choices=list(servicing.BUCKET_BY_KEY), required=False)
+class OverdueFilter(FilterSerializer):
+    bucket = serializers.ChoiceField(choices=list(servicing.BUCKET_BY_KEY), required=False, allow_blank=True)
 
 
 class OverdueListApi(GenericAPIView):
@@ -166,13 +172,9 @@ class OverdueListApi(GenericAPIView):
 
     serializer_class = LoanSerializer
 
-    @extend_schema(
-        parameters=[OpenApiParameter("bucket", str, enum=list(servicing.BUCKET_BY_KEY))],
-        responses=LoanSerializer(many=True),
-    )
+    @extend_schema(parameters=[OverdueFilter], responses=LoanSerializer(many=True))
     def get(self, request):
-        filters = OverdueFilter(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        qs = servicing.overdue_list(user=request.user, bucket=filters.validated_data.get("bucket", ""))
+        filters = parse_filters(OverdueFilter, request)
+        qs = servicing.overdue_list(user=request.user, bucket=filters.get("bucket", ""))
         page = self.paginate_queryset(qs)
         return self.get_paginated_response(LoanSerializer(page, many=True).data)

@@ -15,17 +15,11 @@ from rest_framework.views import APIView
 
 from accounts.models import Role
 from accounts.scoping import visible_counties
+from core.api import FilterSerializer, IdFilter, parse_filters
+from core.api_schema import ErrorSerializer
 
 from . import selectors, services
 from .models import PolicyProfile, Rate
-
-
-class ErrorSerializer(serializers.Serializer):
-    """The one error shape of API.md."""
-
-    message = serializers.CharField()
-    code = serializers.CharField()
-    extra = serializers.DictField()
 
 
 class AdminWrites(permissions.BasePermission):
@@ -236,10 +230,17 @@ class PolicyProfileInputSerializer(serializers.ModelSerializer):
             self.fields[name].required = False
 
 
+class ProfileFilterSerializer(FilterSerializer):
+    county = IdFilter(help_text=_("Only this county's profiles."))
+
+
+class RateFilterSerializer(FilterSerializer):
+    kind = serializers.ChoiceField(choices=Rate.Kind.choices, required=False, allow_blank=True)
+    tenor = serializers.ChoiceField(choices=Rate.Tenor.choices, required=False, allow_blank=True)
+
+
 @extend_schema_view(
-    list=extend_schema(
-        parameters=[OpenApiParameter("county", int, description="Only this county's profiles.")]
-    ),
+    list=extend_schema(parameters=[ProfileFilterSerializer]),
     retrieve=extend_schema(responses={200: PolicyProfileSerializer, 404: ErrorSerializer}),
 )
 class PolicyProfileViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -251,11 +252,8 @@ class PolicyProfileViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vie
     def get_queryset(self):
         queryset = selectors.profile_list(user=self.request.user)
         if self.action == "list":
-            county = self.request.query_params.get("county")
-            if county:
-                if not county.isdigit():
-                    raise serializers.ValidationError({"county": [_("A valid integer is required.")]})
-                queryset = queryset.filter(county_id=int(county))
+            if county := parse_filters(ProfileFilterSerializer, self.request).get("county"):
+                queryset = queryset.filter(county_id=county)
         return queryset
 
     @extend_schema(
@@ -293,12 +291,7 @@ class RateSerializer(serializers.ModelSerializer):
 
 
 @extend_schema_view(
-    list=extend_schema(
-        parameters=[
-            OpenApiParameter("kind", str, enum=Rate.Kind.values),
-            OpenApiParameter("tenor", str, enum=Rate.Tenor.values),
-        ]
-    ),
+    list=extend_schema(parameters=[RateFilterSerializer]),
     retrieve=extend_schema(responses={200: RateSerializer, 404: ErrorSerializer}),
 )
 class RateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -309,11 +302,12 @@ class RateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
 
     def get_queryset(self):
         queryset = selectors.rate_list()
-        params = self.request.query_params
-        if params.get("kind"):
-            queryset = queryset.filter(kind=params["kind"])
-        if params.get("tenor"):
-            queryset = queryset.filter(tenor=params["tenor"])
+        if self.action == "list":
+            filters = parse_filters(RateFilterSerializer, self.request)
+            if kind := filters.get("kind"):
+                queryset = queryset.filter(kind=kind)
+            if tenor := filters.get("tenor"):
+                queryset = queryset.filter(tenor=tenor)
         return queryset
 
     @extend_schema(

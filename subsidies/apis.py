@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from django.utils.translation import gettext_lazy
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.generics import GenericAPIView
@@ -12,6 +13,7 @@ from rest_framework.response import Response
 
 from accounts.models import OrgUnit
 from accounts.scoping import county_q
+from core.api import FilterSerializer, IdFilter, parse_filters
 from core.exceptions import NotPermitted
 
 from . import selectors, services, steps
@@ -125,13 +127,24 @@ class LineSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class LineFilterSerializer(serializers.Serializer):
-    village = serializers.IntegerField(required=False)
-    township = serializers.IntegerField(required=False)
+class BatchFilterSerializer(FilterSerializer):
+    state = serializers.ChoiceField(choices=State.choices, required=False, allow_blank=True)
+    year = serializers.IntegerField(required=False, min_value=2000, max_value=2100)
+    quarter = serializers.IntegerField(required=False, min_value=1, max_value=4)
+
+
+class LineFilterSerializer(FilterSerializer):
+    village = IdFilter()
+    township = IdFilter()
     reason = serializers.ChoiceField(
         choices=["subsidized", "excluded", *ExcludedReason.values], required=False, allow_blank=True
     )
-    q = serializers.CharField(required=False, allow_blank=True)
+    q = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=100,
+        help_text=gettext_lazy("Contract number, registration number or borrower name"),
+    )
 
 
 class BatchTransitionSerializer(serializers.Serializer):
@@ -158,22 +171,15 @@ class BatchListApi(GenericAPIView):
 
     serializer_class = BatchSerializer
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("state", str, enum=State.values),
-            OpenApiParameter("year", int),
-            OpenApiParameter("quarter", int),
-        ],
-        responses=BatchSerializer(many=True),
-    )
+    @extend_schema(parameters=[BatchFilterSerializer], responses=BatchSerializer(many=True))
     def get(self, request):
+        filters = parse_filters(BatchFilterSerializer, request)
         qs = selectors.batch_list(user=request.user)
-        if state := request.query_params.get("state"):
+        if state := filters.get("state"):
             qs = qs.filter(state=state)
         for key in ("year", "quarter"):
-            value = request.query_params.get(key)
-            if value and value.isdigit():
-                qs = qs.filter(**{key: int(value)})
+            if (value := filters.get(key)) is not None:
+                qs = qs.filter(**{key: value})
         page = self.paginate_queryset(qs)
         return self.get_paginated_response(BatchSerializer(page, many=True).data)
 
@@ -262,21 +268,10 @@ class LineListApi(GenericAPIView):
 
     serializer_class = LineSerializer
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("village", int),
-            OpenApiParameter("township", int),
-            OpenApiParameter("reason", str, enum=["subsidized", "excluded", *ExcludedReason.values]),
-            OpenApiParameter("q", str, description="Contract number, registration number or borrower name"),
-        ],
-        responses=LineSerializer(many=True),
-    )
+    @extend_schema(parameters=[LineFilterSerializer], responses=LineSerializer(many=True))
     def get(self, request, pk):
         batch = _batch(request, pk)
-        filters = LineFilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        qs = selectors.line_filter(
-            selectors.line_list(user=request.user, batch=batch), **filters.validated_data
-        )
+        filters = parse_filters(LineFilterSerializer, request)
+        qs = selectors.line_filter(selectors.line_list(user=request.user, batch=batch), **filters)
         page = self.paginate_queryset(qs.order_by("village__code", "loan_id", "period_start", "id"))
         return self.get_paginated_response(LineSerializer(page, many=True).data)
