@@ -124,7 +124,7 @@ class CalendarImportApi(APIView):
     would be stored (200); otherwise store it (201). A refused file answers 400 with `extra.rows`
     listing every problem (`row` as the spreadsheet numbers it, null for the whole file; `column`;
     `message`; `code`); the top-level `code` names a whole-file refusal (`file_too_large`,
-    `too_many_rows`, `unknown_file_type`, `xlsx_too_large`, `calendar_year_exists`, …) or is
+    `too_many_rows`, `bad_file`, `xlsx_too_large`, `calendar_year_exists`, …) or is
     `invalid` for row errors."""
 
     parser_classes = [MultiPartParser]
