@@ -187,3 +187,22 @@ def test_user_and_role_changes_are_audited_with_before_and_after(world, client_a
     assert r.status_code == 302
     deleted = AuditEvent.objects.get(action="user.delete", object_id=str(victim.pk))
     assert deleted.data["before"]["username"] == victim.username and deleted.data["after"] is None
+
+
+def test_a_staff_admin_cannot_pull_another_countys_units_into_its_own(world, client_as, staff_admin):
+    client = client_as(staff_admin)
+    url = reverse("admin:accounts_orgunit_change", args=[world.tz.pk])
+    r = client.post(
+        url, {"kind": "township", "code": world.tz.code, "name": world.tz.name, "parent": world.county.pk}
+    )
+    assert r.status_code == 302 and r.url == reverse("admin:index")
+    world.tz.refresh_from_db()
+    assert world.tz.parent == world.other_county
+    # Inside its own county it works, and the change is audited.
+    url = reverse("admin:accounts_orgunit_change", args=[world.v1b.pk])
+    r = client.post(
+        url, {"kind": "village", "code": world.v1b.code, "name": "新茶洞村", "parent": world.t1.pk}
+    )
+    assert r.status_code == 302
+    event = AuditEvent.objects.get(action="orgunit.update", object_id=str(world.v1b.pk))
+    assert (event.data["before"]["name"], event.data["after"]["name"]) == ("茶洞村", "新茶洞村")
