@@ -11,6 +11,7 @@ from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Q
 from django.utils.translation import gettext
@@ -78,7 +79,7 @@ class ScopedUserFormMixin:
         if actor is None or actor.is_superuser:
             return cleaned
         unit = cleaned.get("unit")
-        outside = unit is not None and not unit_subtree(actor.unit).filter(pk=unit.pk).exists()
+        outside = unit is None or not unit_subtree(actor.unit).filter(pk=unit.pk).exists()
         if "unit" in self.fields and outside:
             self.add_error("unit", gettext("You can only place users in your own unit or below it."))
         roles = cleaned.get("roles")
@@ -218,6 +219,9 @@ class UserAdmin(BaseUserAdmin):
         super().delete_model(request, obj)
 
     def delete_queryset(self, request, queryset):
+        # The changelist's bulk delete asks has_delete_permission without an object.
+        if queryset.exclude(pk__in=manageable_users(request.user).values("pk")).exists():
+            raise PermissionDenied
         for user in queryset:
             self._audit_delete(request, user)
         super().delete_queryset(request, queryset)

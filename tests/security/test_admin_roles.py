@@ -206,3 +206,22 @@ def test_a_staff_admin_cannot_pull_another_countys_units_into_its_own(world, cli
     assert r.status_code == 302
     event = AuditEvent.objects.get(action="orgunit.update", object_id=str(world.v1b.pk))
     assert (event.data["before"]["name"], event.data["after"]["name"]) == ("茶洞村", "新茶洞村")
+
+
+def test_a_staff_admin_cannot_bulk_delete_users_it_may_not_manage(world, client_as, staff_admin):
+    clerk = UserFactory(unit=world.county)
+    client = client_as(staff_admin)
+    r = client.post(
+        reverse("admin:accounts_user_changelist"),
+        {"action": "delete_selected", "_selected_action": [clerk.pk, world.finance.pk], "post": "yes"},
+    )
+    assert r.status_code == 403
+    assert User.objects.filter(pk__in=[clerk.pk, world.finance.pk]).count() == 2
+    assert not AuditEvent.objects.filter(action="user.delete").exists()
+    # A user it may manage goes, with an audit row.
+    r = client.post(
+        reverse("admin:accounts_user_changelist"),
+        {"action": "delete_selected", "_selected_action": [clerk.pk], "post": "yes"},
+    )
+    assert r.status_code == 302 and not User.objects.filter(pk=clerk.pk).exists()
+    assert AuditEvent.objects.get(action="user.delete").data["before"]["username"] == clerk.username
