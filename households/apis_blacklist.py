@@ -5,11 +5,12 @@ approval takes the household off the blacklist. Out-of-area requests answer 404.
 from __future__ import annotations
 
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
+from core.api import FilterSerializer, parse_filters
 from core.exceptions import NotPermitted
 
 from . import selectors, services
@@ -66,6 +67,14 @@ class BlacklistRemovalRejectSerializer(serializers.Serializer):
     reason = serializers.CharField()
 
 
+class RemovalRequestFilterSerializer(FilterSerializer):
+    state = serializers.ChoiceField(
+        choices=STATE_CHOICES,
+        required=False,
+        allow_blank=True,
+    )
+
+
 def require_keeper(user) -> None:
     if not can_keep_blacklist(user):
         raise NotPermitted(_("Only the county poverty office and bank loan officers keep the blacklist."))
@@ -78,13 +87,11 @@ class BlacklistRemovalRequestListApi(GenericAPIView):
     serializer_class = BlacklistRemovalRequestSerializer
 
     @extend_schema(
-        parameters=[OpenApiParameter("state", str, enum=STATE_CHOICES)],
+        parameters=[RemovalRequestFilterSerializer],
         responses=BlacklistRemovalRequestSerializer(many=True),
     )
     def get(self, request):
-        choice = request.query_params.get("state", "pending")
-        if choice not in STATE_CHOICES:
-            raise serializers.ValidationError({"state": [_("Use pending, approved, rejected or all.")]})
+        choice = parse_filters(RemovalRequestFilterSerializer, request).get("state") or "pending"
         qs = selectors.blacklist_removal_requests(
             user=request.user, state=None if choice == "all" else choice
         )

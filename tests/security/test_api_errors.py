@@ -5,10 +5,14 @@ Chinese. Each test sends the attack and asserts it is refused in that shape."""
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+import subprocess
+import sys
 
 import pytest
+from django.conf import settings
 from django.http import HttpResponse
 from django.urls import include, path
 from drf_spectacular.generators import SchemaGenerator
@@ -152,6 +156,63 @@ def test_out_of_range_ids_are_a_400_naming_the_parameter(world, api_as, url):
     body = assert_error_shape(api_as(world.county_office).get(url), 400, "invalid")
     name = url.split("?")[1].split("=")[0]
     assert list(body["extra"]["fields"]) == [name]
+
+
+# The embedded SQLite of `make run` is where `?household=99999999999999999999999` was a 500 (the
+# driver refuses an integer past 64 bits). The test process is bound to PostgreSQL, so the probe
+# runs in a process of its own on a scratch SQLite file, as tests/subsidies/test_sqlite.py does.
+SQLITE_PROBE = """
+import json, os, sys
+os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.local"
+os.environ["DATABASE_URL"] = "sqlite:///" + sys.argv[1]
+import django
+django.setup()
+from django.core.management import call_command
+call_command("migrate", verbosity=0)
+from django.test import Client
+from accounts.models import OrgUnit, Role, User
+county = OrgUnit.objects.create(kind="county", code="459901", name="county")
+user = User.objects.create(username="county", name="county office", unit=county)
+user.roles.set(Role.objects.filter(code=Role.COUNTY_OFFICE))
+client = Client(SERVER_NAME="localhost", raise_request_exception=False)
+client.force_login(user)
+answers = []
+for url in sys.argv[2:]:
+    r = client.get(url)
+    json_body = r["Content-Type"].startswith("application/json")
+    answers.append([url, r.status_code, r.json()["code"] if json_body else None])
+print(json.dumps(answers))
+"""
+
+
+def test_out_of_range_ids_are_a_400_on_the_embedded_sqlite_too(tmp_path):
+    huge = "99999999999999999999999"
+    urls = [
+        f"/api/v1/loans/?household={huge}",
+        f"/api/v1/applications/?household={huge}",
+        f"/api/v1/blacklist/?household={huge}",
+        f"/api/v1/households/?village={huge}",
+        f"/api/v1/subsidy-batches/?year={huge}",
+    ]
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            SQLITE_PROBE,
+            str(tmp_path / "probe.sqlite3"),
+            *urls,
+            f"/api/v1/loans/{huge}/",
+        ],
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    answers = json.loads(result.stdout.strip().splitlines()[-1])
+    assert [(status, code) for _, status, code in answers] == [(400, "invalid")] * len(urls) + [
+        (404, "not_found")
+    ]
 
 
 def test_unknown_states_are_refused_alike_on_every_list(world, api_as):
