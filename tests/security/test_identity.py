@@ -460,3 +460,21 @@ def test_the_application_pages_mask_the_borrowers_number_even_for_roles_that_may
     assert response.status_code == 200
     html = response.content.decode()
     assert head.id_number not in html and head.id_number_masked in html
+
+
+def test_a_correction_cannot_take_another_persons_number_or_an_invalid_one(world, api_as, home):
+    head, spouse = head_and_spouse(home)
+    LoanFactory(household=home, borrower=head, branch=world.br1)
+    before = identity(head)
+    taken = api_as(world.admin).post(
+        correction_url(home, head), {"id_number": spouse.id_number, "reason": "核对"}, format="json"
+    )
+    assert taken.status_code == 400
+    assert taken.json()["extra"]["rules"][0]["rule"] == "id_number_unique"
+    assert spouse.id_number not in taken.content.decode()
+    broken = api_as(world.admin).post(
+        correction_url(home, head), {"id_number": head.id_number[:-1] + "Z", "reason": "核对"}, format="json"
+    )
+    assert broken.status_code == 400 and broken.json()["code"] == "invalid"
+    assert identity(head) == before
+    assert not AuditEvent.objects.filter(action="member.identity_correct").exists()
