@@ -1,0 +1,21 @@
+// Behaviour every page may use, declared in the markup rather than in inline handlers, which the
+// Content-Security-Policy refuses (issue 10).
+//   <form data-submit-once>  its submit buttons are disabled once it is sent, so a double click
+//                            cannot send the same import twice;
+//   <button data-print>      prints the page.
+(function () {
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.matches || !form.matches("form[data-submit-once]")) { return; }
+    // After this event: a disabled button's name and value would not be sent.
+    setTimeout(function () {
+      form.querySelectorAll("button[type=submit], input[type=submit]").forEach(function (button) {
+        button.disabled = true;
+      });
+    }, 0);
+  });
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-print]");
+    if (button) { window.print(); }
+  });
+})();
