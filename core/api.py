@@ -189,8 +189,8 @@ def _error_data(exc, context) -> dict:
         detail = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
         return error_body(_("The input is not valid."), "invalid", {"fields": _flatten(detail)})
     if isinstance(exc, exceptions.ParseError):
-        # The parser's own text names a line and column in English; the client learns the body
-        # is not JSON (or not a form) and where the complaint is, in the one 400 shape.
+        # The parser's own text is English and quotes Python's decoder ("Expecting value: line 1
+        # column 1"); the client learns the body could not be read, in the one 400 shape.
         message = _("The request body could not be read: it is not valid JSON or form data.")
         return error_body(
             _("The input is not valid."), "invalid", {"fields": {"non_field_errors": [message]}}

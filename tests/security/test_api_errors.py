@@ -158,6 +158,19 @@ def test_out_of_range_ids_are_a_400_naming_the_parameter(world, api_as, url):
     assert list(body["extra"]["fields"]) == [name]
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/v1/loans/99999999999999999999999/",
+        "/api/v1/households/99999999999999999999999/ratings/",
+        "/api/v1/subsidy-batches/99999999999999999999999/lines/",
+        "/api/v1/applications/99999999999999999999999/transitions/",
+    ],
+)
+def test_an_out_of_range_id_in_the_path_is_a_404(world, api_as, url):
+    assert_error_shape(api_as(world.county_office).get(url), 404, "not_found")
+
+
 # The embedded SQLite of `make run` is where `?household=99999999999999999999999` was a 500 (the
 # driver refuses an integer past 64 bits). The test process is bound to PostgreSQL, so the probe
 # runs in a process of its own on a scratch SQLite file, as tests/subsidies/test_sqlite.py does.
