@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from django import forms
 from django.utils import timezone
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from accounts.scoping import visible_villages
@@ -151,7 +152,9 @@ class AcceptanceForm(forms.Form):
         help_text=_("What you saw on the visit: the project, the family's labour, assets and debts."),
     )
     photos = MultipleImageField(
-        label=_("photos"), required=False, help_text=_("Several photos may be chosen at once.")
+        label=_("photos"),
+        required=False,
+        help_text=format_lazy("{} {}", _("Several photos may be chosen at once."), uploads.PHOTO_HELP),
     )
     caption = forms.CharField(label=_("caption"), required=False, max_length=200)
     comment = forms.CharField(label=_("comment"), required=False, widget=forms.Textarea(attrs={"rows": 2}))

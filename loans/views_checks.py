@@ -15,9 +15,11 @@ from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.text import format_lazy
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from core import uploads
 from core.exceptions import ApplicationError, NotPermitted
 
 from . import checks
@@ -53,7 +55,9 @@ class CheckForm(forms.Form):
     photos = MultipleImageField(
         label=gettext_lazy("photos"),
         required=False,
-        help_text=gettext_lazy("Several photos may be chosen at once."),
+        help_text=format_lazy(
+            "{} {}", gettext_lazy("Several photos may be chosen at once."), uploads.PHOTO_HELP
+        ),
     )
 
     def __init__(self, *args, floor: checks.Floor | None = None, **kwargs):

@@ -278,3 +278,8 @@ def test_a_png_named_jpg_is_stored_as_png(world, check, api_as):
     assert response.status_code == 200, response.json()
     photo = CheckPhoto.objects.get()
     assert photo.image.name.endswith(".png") and stored(photo).format == "PNG"
+
+
+def test_the_check_page_states_the_limits_and_asks_for_jpeg_or_png(world, check, client_as):
+    html = client_as(world.officer).get(reverse("loans:check_record", args=[check.pk])).content.decode()
+    assert "每张不超过 10 MB" in html and 'accept="image/jpeg,image/png"' in html
