@@ -23,6 +23,7 @@ from django.db import close_old_connections
 from django.test import Client
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import checks as st_checks
+from schemathesis.generation import GenerationMode
 
 from households.models import BlacklistEntry
 from loans import services as loan_services
@@ -301,3 +302,34 @@ def test_the_schema_tells_the_truth_to_each_role(world, who):
     assert not found, "\n\n".join(found)
     for label in MUST_ANSWER:
         assert any(200 <= code < 300 for code in answered.get(label, ())), (label, answered.get(label))
+
+
+def test_every_read_refuses_the_query_values_the_schema_forbids(world):
+    """Negative generation: for every GET with query parameters, values the schema forbids (a word
+    for a number, a number out of range, a value outside an enum, a list or an object) must be
+    refused with a 4xx in the documented error shape, never served as if there were no filter."""
+    ids = seed(world)
+    session = Session(world.finance)
+    found = []
+    with connection_kept():
+        for result in session.schema.get_all_operations():
+            operation = result.ok()
+            if operation.method.upper() != "GET" or not any(
+                p.location == "query" for p in operation.iter_parameters()
+            ):
+                continue
+            fixed = {"id": ids[owner_of(operation.path)]} if "{id}" in operation.path else None
+
+            @settings(SETTINGS, max_examples=EXAMPLES)
+            @given(case=operation.as_strategy(GenerationMode.NEGATIVE, path_parameters=fixed))
+            def run(case):
+                response = session.call(case)
+                case.validate_response(response, checks=[*CHECKS, st_checks.negative_data_rejection])
+
+            try:
+                run()
+            except KeyboardInterrupt:
+                raise
+            except BaseException as failure:  # noqa: BLE001 - schemathesis raises exception groups
+                found.append(f"{operation.label}: {failure}")
+    assert not found, "\n\n".join(found)
