@@ -1,6 +1,9 @@
-"""The absolute session lifetime (issue 10, ASVS V6). Inactivity is Django's own: SESSION_COOKIE_AGE
-with SESSION_SAVE_EVERY_REQUEST ends a session that sees no request for that long. A session in
-constant use would otherwise live for ever, so this ends it SESSION_MAX_LIFETIME after the login."""
+"""Session lifetimes (issue 10, ASVS V6). Inactivity: a session's expiry is SESSION_COOKIE_AGE after
+it was last saved, and this middleware saves it again when a request comes more than
+SESSION_REFRESH_AFTER after the last save. That is Django's SESSION_SAVE_EVERY_REQUEST without a
+database write on every page (a session idle for SESSION_COOKIE_AGE ends, give or take that minute).
+A session in constant use would otherwise live for ever, so this also ends it SESSION_MAX_LIFETIME
+after the login."""
 
 from __future__ import annotations
 
@@ -11,6 +14,16 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 LOGIN_AT = "accounts_login_at"
+SAVED_AT = "accounts_saved_at"
+
+
+def stamp_login(sender, request, user, **kwargs):
+    """On every login (page, admin, the tests' force_login): start both clocks now, so the next
+    request needs no session write of its own."""
+    if request is not None and hasattr(request, "session"):
+        now = timezone.now().timestamp()
+        request.session[LOGIN_AT] = now
+        request.session[SAVED_AT] = now
 
 
 class SessionLifetimeMiddleware:
@@ -28,6 +41,14 @@ class SessionLifetimeMiddleware:
         response = self.get_response(request)
         # Stamp the login time on the request that logged in (and on sessions older than this
         # rule). Only a logged-in session: an API call with a token has no session to stamp.
+        now = timezone.now().timestamp()
         if SESSION_KEY in session and LOGIN_AT not in session:
-            session[LOGIN_AT] = timezone.now().timestamp()
+            session[LOGIN_AT] = now
+        # Slide the inactivity expiry forward; writing the stamp marks the session modified, so
+        # SessionMiddleware saves it with a fresh expiry and sends the cookie again.
+        if (
+            SESSION_KEY in session
+            and now - session.get(SAVED_AT, 0) > settings.SESSION_REFRESH_AFTER.total_seconds()
+        ):
+            session[SAVED_AT] = now
         return response

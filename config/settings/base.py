@@ -110,7 +110,7 @@ AXES_CLIENT_IP_CALLABLE = "core.middleware.client_address"
 # A county office PC is shared: a session ends after 30 minutes without a request, and at the
 # latest 10 hours (a working day) after the login (accounts.middleware.SessionLifetimeMiddleware).
 SESSION_COOKIE_AGE = env.int("SESSION_IDLE_MINUTES", default=30) * 60
-SESSION_SAVE_EVERY_REQUEST = True
+SESSION_REFRESH_AFTER = datetime.timedelta(minutes=1)
 SESSION_MAX_LIFETIME = datetime.timedelta(hours=env.int("SESSION_MAX_HOURS", default=10))
 # API tokens (django-rest-knox): stored as SHA-512 digests, valid 10 hours, revoked by logout,
 # logout-all and a password change. Clients keep sending `Authorization: Token <token>`.
