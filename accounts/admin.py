@@ -19,9 +19,10 @@ from django.utils.translation import gettext_lazy as _
 
 from core.audit import audit
 from core.models import AuditEvent
+from core.selectors import audit_scope_q
 
 from .models import OrgUnit, Role, User
-from .services import check_roles_fit_unit
+from .services import check_roles_fit_unit, user_tokens_revoke
 
 # What an audit row keeps of a user, before and after a change (never the password hash).
 AUDITED_USER_FIELDS = (
@@ -238,7 +239,11 @@ class UserAdmin(BaseUserAdmin):
         with transaction.atomic():
             response = super().user_change_password(request, id, form_url)
             if request.method == "POST" and response.status_code == 302:
-                audit(actor=request.user, action="user.password_set", obj=User.objects.get(pk=id))
+                target = User.objects.get(pk=id)
+                # A password set by an administrator ends the user's API tokens, as a change by
+                # the user does (the sessions end through Django's session hash).
+                user_tokens_revoke(user=target)
+                audit(actor=request.user, action="user.password_set", obj=target)
         return response
 
     @admin.display(description=_("roles"))
@@ -307,12 +312,16 @@ class RoleAdmin(admin.ModelAdmin):
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(admin.ModelAdmin):
-    """Read-only: the audit trail is never edited."""
+    """Read-only: the audit trail is never edited. An administrator sees the events of their own
+    county, as on the audit page (core.selectors.audit_scope_q)."""
 
-    list_display = ("at", "actor", "action", "object_type", "object_id", "reason")
+    list_display = ("at", "actor", "address", "action", "object_type", "object_id", "reason")
     list_filter = ("action", "object_type")
     search_fields = ("object_id", "reason", "actor__username")
     list_select_related = ("actor",)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(audit_scope_q(request.user))
 
     def has_add_permission(self, request):
         return False

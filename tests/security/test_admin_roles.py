@@ -225,3 +225,37 @@ def test_a_staff_admin_cannot_bulk_delete_users_it_may_not_manage(world, client_
     )
     assert r.status_code == 302 and not User.objects.filter(pk=clerk.pk).exists()
     assert AuditEvent.objects.get(action="user.delete").data["before"]["username"] == clerk.username
+
+
+def test_a_password_set_in_the_admin_site_ends_the_users_api_tokens(world, client_as):
+    from knox.models import AuthToken
+
+    root = UserFactory(username="root", is_superuser=True, is_staff=True)
+    AuthToken.objects.create(user=world.finance)
+    r = client_as(root).post(
+        reverse("admin:auth_user_password_change", args=[world.finance.pk]),
+        {"password1": "Zq7!wErT5yUi", "password2": "Zq7!wErT5yUi", "usable_password": "true"},
+    )
+    assert r.status_code == 302
+    assert not AuthToken.objects.filter(user=world.finance).exists()
+
+
+def test_the_admin_sites_audit_list_shows_only_the_admins_county(world, client_as, staff_admin):
+    from core.audit import audit
+
+    staff_admin.groups.first().permissions.add(Permission.objects.get(codename="view_auditevent"))
+    here = HouseholdFactory(village=world.v1a)
+    there = HouseholdFactory(village=world.vz)
+    audit(actor=world.cadre, action="household.update", obj=here, reason="本县的修改")
+    audit(actor=None, action="household.update", obj=there, reason="外县的修改")
+    r = client_as(staff_admin).get(reverse("admin:core_auditevent_changelist"))
+    assert r.status_code == 200
+    assert "本县的修改" in r.content.decode()
+    assert "外县的修改" not in r.content.decode()
+    other = AuditEvent.objects.get(reason="外县的修改")
+    assert client_as(staff_admin).get(
+        reverse("admin:core_auditevent_change", args=[other.pk])
+    ).status_code in (
+        302,
+        404,
+    )
