@@ -32,7 +32,10 @@ setup: system-deps $(VENV)/.installed messages
 run: setup
 	DJANGO_SETTINGS_MODULE=config.settings.local $(PY) manage.py migrate --noinput -v 0
 	DJANGO_SETTINGS_MODULE=config.settings.local $(PY) manage.py seed_demo
-	DJANGO_SETTINGS_MODULE=config.settings.local $(PY) manage.py runserver 127.0.0.1:8000
+	# gunicorn with threads, not runserver: the dev server's listen queue of 10 drops connections
+	# in a burst (tests/security/test_sqlite_concurrency.py serves the same way).
+	DJANGO_SETTINGS_MODULE=config.settings.local $(VENV)/bin/gunicorn config.wsgi:application \
+		--bind 127.0.0.1:8000 --workers 2 --threads 8 --reload --access-logfile -
 
 services:
 	bash scripts/services.sh
