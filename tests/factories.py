@@ -182,3 +182,29 @@ class LoanFactory(factory.django.DjangoModelFactory):
     maturity_on = datetime.date(2028, 3, 20)
     use_mode = "self"
     imported = True
+
+
+# A complete application form's values; tests override what they are about.
+APPLICATION_FIELDS = dict(
+    amount=Decimal("30000.00"),
+    term_months=24,
+    purpose_category="breeding",
+    purpose_detail="养殖肉牛 5 头",
+    use_mode="self",
+    capacity_attested=True,
+    bank_account_no="6230 0000 1111 2222",
+    consent_publicity=True,
+    consent_credit_query=True,
+)
+
+
+def application_create(*, acting_user, household, **overrides):
+    """A draft application for `household` (its head borrows unless `borrower` is given), made
+    through the real service as the village cadre would."""
+    from loans import services
+
+    fields = {**APPLICATION_FIELDS, **overrides}
+    borrower = fields.pop("borrower", None) or household.members.get(is_head=True)
+    return services.application_create(
+        acting_user=acting_user, household=household, borrower=borrower, **fields
+    )

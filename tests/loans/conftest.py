@@ -12,7 +12,7 @@ from households.models import CreditRating
 from loans import services
 from loans.models import LoanApplication, PublicityNotice
 from loans.workflow import State
-from tests.factories import CreditRatingFactory, HouseholdFactory, UserFactory
+from tests.factories import CreditRatingFactory, HouseholdFactory, UserFactory, application_create
 
 ORDER = [
     State.DRAFT,
@@ -72,22 +72,8 @@ def approver2(world):
 @pytest.fixture
 def new_application(world, household):
     def make(**overrides) -> LoanApplication:
-        fields = dict(
-            amount=Decimal("30000.00"),
-            term_months=24,
-            purpose_category="breeding",
-            purpose_detail="养殖肉牛 5 头",
-            use_mode="self",
-            capacity_attested=True,
-            bank_account_no="6230 0000 1111 2222",
-            consent_publicity=True,
-            consent_credit_query=True,
-        )
-        fields.update(overrides)
-        borrower = fields.pop("borrower", None) or household.members.get(is_head=True)
-        return services.application_create(
-            acting_user=world.cadre, household=fields.pop("household", household), borrower=borrower, **fields
-        )
+        overrides.setdefault("household", household)
+        return application_create(acting_user=world.cadre, **overrides)
 
     return make
 

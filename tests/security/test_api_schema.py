@@ -26,11 +26,10 @@ from schemathesis import checks as st_checks
 from schemathesis.generation import GenerationMode
 
 from households.models import BlacklistEntry
-from loans import services as loan_services
 from loans.models import Classification, Extension, PostLoanCheck, Repayment, Settlement
 from policies.models import Rate
 from subsidies.models import ExcludedReason, SubsidyBatch, SubsidyLine
-from tests.factories import CreditRatingFactory, HouseholdFactory, LoanFactory
+from tests.factories import CreditRatingFactory, HouseholdFactory, LoanFactory, application_create
 
 pytestmark = pytest.mark.django_db
 
@@ -51,19 +50,7 @@ def seed(world) -> dict[str, int]:
     )
     other = HouseholdFactory(village=world.v1a, head__age=45)
     BlacklistEntry.objects.create(household=other, reason="恶意逃债", added_by=world.county_office)
-    application = loan_services.application_create(
-        acting_user=world.cadre,
-        household=household,
-        borrower=household.members.get(is_head=True),
-        amount=Decimal("30000.00"),
-        term_months=24,
-        purpose_category="breeding",
-        purpose_detail="养殖肉牛 5 头",
-        bank_account_no="6230000011112222",
-        capacity_attested=True,
-        consent_publicity=True,
-        consent_credit_query=True,
-    )
+    application = application_create(acting_user=world.cadre, household=household)
     first = LoanFactory(household=household, branch=world.br1, state="settled", outstanding=Decimal("0"))
     loan = LoanFactory(
         household=household, branch=world.br1, original_loan=first, account_no="6230000011112222"

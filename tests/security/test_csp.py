@@ -17,7 +17,7 @@ from households.models import CreditRating
 from loans import services as loan_services
 from loans.models import LoanApplication, PublicityNotice
 from tests.browser.conftest import log_in, page  # noqa: F401 (the browser fixture)
-from tests.factories import CreditRatingFactory, HouseholdFactory
+from tests.factories import CreditRatingFactory, HouseholdFactory, application_create
 
 BASE = Path(__file__).resolve().parents[2]
 
@@ -59,20 +59,7 @@ def assert_strict(response, *, inline_styles: bool = False) -> None:
 @pytest.fixture
 def application(world):
     household = HouseholdFactory(village=world.v1a, head__age=40)
-    return loan_services.application_create(
-        acting_user=world.cadre,
-        household=household,
-        borrower=household.members.get(is_head=True),
-        amount=Decimal("30000.00"),
-        term_months=24,
-        purpose_category="breeding",
-        purpose_detail="养殖肉牛 5 头",
-        use_mode="self",
-        capacity_attested=True,
-        bank_account_no="6230 0000 1111 2222",
-        consent_publicity=True,
-        consent_credit_query=True,
-    )
+    return application_create(acting_user=world.cadre, household=household)
 
 
 @pytest.mark.django_db
@@ -254,19 +241,14 @@ def test_main_pages_run_in_chromium_without_a_csp_violation(page: Page, world, a
     in_approval = to_bank_approval(world, application)
     approved_household = HouseholdFactory(village=world.v1a, head__age=45)
     rate(world, approved_household)
-    second = loan_services.application_create(
+    second = application_create(
         acting_user=world.cadre,
         household=approved_household,
-        borrower=approved_household.members.get(is_head=True),
         amount=Decimal("20000.00"),
         term_months=12,
         purpose_category="planting",
         purpose_detail="种植沙糖桔 10 亩",
-        use_mode="self",
-        capacity_attested=True,
         bank_account_no="6230 0000 3333 4444",
-        consent_publicity=True,
-        consent_credit_query=True,
     )
     approved = loan_services.application_approve(
         acting_user=world.approver, application=to_bank_approval(world, second)

@@ -58,7 +58,7 @@ def serve(workdir: str, port: int) -> None:
     from loans.models import LoanApplication, PublicityNotice
     from loans.workflow import State
     from tests.conftest import World
-    from tests.factories import CreditRatingFactory, HouseholdFactory
+    from tests.factories import CreditRatingFactory, HouseholdFactory, application_create
 
     call_command("migrate", verbosity=0, interactive=False)
     world = World()
@@ -74,20 +74,7 @@ def serve(workdir: str, port: int) -> None:
         valid_from=today - datetime.timedelta(days=30),
         valid_to=today + datetime.timedelta(days=300),
     )
-    app = services.application_create(
-        acting_user=world.cadre,
-        household=household,
-        borrower=household.members.get(is_head=True),
-        amount=Decimal("30000.00"),
-        term_months=24,
-        purpose_category="breeding",
-        purpose_detail="养殖肉牛 5 头",
-        use_mode="self",
-        capacity_attested=True,
-        bank_account_no="6230 0000 1111 2222",
-        consent_publicity=True,
-        consent_credit_query=True,
-    )
+    app = application_create(acting_user=world.cadre, household=household)
     app = services.application_submit(acting_user=world.cadre, application=app)
     app = services.application_village_approve(acting_user=world.cadre, application=app)
     last = max(n.end_on for n in app.notices.filter(status=PublicityNotice.Status.RUNNING))
