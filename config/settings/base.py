@@ -104,6 +104,8 @@ AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_LOCKOUT_CALLABLE = "accounts.views.lockout_response"
 AXES_HTTP_RESPONSE_CODE = 429
+# No banner on every start of a command or worker; failures and lockouts are still logged.
+AXES_VERBOSE = False
 # The address is the audit log's (core.middleware.client_address, TRUSTED_PROXY_COUNT): a
 # client cannot dodge the per-address count by writing its own X-Forwarded-For.
 AXES_CLIENT_IP_CALLABLE = "core.middleware.client_address"
