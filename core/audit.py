@@ -138,6 +138,32 @@ KEY_LABELS = {
     "revoked": pgettext_lazy("audit data", "roles revoked"),
     "filename": pgettext_lazy("audit data", "file name"),
     "via": pgettext_lazy("audit data", "through"),
+    "household": pgettext_lazy("audit data", "household"),
+    "households": pgettext_lazy("audit data", "households"),
+    "member": pgettext_lazy("audit data", "member"),
+    "application": pgettext_lazy("audit data", "loan application"),
+    "loans": pgettext_lazy("audit data", "loans"),
+    "unsettled_loans": pgettext_lazy("audit data", "loans not yet settled"),
+    "entry": pgettext_lazy("audit data", "blacklist entry"),
+    "extension": pgettext_lazy("audit data", "extension"),
+    "check": pgettext_lazy("audit data", "post-loan check"),
+    "policy": pgettext_lazy("audit data", "policy"),
+    "old": pgettext_lazy("audit data", "before"),
+    "new": pgettext_lazy("audit data", "after"),
+    "from": pgettext_lazy("audit data", "from"),
+    "to": pgettext_lazy("audit data", "to"),
+    "previous": pgettext_lazy("audit data", "previous"),
+    "replaced_by": pgettext_lazy("audit data", "replaced by"),
+    "locked": pgettext_lazy("audit data", "locked"),
+    "tokens_revoked": pgettext_lazy("audit data", "API tokens ended"),
+    "purpose": pgettext_lazy("audit data", "purpose"),
+    "basis": pgettext_lazy("audit data", "basis"),
+}
+
+# Words services record as values of the keys above (where a full-ID view came from).
+VALUE_LABELS = {
+    "page": pgettext_lazy("audit data", "page"),
+    "api": pgettext_lazy("audit data", "API"),
 }
 
 
@@ -162,6 +188,8 @@ def _value(model, key: str, value) -> str:
             choices = None
         if choices:
             return str(dict(choices).get(value, value))
+    if key == "via" and value in VALUE_LABELS:
+        return str(VALUE_LABELS[value])
     return _text(value)
 
 

@@ -57,6 +57,10 @@ PHOTO_FORMATS = {"JPEG": ("jpg", "image/jpeg"), "PNG": ("png", "image/png")}
 PHOTO_ACCEPT = "image/jpeg,image/png"
 JPEG_QUALITY = 90
 PHOTO_HELP = gettext_lazy("JPEG or PNG, at most 10 MB each; location data (GPS) in the photo is not kept.")
+# The help under a field that takes several photos (PHOTO_MAX_COUNT at once).
+PHOTOS_HELP = gettext_lazy(
+    "Up to 10 photos at once; JPEG or PNG, at most 10 MB each; location data (GPS) in the photos is not kept."
+)
 
 
 class PhotoRefused(ApplicationError):

@@ -7,7 +7,6 @@ from decimal import Decimal
 
 from django import forms
 from django.utils import timezone
-from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from accounts.scoping import visible_villages
@@ -154,7 +153,7 @@ class AcceptanceForm(forms.Form):
     photos = MultipleImageField(
         label=_("photos"),
         required=False,
-        help_text=format_lazy("{} {}", _("Several photos may be chosen at once."), uploads.PHOTO_HELP),
+        help_text=uploads.PHOTOS_HELP,
     )
     caption = forms.CharField(label=_("caption"), required=False, max_length=200)
     comment = forms.CharField(label=_("comment"), required=False, widget=forms.Textarea(attrs={"rows": 2}))

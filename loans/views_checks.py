@@ -15,7 +15,6 @@ from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.text import format_lazy
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -55,9 +54,7 @@ class CheckForm(forms.Form):
     photos = MultipleImageField(
         label=gettext_lazy("photos"),
         required=False,
-        help_text=format_lazy(
-            "{} {}", gettext_lazy("Several photos may be chosen at once."), uploads.PHOTO_HELP
-        ),
+        help_text=uploads.PHOTOS_HELP,
     )
 
     def __init__(self, *args, floor: checks.Floor | None = None, **kwargs):

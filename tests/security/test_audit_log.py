@@ -22,6 +22,7 @@ from django.db.models.deletion import ProtectedError
 from django.test import RequestFactory, override_settings
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import translation
 
 from accounts.models import Role, User
 from core import views as core_views
@@ -431,6 +432,24 @@ def test_changes_read_as_field_before_and_after():
     assert rows[0]["label"].endswith(label(Member, "name")) and "5" in rows[0]["label"]
     # An ID number reads as its masked form; the keyed hash is not shown.
     assert (rows[1]["before"], rows[1]["after"]) == ("4503**1", "4503**2")
+
+
+def test_keys_that_are_not_fields_read_in_chinese():
+    """A blacklist removal request and a full-ID view record keys that are not fields of their
+    object; on the page they read as words, not as the codes services use."""
+    with translation.override("zh-hans"):
+        request = AuditEvent(
+            action="blacklist_removal.request",
+            object_type="households.blacklistremovalrequest",
+            data={"household": 43, "unsettled_loans": [], "basis": "exception"},
+        )
+        labels = [row["label"] for row in changes(request)]
+        assert "农户" in labels and "未结清的贷款" in labels
+        assert not {"household", "unsettled_loans"} & set(labels)
+        view = AuditEvent(
+            action="member.id_number_view", object_type="households.member", data={"via": "page"}
+        )
+        assert changes(view) == [{"label": "途径", "value": "页面"}]
 
 
 # ---- the export ----------------------------------------------------------------------------------------
