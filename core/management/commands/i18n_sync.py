@@ -16,7 +16,16 @@ import polib
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-APPS = ["core", "accounts", "policies", "households", "loans", "subsidies", "riskfund", "archives"]
+
+def project_apps() -> list[str]:
+    """The project's own apps, as INSTALLED_APPS lists them (not Django's or a library's): the
+    ones whose package sits directly in the project folder."""
+    from django.apps import apps
+
+    base = Path(settings.BASE_DIR).resolve()
+    return [Path(c.path).name for c in apps.get_app_configs() if Path(c.path).resolve().parent == base]
+
+
 HEADER = {
     "Project-Id-Version": "fupin",
     "Language": "zh_Hans",
@@ -89,7 +98,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, apps, check, **options):
         base = Path(settings.BASE_DIR)
-        apps = apps or [a for a in APPS if (base / a).is_dir()]
+        apps = apps or project_apps()
         missing = []
         for app in apps:
             fresh = extract(base, app)
