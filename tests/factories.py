@@ -184,6 +184,47 @@ class LoanFactory(factory.django.DjangoModelFactory):
     imported = True
 
 
+def _interest(o) -> Decimal:
+    from loans.interest import interest_for, period_days
+
+    return interest_for(o.principal, o.rate, period_days(o.period_start, o.period_end))
+
+
+class SettlementFactory(factory.django.DjangoModelFactory):
+    """An interest settlement entered by hand: the loan's first quarter (2025-03-20 to 06-20 for a
+    LoanFactory loan), interest principal × rate × days ÷ 360, paid on the period's end. Pass
+    `paid_on=None` for one not paid yet (then nothing is paid unless `interest_paid` is given)."""
+
+    class Meta:
+        model = "loans.Settlement"
+
+    loan = factory.SubFactory(LoanFactory)
+    period_start = factory.LazyAttribute(lambda o: o.loan.disbursed_on)
+    period_end = factory.LazyAttribute(lambda o: o.period_start + datetime.timedelta(days=92))
+    principal = factory.LazyAttribute(lambda o: o.loan.amount)
+    rate = factory.LazyAttribute(lambda o: o.loan.rate)
+    interest_due = factory.LazyAttribute(_interest)
+    paid_on = factory.LazyAttribute(lambda o: o.period_end)
+    interest_paid = factory.LazyAttribute(lambda o: o.interest_due if o.paid_on else Decimal("0.00"))
+    penalty_paid = Decimal("0.00")
+    source = "manual"
+    recorded_by = factory.SubFactory(UserFactory)
+
+
+class RepaymentFactory(factory.django.DjangoModelFactory):
+    """A principal repayment row (data only: the loan's outstanding is not touched; use
+    `loans.servicing.repayment_record` to test repaying). 1,000 paid on 2025-06-20."""
+
+    class Meta:
+        model = "loans.Repayment"
+
+    loan = factory.SubFactory(LoanFactory)
+    paid_on = datetime.date(2025, 6, 20)
+    principal = Decimal("1000.00")
+    outstanding_after = factory.LazyAttribute(lambda o: o.loan.outstanding - o.principal)
+    recorded_by = factory.SubFactory(UserFactory)
+
+
 # A complete application form's values; tests override what they are about.
 APPLICATION_FIELDS = dict(
     amount=Decimal("30000.00"),

@@ -4,6 +4,7 @@ the import's preview → confirm flow, and query counts that do not grow with th
 import datetime
 from decimal import Decimal
 
+import factory
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -22,46 +23,35 @@ from loans.models import (
     Repayment,
     Settlement,
 )
-from tests.factories import HouseholdFactory
-
-_n = iter(range(1, 10**6))
+from tests.factories import HouseholdFactory, LoanFactory, RepaymentFactory, SettlementFactory
 
 
 def make_loan(world, household, **over):
-    n = next(_n)
-    fields = dict(
-        household=household,
-        borrower=household.members.get(is_head=True),
+    """A loan straight in the book (LoanFactory): 50,000 from 2021-03-01 to 2024-03-01, at the
+    branch of the household's township, entered (not imported)."""
+    values = dict(
         branch=world.br1 if household.village.parent_id == world.t1.pk else world.br2,
-        contract_no=f"BK-{n:05d}",
-        receipt_no=f"BR-{n:05d}",
+        contract_no=factory.Sequence(lambda n: f"BK-{n:05d}"),
+        receipt_no=factory.Sequence(lambda n: f"BR-{n:05d}"),
         amount=Decimal("50000.00"),
-        rate=Decimal("4.35"),
-        rate_basis="benchmark",
-        term_months=36,
+        outstanding=Decimal("50000.00"),
         disbursed_on=datetime.date(2021, 3, 1),
         maturity_on=datetime.date(2024, 3, 1),
-        use_mode="self",
         purpose_category="breeding",
-        outstanding=Decimal("50000.00"),
+        imported=False,
     )
-    fields.update(over)
-    return Loan.objects.create(**fields)
+    return LoanFactory(household=household, **{**values, **over})
 
 
 def add_settlements(loan, user, count):
     start = datetime.date(2000, 1, 1)
     Settlement.objects.bulk_create(
         [
-            Settlement(
+            SettlementFactory.build(
                 loan=loan,
                 period_start=start + datetime.timedelta(days=i),
                 period_end=start + datetime.timedelta(days=i),
-                principal=loan.amount,
-                rate=loan.rate,
                 interest_due=Decimal("6.04"),
-                interest_paid=Decimal("6.04"),
-                paid_on=start + datetime.timedelta(days=i),
                 source=Settlement.Source.IMPORT,
                 recorded_by=user,
             )
@@ -70,7 +60,7 @@ def add_settlements(loan, user, count):
     )
     Repayment.objects.bulk_create(
         [
-            Repayment(
+            RepaymentFactory.build(
                 loan=loan,
                 paid_on=start + datetime.timedelta(days=i),
                 principal=Decimal("1.00"),
@@ -286,26 +276,20 @@ def test_detail_shows_schedule_with_the_settlement_of_each_period(world, househo
         rate=Decimal("4.00"),
     )
     # 2021-03-01 → 03-20: 19 days × 36000 × 4% / 360 = 76.00; then 92 days to 06-20 = 368.00.
-    Settlement.objects.create(
+    SettlementFactory(
         loan=loan,
         period_start=datetime.date(2021, 3, 1),
         period_end=datetime.date(2021, 3, 19),
-        principal=loan.amount,
-        rate=loan.rate,
         interest_due=Decimal("76.00"),
-        interest_paid=Decimal("76.00"),
         paid_on=datetime.date(2021, 3, 20),
-        source=Settlement.Source.MANUAL,
         recorded_by=world.officer,
     )
-    Settlement.objects.create(
+    SettlementFactory(
         loan=loan,
         period_start=datetime.date(2021, 3, 20),
         period_end=datetime.date(2021, 6, 20),
-        principal=loan.amount,
-        rate=loan.rate,
         interest_due=Decimal("368.00"),
-        source=Settlement.Source.MANUAL,
+        paid_on=None,
         recorded_by=world.officer,
     )
     response = client_as(world.officer).get(reverse("loans:book_detail", args=[loan.pk]))

@@ -9,6 +9,7 @@ import datetime
 import io
 from decimal import Decimal
 
+import factory
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import IntegrityError, connection, transaction
@@ -20,7 +21,7 @@ from core.exceptions import ApplicationError, ConflictError, NotPermitted
 from core.models import AuditEvent
 from loans import servicing
 from loans.models import Loan, Settlement
-from tests.factories import HouseholdFactory
+from tests.factories import HouseholdFactory, LoanFactory
 
 D = datetime.date
 EN = ["contract_no", "period_start", "period_end", "principal", "rate", "interest_due", "interest_paid",
@@ -36,30 +37,22 @@ ZH = [
     "罚息复利",
     "支付日期",
 ]
-_n = iter(range(1, 10**6))
 
 
 def make_loan(household, world, **fields) -> Loan:
-    """A loan straight in the book, with every date chosen by the test."""
-    n = next(_n)
+    """A loan straight in the book (LoanFactory), with every date chosen by the test: 30,000 for
+    24 months from 2024-01-10 at the first branch, entered (not imported)."""
     values = dict(
-        household=household,
-        borrower=household.members.get(is_head=True),
         branch=world.br1,
-        contract_no=f"SV-{n:06d}",
-        receipt_no=f"SVR-{n:06d}",
-        amount=Decimal("30000.00"),
-        rate=Decimal("4.3500"),
-        rate_basis="benchmark",
+        contract_no=factory.Sequence(lambda n: f"SV-{n:06d}"),
+        receipt_no=factory.Sequence(lambda n: f"SVR-{n:06d}"),
         term_months=24,
         disbursed_on=D(2024, 1, 10),
         maturity_on=D(2026, 1, 10),
-        use_mode="self",
         purpose_category="breeding",
+        imported=False,
     )
-    values.update(fields)
-    values.setdefault("outstanding", values["amount"])
-    return Loan.objects.create(**values)
+    return LoanFactory(household=household, **{**values, **fields})
 
 
 def row(loan, start="2024-01-10", end="2024-03-20", due="253.75", paid="253.75", paid_on="2024-03-20", **kw):
