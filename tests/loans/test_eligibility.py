@@ -27,6 +27,7 @@ from policies.exceptions import PolicyProfileMissing
 from tests.factories import (
     CreditRatingFactory,
     HouseholdFactory,
+    LoanFactory,
     MemberFactory,
     PolicyProfileFactory,
     id_number,
@@ -68,8 +69,9 @@ def head(household) -> Member:
 
 
 def loan(world, household, borrower, outstanding, state=Loan.State.ACTIVE, application=None) -> Loan:
+    """A loan straight in the book (LoanFactory) with `outstanding` still owed, from 2023-06-01."""
     n = next(_contracts)
-    return Loan.objects.create(
+    return LoanFactory(
         application=application,
         household=household,
         borrower=borrower,
@@ -77,15 +79,13 @@ def loan(world, household, borrower, outstanding, state=Loan.State.ACTIVE, appli
         contract_no=f"ELIG-HT-{n}",
         receipt_no=f"ELIG-JJ-{n}",
         amount=max(Decimal(outstanding), Decimal("1000.00")),
-        rate=Decimal("4.3500"),
-        rate_basis="benchmark",
         term_months=24,
         disbursed_on=datetime.date(2023, 6, 1),
         maturity_on=datetime.date(2025, 6, 1),
-        use_mode="self",
         purpose_category="breeding",
         outstanding=Decimal(outstanding),
         state=state,
+        imported=False,
     )
 
 

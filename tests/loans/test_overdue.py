@@ -12,7 +12,7 @@ from loans import servicing
 from loans.models import Classification, ClassificationChange, Loan, Settlement
 from loans.tasks import refresh_overdue
 from policies.models import PolicyProfile
-from tests.factories import HouseholdFactory
+from tests.factories import HouseholdFactory, SettlementFactory
 from tests.loans.test_settlements import make_loan
 
 D = datetime.date
@@ -66,18 +66,18 @@ def test_principal_past_a_leap_day_maturity(world, household):
 
 def test_unpaid_settlement_around_a_month_end(world, household):
     loan = make_loan(household, world)
-    Settlement.objects.create(
-        loan=loan, period_start=D(2024, 1, 10), period_end=D(2024, 1, 31), principal=loan.amount,
-        rate=loan.rate, interest_due=Decimal("76.13"), source="manual", recorded_by=world.officer,
+    SettlementFactory(
+        loan=loan, period_start=D(2024, 1, 10), period_end=D(2024, 1, 31), interest_due=Decimal("76.13"),
+        paid_on=None, recorded_by=world.officer,
     )  # fmt: skip
     refresh(D(2024, 1, 31))
     assert get(loan).days_past_due == 0
     refresh(D(2024, 3, 1))  # 29 days of February 2024 + 1
     assert get(loan).days_past_due == 30
     # The earliest unpaid date counts, and a paid period does not.
-    Settlement.objects.create(
-        loan=loan, period_start=D(2024, 1, 31), period_end=D(2024, 2, 10), principal=loan.amount,
-        rate=loan.rate, interest_due=Decimal("1"), source="manual", recorded_by=world.officer,
+    SettlementFactory(
+        loan=loan, period_start=D(2024, 1, 31), period_end=D(2024, 2, 10), interest_due=Decimal("1"),
+        paid_on=None, recorded_by=world.officer,
     )  # fmt: skip
     refresh(D(2024, 3, 1))
     assert get(loan).days_past_due == 30
