@@ -7,10 +7,10 @@ from django.utils import timezone
 
 from accounts.models import Role
 from households.models import Household
-from loans.models import Loan, Settlement, UseMode
+from loans.models import Loan, Settlement
 from subsidies import services
 from subsidies.models import SubsidyBatch, SubsidyLine
-from tests.factories import HouseholdFactory, UserFactory
+from tests.factories import HouseholdFactory, LoanFactory, SettlementFactory, UserFactory
 
 _seq = itertools.count(1)
 
@@ -43,9 +43,8 @@ def make_loan(world):
         n = next(_seq)
         if maturity_on is None:
             maturity_on = disbursed_on.replace(year=disbursed_on.year + term_months // 12)
-        return Loan.objects.create(
+        return LoanFactory(
             household=household,
-            borrower=household.members.get(is_head=True),
             branch=world.br1,
             contract_no=f"SUB-{n:06d}",
             receipt_no=f"SUB-R-{n:06d}",
@@ -53,15 +52,12 @@ def make_loan(world):
             account_no=f"62305201{n:011d}" if account_no is None else account_no,
             amount=Decimal(amount),
             rate=Decimal(rate),
-            rate_basis="benchmark",
             term_months=term_months,
             disbursed_on=disbursed_on,
             maturity_on=maturity_on,
-            use_mode=UseMode.SELF,
             outstanding=Decimal("0.00") if settled_on else Decimal(amount),
             settled_on=settled_on,
             state=state,
-            imported=True,
             original_loan=original_loan,
         )
 
@@ -84,20 +80,20 @@ def settle(world):
         principal: str | None = None,
         rate: str | None = None,
     ) -> Settlement:
-        return Settlement.objects.create(
+        figures = {"principal": Decimal(principal)} if principal else {}
+        if rate:
+            figures["rate"] = Decimal(rate)
+        if paid_on and interest_paid is not None:
+            figures["interest_paid"] = Decimal(interest_paid)
+        return SettlementFactory(
             loan=loan,
             period_start=start,
             period_end=end,
-            principal=Decimal(principal) if principal else loan.amount,
-            rate=Decimal(rate) if rate else loan.rate,
             interest_due=Decimal(interest_due),
-            interest_paid=Decimal(interest_paid if interest_paid is not None else interest_due)
-            if paid_on
-            else Decimal("0.00"),
             penalty_paid=Decimal(penalty_paid),
             paid_on=paid_on,
-            source=Settlement.Source.MANUAL,
             recorded_by=world.officer,
+            **figures,
         )
 
     return make
