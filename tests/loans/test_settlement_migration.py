@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 
 from loans.models import Settlement
-from tests.factories import HouseholdFactory, LoanFactory
+from tests.factories import HouseholdFactory, LoanFactory, SettlementFactory
 
 migration = importlib.import_module("loans.migrations.0007_settlement_review")
 D = datetime.date
@@ -26,13 +26,12 @@ def test_existing_overlaps_are_named_before_the_constraint(world):
     )
     values = dict(
         loan=loan,
-        principal=Decimal("50000.00"),
-        rate=Decimal("4.3500"),
         interest_due=Decimal("555.83"),
+        paid_on=None,
         source=Settlement.Source.IMPORT,
         recorded_by=world.officer,
     )
-    Settlement.objects.create(period_start=D(2025, 6, 20), period_end=D(2025, 9, 20), **values)
+    SettlementFactory(period_start=D(2025, 6, 20), period_end=D(2025, 9, 20), **values)
 
     class Editor:
         pass
@@ -46,7 +45,7 @@ def test_existing_overlaps_are_named_before_the_constraint(world):
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         cursor.execute("ALTER TABLE loans_settlement DROP CONSTRAINT settlement_periods_no_overlap")
     try:
-        Settlement.objects.create(period_start=D(2025, 6, 21), period_end=D(2025, 9, 21), **values)
+        SettlementFactory(period_start=D(2025, 6, 21), period_end=D(2025, 9, 21), **values)
         with pytest.raises(RuntimeError) as refused:
             migration.refuse_existing_overlaps(None, editor)
         assert "MIG-0001" in str(refused.value) and "2025-06-21" in str(refused.value)

@@ -21,7 +21,7 @@ from core.exceptions import ApplicationError, ConflictError, NotPermitted
 from core.models import AuditEvent
 from loans import servicing
 from loans.models import Loan, Settlement
-from tests.factories import HouseholdFactory, LoanFactory
+from tests.factories import HouseholdFactory, LoanFactory, SettlementFactory
 
 D = datetime.date
 EN = ["contract_no", "period_start", "period_end", "principal", "rate", "interest_due", "interest_paid",
@@ -684,10 +684,9 @@ def test_confirm_api(world, loan_2026, household, api_as):
     assert (again.status_code, again.json()["code"]) == (409, "not_flagged")
     # A loan in the other branch's township is outside the officer's area: 404, not 403.
     elsewhere = make_loan(HouseholdFactory(village=world.v2a), world, branch=world.br2)
-    hidden = Settlement.objects.create(
-        loan=elsewhere, period_start=D(2024, 1, 10), period_end=D(2024, 3, 20), principal=Decimal("30000"),
-        rate=Decimal("4.35"), interest_due=Decimal("300.00"), source="manual", recorded_by=world.admin,
-        needs_review=True,
+    hidden = SettlementFactory(
+        loan=elsewhere, period_start=D(2024, 1, 10), period_end=D(2024, 3, 20),
+        interest_due=Decimal("300.00"), paid_on=None, recorded_by=world.admin, needs_review=True,
     )  # fmt: skip
     outside = api_as(world.officer).post(f"/api/v1/settlements/{hidden.pk}/confirm/", {"reason": "x"})
     assert (outside.status_code, outside.json()["code"]) == (404, "not_found")
@@ -800,10 +799,9 @@ def test_loan_page_shows_the_flag_and_the_confirmation(world, loan_2026, client_
     assert confirm_url not in detail and "与回单核对无误" in detail
     assert client_as(world.cadre).get(confirm_url).status_code == 403
     elsewhere = make_loan(HouseholdFactory(village=world.v2a), world, branch=world.br2)
-    hidden = Settlement.objects.create(
-        loan=elsewhere, period_start=D(2024, 1, 10), period_end=D(2024, 3, 20), principal=Decimal("30000"),
-        rate=Decimal("4.35"), interest_due=Decimal("300.00"), source="manual", recorded_by=world.admin,
-        needs_review=True,
+    hidden = SettlementFactory(
+        loan=elsewhere, period_start=D(2024, 1, 10), period_end=D(2024, 3, 20),
+        interest_due=Decimal("300.00"), paid_on=None, recorded_by=world.admin, needs_review=True,
     )  # fmt: skip
     officer = client_as(world.officer)
     assert officer.get(reverse("loans:settlement_confirm", args=[hidden.pk])).status_code == 404
