@@ -3,8 +3,9 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
-from accounts.views import HomeView
 from core.api import api_not_found
+
+from .views import HomeView
 
 api_v1 = [
     path("", include("accounts.api_urls")),

@@ -30,7 +30,7 @@ from django.utils import timezone
 from accounts.models import OrgUnit, User
 from accounts.scoping import NOTHING, county_q, village_q, visible_regions
 
-from .models import AuditEvent
+from .models import AuditEvent, Notice
 
 # object_type → (model label, lookup path to the village). Types whose model is not installed are
 # skipped, so the table may name a model another part of the project adds later.
@@ -182,3 +182,16 @@ def audit_actions() -> list[str]:
 
 def _start_of(day: datetime.date) -> datetime.datetime:
     return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+
+
+def notices_for(*, user, limit: int | None = 10) -> QuerySet[Notice]:
+    """Dashboard notices addressed to a role the user holds at the user's unit, not dismissed by
+    them, newest first."""
+    if user.unit_id is None:
+        return Notice.objects.none()
+    qs = (
+        Notice.objects.filter(unit_id=user.unit_id, role__in=list(user.role_codes))
+        .exclude(dismissed_by=user)
+        .order_by("-created_at", "-id")
+    )
+    return qs[:limit] if limit else qs

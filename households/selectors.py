@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import datetime
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from accounts.scoping import village_q
+from accounts.scoping import village_q, visible_regions
 
 from . import idnumbers
 from .models import BlacklistEntry, BlacklistRemovalRequest, CreditRating, Household, Member
@@ -29,6 +29,28 @@ def active_blacklist() -> QuerySet[BlacklistEntry]:
 def household_list(*, user) -> QuerySet[Household]:
     """Households the user may see (scoped)."""
     return Household.objects.filter(village_q(user, "village")).select_related("village__parent")
+
+
+def home_summary(*, user, today: datetime.date | None = None) -> dict:
+    """Counts for the home page, all within the user's scope (two queries): households by status,
+    rated and blacklisted, and the townships and villages the user sees."""
+    today = today or timezone.localdate()
+    valid_rating = CreditRating.objects.filter(
+        household=OuterRef("pk"), valid_from__lte=today, valid_to__gte=today
+    ).exclude(grade=CreditRating.Grade.NONE)
+    blacklisted = BlacklistEntry.objects.filter(household=OuterRef("pk"), removed_at__isnull=True)
+    counts = household_list(user=user).aggregate(
+        total=Count("pk"),
+        not_exited=Count("pk", filter=Q(poverty_status=Household.PovertyStatus.NOT_EXITED)),
+        exited=Count("pk", filter=Q(poverty_status=Household.PovertyStatus.EXITED)),
+        monitored=Count("pk", filter=Q(poverty_status__in=Household.MONITORED)),
+        rated=Count("pk", filter=Q(Exists(valid_rating))),
+        blacklisted=Count("pk", filter=Q(Exists(blacklisted))),
+    )
+    regions = visible_regions(user).aggregate(
+        townships=Count("pk", filter=Q(kind="township")), villages=Count("pk", filter=Q(kind="village"))
+    )
+    return {**counts, **regions}
 
 
 def with_list_data(qs: QuerySet[Household]) -> QuerySet[Household]:

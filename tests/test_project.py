@@ -88,3 +88,12 @@ def test_an_english_browser_still_gets_chinese_until_the_user_switches(client):
     r = client.get("/accounts/login/")
     assert "Log in" in r.content.decode()
     assert r.headers["Content-Language"] == "en"
+
+
+def test_apps_depend_one_way():
+    """The import contract in pyproject.toml ([tool.importlinter]): demo → config → subsidies → loans →
+    households → policies → accounts/core, function-level imports included (issue 11)."""
+    lint_imports = Path(sys.executable).parent / "lint-imports"
+    r = subprocess.run([str(lint_imports), "--no-cache"], cwd=BASE, capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "0 broken" in r.stdout, r.stdout
