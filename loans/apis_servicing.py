@@ -13,18 +13,13 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from core.api import FilterSerializer, parse_filters
-from core.exceptions import NotPermitted
 
 from . import selectors, servicing
 from .apis import LoanSerializer, SettlementSerializer
 from .models import Repayment, Settlement
+from .permissions import require_servicer
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
-
-
-def _require_servicer(user) -> None:
-    if not servicing.can_service(user):
-        raise NotPermitted(servicing.not_permitted_message())
 
 
 class RequiredBooleanField(serializers.BooleanField):
@@ -63,7 +58,7 @@ class SettlementImportApi(GenericAPIView):
 
     @extend_schema(request=SettlementImportInput, responses={201: SettlementImportOutput})
     def post(self, request):
-        _require_servicer(request.user)
+        require_servicer(request.user)
         data = SettlementImportInput(data=request.data)
         data.is_valid(raise_exception=True)
         upload = data.validated_data["file"]
@@ -108,7 +103,7 @@ class SettlementConfirmApi(GenericAPIView):
         settlement = get_object_or_404(
             Settlement.objects.filter(loan__in=selectors.loan_list(user=request.user)), pk=pk
         )
-        _require_servicer(request.user)
+        require_servicer(request.user)
         data = SettlementConfirmInput(data=request.data)
         data.is_valid(raise_exception=True)
         settlement = servicing.settlement_confirm(
@@ -156,7 +151,7 @@ class RepaymentListApi(GenericAPIView):
     @extend_schema(request=RepaymentInput, responses={201: LoanRepaymentSerializer})
     def post(self, request, pk):
         loan = get_object_or_404(selectors.loan_list(user=request.user), pk=pk)
-        _require_servicer(request.user)
+        require_servicer(request.user)
         data = RepaymentInput(data=request.data)
         data.is_valid(raise_exception=True)
         repayment = servicing.repayment_record(acting_user=request.user, loan=loan, **data.validated_data)

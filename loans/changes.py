@@ -28,10 +28,9 @@ from policies.selectors import county_of, profile_for
 
 from . import eligibility, selectors, services
 from .accounts import normalise_account_no
+from .classification import classification_floor, worse
 from .models import (
-    CLASSIFICATION_ORDER,
     BorrowerEvent,
-    Classification,
     ClassificationChange,
     Extension,
     InsurancePayout,
@@ -40,7 +39,7 @@ from .models import (
     LoanApplication,
     UseMode,
 )
-from .servicing import can_service, classification_floor
+from .permissions import require_servicer
 from .workflow import State
 
 SOURCES = {
@@ -153,10 +152,6 @@ def _common_failures(loan: Loan, profile: PolicyProfile, on_date: datetime.date,
             )
         )
     return failures
-
-
-def _worse(a: str, b: str) -> str:
-    return a if CLASSIFICATION_ORDER.index(a) >= CLASSIFICATION_ORDER.index(b) else b
 
 
 # ---------------------------------------------------------------------------------------------
@@ -278,8 +273,8 @@ def extension_decide(*, acting_user, extension: Extension, approve: bool, commen
     extension.save()
     if approve:
         profile = _profile(loan, today)
-        floor = _worse(classification_floor(profile, loan.days_past_due), Classification.SPECIAL_MENTION)
-        new_class = _worse(loan.classification, floor)
+        floor = classification_floor(profile, loan.days_past_due, extended=True)
+        new_class = worse(loan.classification, floor)
         if new_class != loan.classification:
             ClassificationChange.objects.create(
                 loan=loan,
@@ -547,9 +542,8 @@ def loan_mark_malicious_default(*, acting_user, loan: Loan, reason: str) -> Blac
 # Death, disability and insurance (DOMAIN §7)
 
 
-def _require_servicer(user) -> None:
-    if not can_service(user):
-        raise NotPermitted(_("Only loan officers and administrators record insurance and borrower events."))
+def _insurance_and_events_only() -> str:
+    return _("Only loan officers and administrators record insurance and borrower events.")
 
 
 def _not_future(day: datetime.date, field: str) -> None:
@@ -562,7 +556,7 @@ def borrower_event_record(
     *, acting_user, member: Member, kind: str, occurred_on: datetime.date, note: str = ""
 ) -> BorrowerEvent:
     """A borrower's death or disability, which the insurer and then the risk fund act on."""
-    _require_servicer(acting_user)
+    require_servicer(acting_user, _insurance_and_events_only())
     if not household_selectors.household_list(user=acting_user).filter(pk=member.household_id).exists():
         raise NotPermitted(_("This household is outside your area."))
     _not_future(occurred_on, "occurred_on")
@@ -603,7 +597,7 @@ def insurance_policy_add(
     ends_on: datetime.date,
     fiscal_paid: bool = False,
 ) -> InsurancePolicy:
-    _require_servicer(acting_user)
+    require_servicer(acting_user, _insurance_and_events_only())
     _require_in_scope(acting_user, loan)
     if Decimal(premium) < 0:
         raise ApplicationError(_("The premium cannot be negative."), "invalid", field="premium")
@@ -645,7 +639,7 @@ def insurance_payout_record(
     loan's amount: the insurer pays the loan first (P1 art.21) and there is no more to cover.
     The outstanding plus interest would be a tighter limit, but the outstanding falls as the
     payout is applied, so the loan's amount is the limit that stays true over time."""
-    _require_servicer(acting_user)
+    require_servicer(acting_user, _insurance_and_events_only())
     # The policy row lock makes two payouts entered at once take turns on the total.
     policy = InsurancePolicy.objects.select_for_update(of=("self",)).select_related("loan").get(pk=policy.pk)
     _require_in_scope(acting_user, policy.loan)
@@ -702,8 +696,7 @@ def loan_account_set(*, acting_user, loan: Loan, account_no: str, reason: str) -
     """Record or correct the borrower's account at the lending bank on a loan: the account the
     bank debits interest from and the subsidy is paid to (DOMAIN §3; P3 §3.6). A subsidy batch
     is not reviewed while a loan it pays has none. Audited with the old and new account."""
-    if not can_service(acting_user):
-        raise NotPermitted(_("Only loan officers and administrators record a loan's account."))
+    require_servicer(acting_user, _("Only loan officers and administrators record a loan's account."))
     loan = _lock_loan(loan)
     _require_in_scope(acting_user, loan)
     account_no = (account_no or "").strip()

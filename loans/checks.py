@@ -25,6 +25,7 @@ from core.exceptions import ApplicationError, ConflictError, NotPermitted, rule_
 from policies.models import PolicyProfile
 from policies.selectors import county_of, profile_for
 
+from .classification import at_least, classification_floor
 from .models import (
     CLASSIFICATION_ORDER,
     CheckPhoto,
@@ -34,7 +35,7 @@ from .models import (
     Loan,
     PostLoanCheck,
 )
-from .servicing import _profiles_by_county, _worse, classification_floor
+from .servicing import _profiles_by_county
 
 logger = logging.getLogger(__name__)
 
@@ -155,7 +156,7 @@ class Floor:
         return _("the loan is not past due")
 
     def allows(self, classification: str) -> bool:
-        return CLASSIFICATION_ORDER.index(classification) >= CLASSIFICATION_ORDER.index(self.classification)
+        return at_least(classification, self.classification)
 
     def choices(self) -> list[tuple[str, str]]:
         start = CLASSIFICATION_ORDER.index(self.classification)
@@ -170,9 +171,7 @@ def classification_floor_for(*, loan: Loan, on_date: datetime.date) -> Floor:
     extended = (
         loan.state == Loan.State.EXTENDED or loan.extensions.filter(status=Extension.Status.APPROVED).exists()
     )
-    floor = classification_floor(profile, days)
-    if extended:
-        floor = _worse(floor, Classification.SPECIAL_MENTION)
+    floor = classification_floor(profile, days, extended=extended)
     return Floor(classification=floor, days_past_due=days, extended=extended, profile=profile)
 
 

@@ -28,11 +28,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, F, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.models import Role
 from core.audit import audit
 from core.exceptions import ApplicationError, ConflictError, NotPermitted
 
@@ -47,8 +46,10 @@ from core.tabular import normalise as _normalise
 from policies.models import PolicyProfile
 
 from . import selectors
+from .classification import BUCKET_BY_KEY, BUCKETS, Bucket, classification_floor, worse
 from .interest import interest_for, period_days
-from .models import CLASSIFICATION_ORDER, Classification, ClassificationChange, Loan, Repayment, Settlement
+from .models import ClassificationChange, Loan, Repayment, Settlement
+from .permissions import require_servicer
 
 logger = logging.getLogger(__name__)
 
@@ -70,20 +71,6 @@ LAST_END_DATE = datetime.date(2100, 1, 1)
 HEADER_SEARCH_ROWS = 10
 CHUNK = 1000
 AUTO_REASON = "按逾期天数自动调整"
-
-
-def can_service(user) -> bool:
-    """Loan officers and administrators record settlements and repayments (DOMAIN §1)."""
-    return bool(getattr(user, "is_authenticated", False)) and user.has_role(Role.LOAN_OFFICER, Role.ADMIN)
-
-
-def not_permitted_message() -> str:
-    return _("Only loan officers and administrators may record settlements and repayments.")
-
-
-def _require_servicer(user) -> None:
-    if not can_service(user):
-        raise NotPermitted(not_permitted_message())
 
 
 def _require_in_scope(user, loan: Loan) -> None:
@@ -601,7 +588,7 @@ def settlement_import(*, acting_user, file, filename: str, end_date_counted: boo
     (算头算尾, stored as the next day) or not (算头不算尾, stored as listed); the caller must say.
     New settlements whose interest differs from the formula are stored `needs_review`.
     Raises SettlementImportRejected, or ConflictError `period_overlap` if the database refuses."""
-    _require_servicer(acting_user)
+    require_servicer(acting_user)
     result = SettlementImportResult(end_date_counted=bool(end_date_counted))
     _read_list(file, filename, result)
     if not any(e.code in ("bad_file", "missing_column", "too_many_rows") for e in result.errors):
@@ -709,7 +696,7 @@ def settlement_record_manual(
     period is [period_start, period_end): the end date is not counted (算头不算尾). A period that
     overlaps another settlement of the loan is refused; one whose interest differs from the
     formula is stored `needs_review`."""
-    _require_servicer(acting_user)
+    require_servicer(acting_user)
     reason = _require_reason(reason)
     loan = Loan.objects.select_for_update().get(pk=loan.pk)
     _require_in_scope(acting_user, loan)
@@ -777,7 +764,7 @@ def settlement_correct(*, acting_user, settlement: Settlement, reason: str, **ch
     """Correct a recorded settlement's figures (not its period). The audit keeps old and new.
     A change to the principal, the rate or the interest due runs the interest check again: the
     flag follows the new figures, and an earlier confirmation, given for other figures, is void."""
-    _require_servicer(acting_user)
+    require_servicer(acting_user)
     reason = _require_reason(reason)
     allowed = {"principal", "rate", "interest_due", "interest_paid", "penalty_paid", "paid_on"}
     unknown = set(changes) - allowed
@@ -839,7 +826,7 @@ def settlement_confirm(*, acting_user, settlement: Settlement, reason: str) -> S
     """A loan officer confirms the interest of a flagged settlement (`needs_review`), with the
     reason it may stand as the bank listed it: from then on it is subsidized like any other.
     Same roles and area as a correction; the audit keeps the review fields before and after."""
-    _require_servicer(acting_user)
+    require_servicer(acting_user)
     reason = (reason or "").strip()
     if not reason:
         raise ApplicationError(_("Give the reason the listed interest may stand."), "invalid", field="reason")
@@ -880,7 +867,7 @@ def repayment_record(
     *, acting_user, loan: Loan, principal: Decimal, paid_on: datetime.date, note: str = ""
 ) -> Repayment:
     """A principal repayment. The one that brings the outstanding to zero settles the loan (结清)."""
-    _require_servicer(acting_user)
+    require_servicer(acting_user)
     # The row lock makes two repayments entered at once take turns: the second sees the first's
     # outstanding and cannot repay more than is left.
     loan = Loan.objects.select_for_update().get(pk=loan.pk)
@@ -947,23 +934,6 @@ def repayment_record(
 # Overdue ageing and the classification floor
 
 
-def classification_floor(profile: PolicyProfile, days: int) -> str:
-    """The best classification a loan `days` past due may have (DOMAIN §5, 2023 rule)."""
-    if days > profile.loss_after_days:
-        return Classification.LOSS
-    if days > profile.doubtful_after_days:
-        return Classification.DOUBTFUL
-    if days > profile.substandard_after_days:
-        return Classification.SUBSTANDARD
-    if days > 0:
-        return Classification.SPECIAL_MENTION
-    return Classification.NORMAL
-
-
-def _worse(a: str, b: str) -> str:
-    return a if CLASSIFICATION_ORDER.index(a) >= CLASSIFICATION_ORDER.index(b) else b
-
-
 def _profiles_by_county(on_date: datetime.date) -> dict[int, PolicyProfile]:
     """The profile in force on `on_date` for every county, in one query."""
     found: dict[int, PolicyProfile] = {}
@@ -1013,10 +983,8 @@ def overdue_refresh(*, on_date: datetime.date) -> dict:
                     "overdue_refresh: no policy profile for county %s on %s", loan.county_id, on_date
                 )
                 profile = fallback
-            floor = classification_floor(profile, days)
-            if state == Loan.State.EXTENDED:
-                floor = _worse(floor, Classification.SPECIAL_MENTION)
-            classification = _worse(loan.classification, floor)
+            floor = classification_floor(profile, days, extended=state == Loan.State.EXTENDED)
+            classification = worse(loan.classification, floor)
             if (days, state, classification) == (loan.days_past_due, loan.state, loan.classification):
                 continue
             if classification != loan.classification:
@@ -1042,34 +1010,6 @@ def overdue_refresh(*, on_date: datetime.date) -> dict:
 
 # ---------------------------------------------------------------------------------------------
 # Reads for the overdue list (kept beside the ageing they describe)
-
-
-@dataclass(frozen=True)
-class Bucket:
-    key: str
-    low: int
-    high: int | None
-
-    @property
-    def label(self) -> str:
-        return f"{self.low}-{self.high}" if self.high else f">{self.low - 1}"
-
-    def q(self, prefix: str = "") -> Q:
-        q = Q(**{f"{prefix}days_past_due__gte": self.low})
-        if self.high is not None:
-            q &= Q(**{f"{prefix}days_past_due__lte": self.high})
-        return q
-
-
-BUCKETS = (
-    Bucket("1-30", 1, 30),
-    Bucket("31-90", 31, 90),
-    Bucket("91-180", 91, 180),
-    Bucket("181-270", 181, 270),
-    Bucket("271-360", 271, 360),
-    Bucket("gt360", 361, None),
-)
-BUCKET_BY_KEY = {b.key: b for b in BUCKETS}
 
 
 def overdue_list(*, user, bucket: str = "") -> QuerySet[Loan]:

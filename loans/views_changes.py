@@ -20,8 +20,8 @@ from core.exceptions import ApplicationError, NotPermitted
 
 from . import changes, selectors
 from .models import BorrowerEvent, Extension, InsurancePolicy, Loan
+from .permissions import require_servicer
 from .purposes import Purpose
-from .servicing import can_service
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
 DATE_INPUT = forms.DateInput(attrs={"type": "date"})
@@ -250,11 +250,6 @@ def malicious_default(request, pk):
 # ---- borrower events and insurance --------------------------------------------------------------------
 
 
-def _require_servicer(request) -> None:
-    if not can_service(request.user):
-        raise PermissionDenied
-
-
 class BorrowerEventForm(forms.Form):
     member = forms.ModelChoiceField(label=gettext_lazy("member"), queryset=None)
     kind = forms.ChoiceField(label=gettext_lazy("kind"), choices=BorrowerEvent.Kind.choices)
@@ -269,7 +264,7 @@ class BorrowerEventForm(forms.Form):
 @login_required
 def borrower_event(request, pk):
     loan = _loan(request, pk)
-    _require_servicer(request)
+    require_servicer(request.user, page=True)
     form = BorrowerEventForm(
         request.POST or None, household=loan.household, initial={"member": loan.borrower}
     )
@@ -303,7 +298,7 @@ class InsurancePolicyForm(forms.Form):
 def insurance(request, pk):
     """The loan's policies with their payouts, and the form for a new policy."""
     loan = _loan(request, pk)
-    _require_servicer(request)
+    require_servicer(request.user, page=True)
     form = InsurancePolicyForm(request.POST or None)
     status = 200
     if request.method == "POST":
@@ -334,7 +329,7 @@ def insurance_payout(request, policy_pk):
         InsurancePolicy.objects.filter(loan__in=selectors.loan_list(user=request.user).values("pk")),
         pk=policy_pk,
     )
-    _require_servicer(request)
+    require_servicer(request.user, page=True)
     form = PayoutForm(request.POST or None, initial={"paid_on": timezone.localdate()})
     status = 200
     if request.method == "POST":
@@ -378,7 +373,7 @@ class AccountForm(forms.Form):
 def account(request, pk):
     """Record or correct the borrower's account on a loan (the subsidy is paid to it)."""
     loan = _loan(request, pk)
-    _require_servicer(request)
+    require_servicer(request.user, page=True)
     form = AccountForm(request.POST or None, initial={"account_no": loan.account_no})
     status = 200
     if request.method == "POST":

@@ -31,6 +31,7 @@ from policies.exceptions import PolicyProfileMissing
 from policies.models import PolicyProfile
 
 from . import changes, interest, loan_imports, selectors
+from .classification import BUCKETS, bucket_for
 from .models import (
     BorrowerEvent,
     Classification,
@@ -44,7 +45,7 @@ from .models import (
     Repayment,
     Settlement,
 )
-from .servicing import can_service
+from .permissions import can_service
 
 PAGE_SIZE = 20
 SESSION_KEY = "loans_book_import"
@@ -55,15 +56,10 @@ SHOW_ERRORS = 500
 SHOW_LOANS = 300
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
-# Overdue buckets by days past due (DOMAIN §5, issue 4): label → (first day, last day or None).
-BUCKETS = {
-    "1-30": (1, 30),
-    "31-90": (31, 90),
-    "91-180": (91, 180),
-    "181-270": (181, 270),
-    "271-360": (271, 360),
-    "360+": (361, None),
-}
+# The loan book's filter and tag title spell the last overdue bucket `360+` (the overdue list and
+# its API say `gt360`); the spelling stays at this edge so bookmarked filters keep working.
+BOOK_KEYS = {"gt360": "360+"}
+BUCKET_BY_BOOK_KEY = {BOOK_KEYS.get(b.key, b.key): b for b in BUCKETS}
 
 
 class LoanFilterForm(forms.Form):
@@ -83,11 +79,16 @@ class LoanFilterForm(forms.Form):
         self.fields["state"].choices = everything + list(Loan.State.choices)
         self.fields["classification"].choices = everything + list(Classification.choices)
         self.fields["bucket"].choices = everything + [
-            (key, _(">360 days") if high is None else _("%(low)d-%(high)d days") % {"low": low, "high": high})
-            for key, (low, high) in BUCKETS.items()
+            (key, _bucket_label(bucket)) for key, bucket in BUCKET_BY_BOOK_KEY.items()
         ]
         self.fields["village"].queryset = visible_villages(user).order_by("parent__code", "code")
         self.fields["village"].empty_label = _("All")
+
+
+def _bucket_label(bucket) -> str:
+    if bucket.high is None:
+        return _(">360 days")
+    return _("%(low)d-%(high)d days") % {"low": bucket.low, "high": bucket.high}
 
 
 def filter_loans(qs, criteria: dict):
@@ -98,10 +99,7 @@ def filter_loans(qs, criteria: dict):
     if classification := criteria.get("classification"):
         qs = qs.filter(classification=classification)
     if bucket := criteria.get("bucket"):
-        low, high = BUCKETS[bucket]
-        qs = qs.filter(days_past_due__gte=low)
-        if high is not None:
-            qs = qs.filter(days_past_due__lte=high)
+        qs = qs.filter(BUCKET_BY_BOOK_KEY[bucket].q())
     if village := criteria.get("village"):
         qs = qs.filter(household__village=village)
     return qs
@@ -125,11 +123,12 @@ def book_list(request):
 
 
 def _days_past_due_tag(days: int) -> tuple[str, str]:
-    """The overdue bucket's key and the tag's colour class for a number of days past due."""
-    for key, (low, high) in BUCKETS.items():
-        if days >= low and (high is None or days <= high):
-            return key, "warn" if high == 30 else "bad" if high is not None and high <= 180 else "bad severe"
-    return "", ""
+    """The overdue bucket's key (as the loan book spells it) and the tag's colour class for a
+    number of days past due."""
+    bucket = bucket_for(days)
+    if bucket is None:
+        return "", ""
+    return BOOK_KEYS.get(bucket.key, bucket.key), bucket.tone
 
 
 def _schedule_rows(loan: Loan, settlements, settlement_day: int, today: datetime.date) -> list[dict]:

@@ -26,6 +26,7 @@ from core.exceptions import ApplicationError, NotPermitted
 
 from . import selectors, servicing
 from .models import Loan, Settlement
+from .permissions import can_service, require_servicer
 
 SESSION_KEY = "loans_settlement_import"
 UPLOAD_DIR = "imports"
@@ -35,11 +36,6 @@ PAGE_SIZE = 50
 MONEY = {"max_digits": 12, "decimal_places": 2}
 DATE_INPUT = forms.DateInput(attrs={"type": "date"})
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def _require_servicer(request) -> None:
-    if not servicing.can_service(request.user):
-        raise PermissionDenied
 
 
 def _loan(request, pk) -> Loan:
@@ -142,7 +138,7 @@ def _import_context(form: SettlementImportForm, **extra) -> dict:
 
 @login_required
 def settlement_import_template(request):
-    _require_servicer(request)
+    require_servicer(request.user, page=True)
     response = HttpResponse(servicing.settlement_template(), content_type=XLSX)
     response["Content-Disposition"] = content_disposition_header(True, "结息清单模板.xlsx")
     return response
@@ -150,7 +146,7 @@ def settlement_import_template(request):
 
 @login_required
 def settlement_import(request):
-    _require_servicer(request)
+    require_servicer(request.user, page=True)
     template = "loans/servicing_import.html"
     form = SettlementImportForm(request.POST or None, request.FILES or None)
     if request.method != "POST" or not form.is_valid():
@@ -184,7 +180,7 @@ def settlement_import(request):
 
 @login_required
 def settlement_import_commit(request):
-    _require_servicer(request)
+    require_servicer(request.user, page=True)
     if request.method != "POST":
         return redirect("loans:settlement_import")
     pending = request.session.get(SESSION_KEY) or {}
@@ -276,7 +272,7 @@ class SettlementManualForm(forms.Form):
 @login_required
 def settlement_manual(request, pk):
     loan = _loan(request, pk)
-    _require_servicer(request)
+    require_servicer(request.user, page=True)
     form = SettlementManualForm(
         request.POST or None, initial={"principal": loan.outstanding, "rate": loan.rate}
     )
@@ -335,7 +331,7 @@ def settlement_confirm(request, pk):
         ),
         pk=pk,
     )
-    _require_servicer(request)
+    require_servicer(request.user, page=True)
     loan = settlement.loan
     form = SettlementConfirmForm(request.POST or None)
     status = 200
@@ -379,7 +375,7 @@ class RepaymentForm(forms.Form):
 @login_required
 def repayment_create(request, pk):
     loan = _loan(request, pk)
-    _require_servicer(request)
+    require_servicer(request.user, page=True)
     form = RepaymentForm(request.POST or None, initial={"paid_on": timezone.localdate()})
     status = 200
     if request.method == "POST":
@@ -430,6 +426,6 @@ def overdue_list(request):
             "buckets": counts,
             "bucket": bucket,
             "total": sum(n for _b, n in counts),
-            "can_service": servicing.can_service(request.user),
+            "can_service": can_service(request.user),
         },
     )
