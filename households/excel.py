@@ -100,8 +100,8 @@ COLUMNS = (
 BY_KEY = {c.key: c for c in COLUMNS}
 HOUSEHOLD_KEYS = [c.key for c in COLUMNS if c.household]
 MEMBER_KEYS = ("name", "phone", "relation", "labour_capacity")
-# Money and text columns that go through the model field's own clean().
-HOUSEHOLD_TEXT = ("address", "business")
+# Money columns are read as amounts, every other household column as text; both then go through
+# the model field's own clean().
 MONEY = ("annual_income", "assets", "debts")
 
 STATUS_WORDS = {

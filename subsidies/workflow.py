@@ -31,9 +31,6 @@ STEP_LABELS = {
     "cancel": _("Cancel the batch"),
 }
 
-# Lines of a batch in these states hold their settlements: no other batch may subsidize them.
-LIVE_STATES = (State.DRAFT, State.COMPUTING, State.COMPUTED, State.REVIEWED, State.APPROVED, State.PAID)
-
 
 def is_county_finance(user, county_id) -> bool:
     """Finance staff of the county: they create, compute, review, approve and pay its batches and
