@@ -35,8 +35,11 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from accounts.models import User
-from core.management.commands import seed_demo
 from core.models import AuditEvent
+from demo import applications as seed_applications
+from demo import households as seed_households
+from demo import regions as seed_regions
+from demo.management.commands import seed_demo
 from households.models import CreditRating
 from households.services import rating_valid_to
 from loans import services as loan_services
@@ -148,9 +151,9 @@ def ratings_as_of(day: datetime.date) -> None:
     """Move the population's ratings to where the seed puts them on `day`: the same age in days
     (valid from that many days before `day`), valid for the profile's months."""
     delta = day - POPULATION_DAY
-    months = PolicyProfile.objects.get(county__code=seed_demo.COUNTY_CODE).rating_valid_months
+    months = PolicyProfile.objects.get(county__code=seed_regions.COUNTY_CODE).rating_valid_months
     ratings = list(
-        CreditRating.objects.filter(household__village__parent__parent__code=seed_demo.COUNTY_CODE)
+        CreditRating.objects.filter(household__village__parent__parent__code=seed_regions.COUNTY_CODE)
     )
     for rating in ratings:
         rating.valid_from += delta
@@ -161,7 +164,7 @@ def ratings_as_of(day: datetime.date) -> None:
 
 def demo_applications():
     return LoanApplication.objects.filter(
-        household__village__parent__parent__code=seed_demo.COUNTY_CODE, kind=LoanApplication.Kind.NEW
+        household__village__parent__parent__code=seed_regions.COUNTY_CODE, kind=LoanApplication.Kind.NEW
     )
 
 
@@ -199,7 +202,7 @@ def test_every_step_on_a_past_working_day_in_order(demo):
     story = AuditEvent.objects.filter(actor__isnull=False).exclude(
         action__in=["household.create", "rating.create", "user.create", "policy_profile.create"]
     )
-    story = story.exclude(action="blacklist.add", reason__in=seed_demo.BLACKLIST_REASONS)
+    story = story.exclude(action="blacklist.add", reason__in=seed_households.BLACKLIST_REASONS)
     days = {timezone.localdate(at) for at in story.values_list("at", flat=True)}
     assert days and max(days) <= today and days <= working, sorted(days - working)
     # Every notice whose days are over has been dealt with: the daily task finds nothing to do.
@@ -212,16 +215,16 @@ def test_every_state_of_the_workflow_while_the_calendar_lasts(demo):
         # No notice can be posted that runs today: the applications that would be in publicity
         # stayed in village review, and the output says so. An application no rating reaches
         # back to (from 2026-12-31 to a month from now) is left out, and the output says so too.
-        planned = Counter(p.state for p in seed_demo.APPLICATIONS)
+        planned = Counter(p.state for p in seed_applications.APPLICATIONS)
         left_out = demo.output.count("no household's rating covers")
-        assert sum(states.values()) + left_out == len(seed_demo.APPLICATIONS)
+        assert sum(states.values()) + left_out == len(seed_applications.APPLICATIONS)
         assert states[State.PUBLICITY] == 0
         in_village_review = planned[State.VILLAGE_REVIEW] + planned[State.PUBLICITY]
         assert states[State.VILLAGE_REVIEW] + left_out >= in_village_review
         assert demo.output.count("停在“村级审核”") == planned[State.PUBLICITY]
         return
-    assert states == Counter(p.state for p in seed_demo.APPLICATIONS)
-    assert f"贷款申请：本次新建 {len(seed_demo.APPLICATIONS)} 笔" in demo.output
+    assert states == Counter(p.state for p in seed_applications.APPLICATIONS)
+    assert f"贷款申请：本次新建 {len(seed_applications.APPLICATIONS)} 笔" in demo.output
     assert demo_applications().filter(state=State.PUBLICITY, notices__end_on__gt=demo.day.day).exists()
     assert "停在" not in demo.output
 
@@ -248,7 +251,7 @@ def test_the_demo_accounts_open_their_pages(demo, client):
     officer = user("officer")
     app = demo_applications().filter(branch=officer.unit).order_by("pk").first()
     loan = Loan.objects.filter(branch=officer.unit).order_by("pk").first()
-    batch = SubsidyBatch.objects.filter(county__code=seed_demo.COUNTY_CODE).order_by("pk").first()
+    batch = SubsidyBatch.objects.filter(county__code=seed_regions.COUNTY_CODE).order_by("pk").first()
     pages = {
         "cadre": ["home", "loans:application_list", "loans:publicity_board", "households:list"],
         "township": ["home", "loans:publicity_board"],
@@ -266,7 +269,9 @@ def test_the_demo_accounts_open_their_pages(demo, client):
         "finance": [reverse("subsidies:batch_detail", args=[batch.pk])],
     }
     for username, names in pages.items():
-        assert client.login(request=login_request(), username=username, password=seed_demo.PASSWORD), username
+        assert client.login(request=login_request(), username=username, password=seed_regions.PASSWORD), (
+            username
+        )
         for url in [reverse(name) for name in names] + details.get(username, []):
             response = client.get(url)
             assert response.status_code == 200, (username, url, response.status_code)
@@ -331,7 +336,7 @@ def test_the_daily_publicity_task(demo):
 
 def test_subsidy_batches(demo, client):
     batches = {
-        (b.year, b.quarter): b for b in SubsidyBatch.objects.filter(county__code=seed_demo.COUNTY_CODE)
+        (b.year, b.quarter): b for b in SubsidyBatch.objects.filter(county__code=seed_regions.COUNTY_CODE)
     }
     paid_quarter, paid_on = demo.day.paid[:2], demo.day.paid[2]
     expected = {paid_quarter} | ({demo.day.computed[:2]} if demo.day.computed else set())
@@ -350,7 +355,7 @@ def test_subsidy_batches(demo, client):
         with pytest.raises(CalendarMissing) as caught:
             first_working_day_after(D(2026, 12, 31))
         assert caught.value.code == "calendar_missing" and caught.value.extra["year"] == 2027
-    assert client.login(request=login_request(), username="finance", password=seed_demo.PASSWORD)
+    assert client.login(request=login_request(), username="finance", password=seed_regions.PASSWORD)
     page = client.get(reverse("subsidies:batch_list")).content.decode()
     for batch in batches.values():
         assert str(batch.label) in page
@@ -397,7 +402,7 @@ def test_the_story_fits_on_every_day():
         with time_machine.travel(moment(day)):
             command.begin()
             command.publicity_days = 5
-            for planned in seed_demo.APPLICATIONS:
+            for planned in seed_applications.APPLICATIONS:
                 placement = command.placement(planned)
                 where = (day, planned.detail)
                 complete = len(placement.days) == len(planned.steps)
@@ -405,7 +410,7 @@ def test_the_story_fits_on_every_day():
                 assert placement.first in working and placement.first <= day, where
                 previous, notices_end = placement.first, None
                 for step, on in zip(planned.steps, placement.days, strict=False):
-                    if step is seed_demo.END_PUBLICITY:
+                    if step is seed_applications.END_PUBLICITY:
                         assert on == notices_end + datetime.timedelta(days=1) and on <= day, where
                         notices_end = None
                         continue

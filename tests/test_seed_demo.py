@@ -18,8 +18,11 @@ from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import OrgUnit, Role, User
-from core.management.commands import seed_demo
 from core.models import AuditEvent
+from demo import applications as seed_applications
+from demo import households as seed_households
+from demo import loans as seed_loans
+from demo import regions as seed_regions
 from households import idnumbers
 from households.models import BlacklistEntry, CreditRating, Household, Member
 from loans import selectors as loan_selectors
@@ -50,7 +53,7 @@ from tests.conftest import login_request, moment
 DAY = datetime.date(2026, 6, 17)
 pytestmark = [pytest.mark.django_db, pytest.mark.today(DAY.isoformat())]
 
-EXPECTED_STATES = Counter(p.state for p in seed_demo.APPLICATIONS)
+EXPECTED_STATES = Counter(p.state for p in seed_applications.APPLICATIONS)
 # Who takes each step (DOMAIN §4); the daily task takes end_publicity as nobody.
 STEP_ROLES = {
     "submit": Role.VILLAGE_CADRE,
@@ -86,16 +89,16 @@ def seeded(django_db_setup, django_db_blocker):
 def demo_applications():
     """The planned applications; the renewal started on an imported loan is tested on its own."""
     return LoanApplication.objects.filter(
-        household__village__parent__parent__code=seed_demo.COUNTY_CODE, kind=LoanApplication.Kind.NEW
+        household__village__parent__parent__code=seed_regions.COUNTY_CODE, kind=LoanApplication.Kind.NEW
     )
 
 
 def demo_loans():
-    return Loan.objects.filter(household__village__parent__parent__code=seed_demo.COUNTY_CODE)
+    return Loan.objects.filter(household__village__parent__parent__code=seed_regions.COUNTY_CODE)
 
 
 def test_units_bank_and_profile(seeded):
-    county = OrgUnit.objects.get(code=seed_demo.COUNTY_CODE)
+    county = OrgUnit.objects.get(code=seed_regions.COUNTY_CODE)
     assert county.kind == OrgUnit.Kind.COUNTY and county.name == "示范县" and len(county.code) == 6
     townships = list(OrgUnit.objects.filter(parent=county))
     assert len(townships) == 3
@@ -109,7 +112,7 @@ def test_units_bank_and_profile(seeded):
                 len(village.code) == 12 and village.code.isdigit() and village.code.startswith(township.code)
             )
 
-    bank = OrgUnit.objects.get(code=seed_demo.BANK_CODE)
+    bank = OrgUnit.objects.get(code=seed_regions.BANK_CODE)
     assert bank.name == "示范县农村商业银行"
     branches = OrgUnit.objects.filter(parent=bank, kind=OrgUnit.Kind.BRANCH)
     served = [list(b.served_townships.all()) for b in branches]
@@ -122,12 +125,12 @@ def test_units_bank_and_profile(seeded):
 
 
 def test_one_account_per_role_all_with_the_demo_password(seeded):
-    users = User.objects.filter(username__in=[a[0] for a in seed_demo.ACCOUNTS]).prefetch_related("roles")
-    assert users.count() == len(seed_demo.ACCOUNTS)
+    users = User.objects.filter(username__in=[a[0] for a in seed_regions.ACCOUNTS]).prefetch_related("roles")
+    assert users.count() == len(seed_regions.ACCOUNTS)
     held = Counter(code for user in users for code in user.role_codes)
     assert set(held) == {code for code, _ in Role.CHOICES}
     for user in users:
-        assert authenticate(login_request(), username=user.username, password=seed_demo.PASSWORD) == user
+        assert authenticate(login_request(), username=user.username, password=seed_regions.PASSWORD) == user
         assert not user.is_superuser
         for code in user.role_codes:
             assert user.unit.kind in Role.UNIT_KINDS[code]
@@ -139,15 +142,17 @@ def test_one_account_per_role_all_with_the_demo_password(seeded):
     assert admin.has_perm("axes.delete_accessattempt")
     assert not users.get(username="cadre").is_staff
     # The table `make run` prints for newcomers: every account, its role in Chinese, and the password.
-    for username, *_ in seed_demo.ACCOUNTS:
+    for username, *_ in seed_regions.ACCOUNTS:
         assert username in seeded
-    assert "村干部" in seeded and "银行审批人" in seeded and seed_demo.PASSWORD in seeded
+    assert "村干部" in seeded and "银行审批人" in seeded and seed_regions.PASSWORD in seeded
 
 
 def test_households_members_and_id_numbers(seeded):
-    households = Household.objects.filter(village__parent__parent__code=seed_demo.COUNTY_CODE)
-    assert households.count() == sum(seed_demo.HOUSEHOLDS_PER_VILLAGE) == 600
-    villages = OrgUnit.objects.filter(kind=OrgUnit.Kind.VILLAGE, parent__parent__code=seed_demo.COUNTY_CODE)
+    households = Household.objects.filter(village__parent__parent__code=seed_regions.COUNTY_CODE)
+    assert households.count() == sum(seed_regions.HOUSEHOLDS_PER_VILLAGE) == 600
+    villages = OrgUnit.objects.filter(
+        kind=OrgUnit.Kind.VILLAGE, parent__parent__code=seed_regions.COUNTY_CODE
+    )
     assert all(v.households.count() >= 30 for v in villages)
 
     statuses = Counter(households.values_list("poverty_status", flat=True))
@@ -173,12 +178,12 @@ def test_households_members_and_id_numbers(seeded):
         assert member.id_number_masked == idnumbers.mask(number)
         if member.is_head:
             assert 18 <= member.age_on(today) <= 100
-    assert sum(n.startswith(seed_demo.COUNTY_CODE) for n in numbers) > 0.8 * len(numbers)
+    assert sum(n.startswith(seed_regions.COUNTY_CODE) for n in numbers) > 0.8 * len(numbers)
     assert AuditEvent.objects.filter(action="household.create").count() == 600
 
 
 def test_ratings_spread_over_the_bands_by_the_branch_officer(seeded):
-    ratings = CreditRating.objects.filter(household__village__parent__parent__code=seed_demo.COUNTY_CODE)
+    ratings = CreditRating.objects.filter(household__village__parent__parent__code=seed_regions.COUNTY_CODE)
     assert 0.8 * 600 <= ratings.values("household").distinct().count() <= 0.95 * 600
     grades = Counter(ratings.values_list("grade", flat=True))
     for grade in CreditRating.Grade.values:
@@ -214,7 +219,7 @@ def test_a_second_run_changes_nothing(seeded):
 def test_loan_applications_in_every_state(seeded):
     assert set(EXPECTED_STATES) == set(State.values)
     assert Counter(demo_applications().values_list("state", flat=True)) == EXPECTED_STATES
-    assert f"贷款申请：本次新建 {len(seed_demo.APPLICATIONS)} 笔" in seeded
+    assert f"贷款申请：本次新建 {len(seed_applications.APPLICATIONS)} 笔" in seeded
     # The demo cadre's own village goes through the whole flow; the bank's demo accounts see
     # the applications of their branch, and the other villages' cadres are printed too.
     cadre, officer, approver = (User.objects.get(username=u) for u in ("cadre", "officer", "approver"))
@@ -226,8 +231,8 @@ def test_loan_applications_in_every_state(seeded):
     # The bank sees every state but draft: a draft is the village's work in progress.
     assert set(branch_apps.values_list("state", flat=True)) == set(State.values) - {State.DRAFT}
     assert loan_selectors.application_list(user=approver).filter(state=State.BANK_APPROVAL).count() >= 2
-    for username, *_ in seed_demo.VILLAGE_CADRES:
-        assert authenticate(login_request(), username=username, password=seed_demo.PASSWORD).has_role(
+    for username, *_ in seed_regions.VILLAGE_CADRES:
+        assert authenticate(login_request(), username=username, password=seed_regions.PASSWORD).has_role(
             Role.VILLAGE_CADRE
         )
         assert username in seeded
@@ -341,7 +346,7 @@ def test_refusals_and_withdrawals_keep_their_reasons(seeded):
 def test_existing_loans_imported_from_the_books(seeded):
     today = timezone.localdate()
     imported = list(demo_loans().filter(imported=True).select_related("household__village", "branch"))
-    assert len(imported) == len(seed_demo.IMPORTED_LOANS) == 30
+    assert len(imported) == len(seed_loans.IMPORTED_LOANS) == 30
     assert "存量贷款：本次导入 30 笔" in seeded
     for loan in imported:
         assert re.fullmatch(rf"{loan.disbursed_on.year}CL\d{{4}}", loan.contract_no)
@@ -456,7 +461,7 @@ def test_extension_renewal_blacklist_death_and_insurance(seeded):
 
 def test_the_plan_is_the_same_every_time():
     maxima = [30, 20, 20, 15, 15]
-    first, second = seed_demo.Planner(maxima).plan(), seed_demo.Planner(maxima).plan()
+    first, second = seed_households.Planner(maxima).plan(), seed_households.Planner(maxima).plan()
     assert first == second
     for household in first:
         if household.rating_scores is not None:
