@@ -26,7 +26,7 @@ from households.models import BlacklistEntry, Member
 from policies.models import PolicyProfile
 from policies.selectors import county_of, profile_for
 
-from . import eligibility, selectors, services
+from . import eligibility, lifecycle, selectors, services
 from .accounts import normalise_account_no
 from .classification import classification_floor, worse
 from .models import (
@@ -286,7 +286,7 @@ def extension_decide(*, acting_user, extension: Extension, approve: bool, commen
                 by=acting_user,
             )
         loan.maturity_on = extension.new_maturity_on
-        loan.state = Loan.State.EXTENDED
+        lifecycle.take(loan, "extend", acting_user, comment)
         loan.classification = new_class
         loan.save(update_fields=["maturity_on", "state", "classification"])
     audit(
@@ -461,7 +461,7 @@ def renewal_replace(*, acting_user, application: LoanApplication, new_loan: Loan
     new_loan.save(update_fields=["original_loan"])
     replaced = old.outstanding
     old.outstanding = Decimal("0.00")
-    old.state = Loan.State.SETTLED
+    lifecycle.take(old, "replace", acting_user, _("Replaced by a renewal without repaying principal."))
     old.settled_on = new_loan.disbursed_on
     old.days_past_due = 0
     old.save(update_fields=["outstanding", "state", "settled_on", "days_past_due"])

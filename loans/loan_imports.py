@@ -794,6 +794,8 @@ def _loan(row: LoanRow, acting_user) -> Loan:
         use_mode=v["use_mode"],
         purpose_category=v.get("purpose", ""),
         outstanding=v["outstanding"],
+        # Creation is the lifecycle's start (lifecycle.py): a loan from the bank's books is created
+        # active, or settled when nothing is outstanding; a protected state may be given at creation.
         state=Loan.State.SETTLED if settled else Loan.State.ACTIVE,
         settled_on=(v.get("settled_on") or v["maturity_on"]) if settled else None,
         imported=True,

@@ -1,16 +1,18 @@
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
-from django_fsm import ConcurrentTransitionMixin, FSMField
+from django_fsm import ConcurrentTransitionMixin, FSMField, FSMModelMixin
 
 from accounts.models import OrgUnit
 from households.models import Household, Member
 
 from .interest import interest_for, period_days
+from .lifecycle import LoanLifecycle
 from .purposes import Purpose
 from .workflow import ApplicationWorkflow, State
 
@@ -262,8 +264,16 @@ class Classification(models.TextChoices):
 CLASSIFICATION_ORDER = [c.value for c in Classification]
 
 
-class Loan(models.Model):
-    """A loan: created at disbursement (发放), or imported from the bank's books (存量贷款)."""
+class Loan(FSMModelMixin, LoanLifecycle, models.Model):
+    """A loan: created at disbursement (发放), or imported from the bank's books (存量贷款).
+    The state moves only through the transitions in lifecycle.py (and the overnight ageing's
+    set-based update); it is given only at creation.
+
+    FSMModelMixin lets refresh_from_db reload the protected state (django-fsm-2 4.2.4 refuses
+    it otherwise, as LoanApplication gets it through ConcurrentTransitionMixin). Not the
+    concurrent mixin itself: every step already runs on a row locked with select_for_update,
+    and its save-time state filter would refuse saves the loan takes today after a set-based
+    update of its state."""
 
     class State(models.TextChoices):
         ACTIVE = "active", _("Active")
@@ -306,8 +316,8 @@ class Loan(models.Model):
     # Blank only for imported loans whose bank list gives no purpose.
     purpose_category = models.CharField(_("purpose"), max_length=32, choices=Purpose.choices, blank=True)
     outstanding = models.DecimalField(_("outstanding principal"), **MONEY)
-    state = models.CharField(
-        _("state"), max_length=16, choices=State.choices, default=State.ACTIVE, db_index=True
+    state = FSMField(
+        _("state"), max_length=16, choices=State.choices, default=State.ACTIVE, protected=True, db_index=True
     )
     classification = models.CharField(
         _("classification"), max_length=16, choices=Classification.choices, default=Classification.NORMAL
@@ -351,6 +361,48 @@ class Loan(models.Model):
 
     def __str__(self):
         return self.contract_no
+
+    def clean_fields(self, exclude=None):
+        """Django's clean_fields sets every field back on the instance, which the protected state
+        refuses; the state is validated here without being set."""
+        exclude = set(exclude or ())
+        errors = {}
+        if "state" not in exclude:
+            try:
+                self._meta.get_field("state").clean(self.state, self)
+            except ValidationError as e:
+                errors["state"] = e.error_list
+        try:
+            super().clean_fields(exclude=exclude | {"state"})
+        except ValidationError as e:
+            errors = e.update_error_dict(errors)
+        if errors:
+            raise ValidationError(errors)
+
+
+class LoanStateChange(models.Model):
+    """One row per step of a loan's lifecycle (lifecycle.py): who, when, from, to and why. The
+    overnight ageing writes its rows in bulk, without a person."""
+
+    loan = models.ForeignKey(
+        Loan, on_delete=models.CASCADE, related_name="state_changes", verbose_name=_("loan")
+    )
+    transition = models.CharField(_("transition"), max_length=32)
+    from_state = models.CharField(_("from state"), max_length=16, choices=Loan.State.choices)
+    to_state = models.CharField(_("to state"), max_length=16, choices=Loan.State.choices)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("by")
+    )
+    at = models.DateTimeField(_("at"), auto_now_add=True)
+    reason = models.TextField(_("reason"), blank=True)
+
+    class Meta:
+        verbose_name = _("loan state change")
+        verbose_name_plural = _("loan state changes")
+        ordering = ["at", "id"]
+
+    def __str__(self):
+        return f"{self.loan_id}: {self.from_state} → {self.to_state}"
 
 
 class Settlement(models.Model):

@@ -45,10 +45,10 @@ from core.tabular import cell_text as _text
 from core.tabular import normalise as _normalise
 from policies.models import PolicyProfile
 
-from . import selectors
+from . import lifecycle, selectors
 from .classification import BUCKET_BY_KEY, BUCKETS, Bucket, classification_floor, worse
 from .interest import interest_for, period_days
-from .models import ClassificationChange, Loan, Repayment, Settlement
+from .models import ClassificationChange, Loan, LoanStateChange, Repayment, Settlement
 from .permissions import require_servicer
 
 logger = logging.getLogger(__name__)
@@ -909,7 +909,7 @@ def repayment_record(
     )
     fields = ["outstanding"]
     if loan.outstanding == 0:
-        loan.state = Loan.State.SETTLED
+        lifecycle.take(loan, "settle", acting_user, note)
         loan.settled_on = paid_on
         loan.days_past_due = 0
         fields += ["state", "settled_on", "days_past_due"]
@@ -966,6 +966,8 @@ def overdue_refresh(*, on_date: datetime.date) -> dict:
     fallback = PolicyProfile()  # the model's defaults, for a county with no profile yet
     changed: list[Loan] = []
     changes: list[ClassificationChange] = []
+    steps: list[LoanStateChange] = []
+    moved: dict[str, list[int]] = {Loan.State.OVERDUE: [], Loan.State.ACTIVE: []}
     counts = {"loans": 0, "changed": 0, "reclassified": 0}
     with transaction.atomic():
         for loan in loans.iterator(chunk_size=CHUNK):
@@ -999,10 +1001,31 @@ def overdue_refresh(*, on_date: datetime.date) -> dict:
                         by=None,
                     )
                 )
-            loan.days_past_due, loan.state, loan.classification = days, state, classification
+            if state != loan.state:
+                # lifecycle.py's `overdue` (active → overdue) and `cure` (overdue → active).
+                moved[state].append(loan.pk)
+                steps.append(
+                    LoanStateChange(
+                        loan=loan,
+                        transition="overdue" if state == Loan.State.OVERDUE else "cure",
+                        from_state=loan.state,
+                        to_state=state,
+                        reason=AUTO_REASON,
+                        by=None,
+                    )
+                )
+            loan.days_past_due, loan.classification = days, classification
             changed.append(loan)
-        Loan.objects.bulk_update(changed, ["days_past_due", "state", "classification"], batch_size=CHUNK)
+        # The ageing runs over every open loan each night, so it stays set-based: one UPDATE per
+        # chunk and target state, and its history rows in bulk, rather than a transition method
+        # (and a save and a history INSERT) per loan; the protected state is only ever set here
+        # by the queryset update, which django-fsm allows.
+        Loan.objects.bulk_update(changed, ["days_past_due", "classification"], batch_size=CHUNK)
+        for state, pks in moved.items():
+            for start in range(0, len(pks), CHUNK):
+                Loan.objects.filter(pk__in=pks[start : start + CHUNK]).update(state=state)
         ClassificationChange.objects.bulk_create(changes, batch_size=CHUNK)
+        LoanStateChange.objects.bulk_create(steps, batch_size=CHUNK)
     counts["changed"] = len(changed)
     counts["reclassified"] = len(changes)
     return counts

@@ -1,0 +1,109 @@
+"""The loan's state machine (DOMAIN §5), in the house style of workflow.py (applications) and
+subsidies/workflow.py (batches): transitions are pure — they check the state and the role and set
+nothing but the state. The services call `take` inside their transaction; it refuses the wrong
+state or role, takes the step and writes the history row (LoanStateChange); the caller saves the
+loan with its other figures and does the side effects (audit, settlement date...).
+
+Kept apart from workflow.py because that module is the application's machine; a loan is a
+different record with its own states, and both are mixed into their model in models.py.
+
+    (creation) ─ disburse ─▶ active ⇄ overdue          (overdue / cure: the overnight ageing)
+    active, overdue, extended ─ extend ─▶ extended
+    active, overdue, extended ─ settle | replace ─▶ settled
+    active, overdue, extended ─ compensate ─▶ compensated
+    active, overdue, extended ─ write_off ─▶ written_off
+    compensated, written_off ─ recover ─▶ settled
+
+`disburse` is the creation itself, not a method: services.application_disburse creates the loan
+active, and the import of the bank's books (loan_imports.py) creates it active, or settled when
+the bank's list shows nothing outstanding. Creating a loan with a state is allowed on a protected
+field; only assigning it afterwards is not.
+
+The overnight ageing (servicing.overdue_refresh) takes `overdue` and `cure` set-based, with a
+queryset update and its history rows written in bulk; it does not call these methods."""
+
+from django.core.exceptions import PermissionDenied
+from django_fsm import can_proceed, has_transition_perm, transition
+
+from accounts.models import Role
+
+from .permissions import can_service
+
+ACTIVE, OVERDUE, EXTENDED = "active", "overdue", "extended"
+SETTLED, COMPENSATED, WRITTEN_OFF = "settled", "compensated", "written_off"
+OPEN = [ACTIVE, OVERDUE, EXTENDED]
+
+
+def _nobody(loan, user) -> bool:
+    """Only the overnight ageing takes this transition."""
+    return False
+
+
+def _servicer(loan, user) -> bool:
+    """Loan officers and administrators (permissions.can_service)."""
+    return can_service(user)
+
+
+def _bank_approver(loan, user) -> bool:
+    """An approver of the loan's branch or of the bank above it (changes.can_decide_extension)."""
+    return user.has_role(Role.APPROVER) and user.unit_id in (loan.branch_id, loan.branch.parent_id)
+
+
+class LoanLifecycle:
+    """Mixed into Loan; `state` is its protected FSMField."""
+
+    @transition(field="state", source=ACTIVE, target=OVERDUE, permission=_nobody)
+    def overdue(self):
+        pass
+
+    @transition(field="state", source=OVERDUE, target=ACTIVE, permission=_nobody)
+    def cure(self):
+        pass
+
+    @transition(field="state", source=OPEN, target=EXTENDED, permission=_bank_approver)
+    def extend(self):
+        pass
+
+    @transition(field="state", source=OPEN, target=SETTLED, permission=_servicer)
+    def settle(self):
+        pass
+
+    # The old loan of a renewal, closed at the renewal's disbursement by the disbursing officer.
+    @transition(field="state", source=OPEN, target=SETTLED, permission=_servicer)
+    def replace(self):
+        pass
+
+    @transition(field="state", source=OPEN, target=COMPENSATED, permission=_servicer)
+    def compensate(self):
+        pass
+
+    @transition(field="state", source=OPEN, target=WRITTEN_OFF, permission=_servicer)
+    def write_off(self):
+        pass
+
+    @transition(field="state", source=[COMPENSATED, WRITTEN_OFF], target=SETTLED, permission=_servicer)
+    def recover(self):
+        pass
+
+
+def take(loan, name: str, acting_user, reason: str = "", *, system: bool = False) -> str:
+    """Take transition `name` on a locked loan and write its history row; the caller saves the
+    loan. Returns the old state.
+
+    The services refuse the wrong state or role first, with their own messages and codes; these
+    refusals are the backstop should a step ever be taken outside them: the wrong state raises
+    django-fsm's TransitionNotAllowed (409 `transition_not_allowed`, core/api.py), the wrong role
+    Django's PermissionDenied (403)."""
+    method = getattr(loan, name)
+    if not system and can_proceed(method) and not has_transition_perm(method, acting_user):
+        raise PermissionDenied
+    from_state = loan.state
+    method()  # raises TransitionNotAllowed from a state the step does not leave
+    loan.state_changes.create(
+        transition=name,
+        from_state=from_state,
+        to_state=loan.state,
+        by=None if system else acting_user,
+        reason=reason,
+    )
+    return from_state
