@@ -30,6 +30,7 @@ from django_fsm import can_proceed
 from accounts.models import OrgUnit, Role
 from accounts.scoping import visible_villages
 from core.exceptions import ApplicationError, NotPermitted
+from core.pages import place_error, shows
 from households import selectors as household_selectors
 from households.models import Member
 from policies.models import CalendarDay, CalendarYear, Rate
@@ -197,7 +198,7 @@ def _report_dict(report) -> dict:
 
 def _add(form, field, message) -> bool:
     """Add `message` next to `field` when the form shows that field; answers whether it did."""
-    if field and field in form.fields and not form.fields[field].widget.is_hidden:
+    if shows(form, field):
         form.add_error(field, message)
         return True
     return False
@@ -218,15 +219,7 @@ def _place_error(exc: ApplicationError, form, default_field: str | None = None) 
             if not _add(form, field, _with_source(row["message"], row["source"])):
                 leftover.append(row)
         return leftover
-    fields = extra.get("fields")
-    if isinstance(fields, dict) and fields:
-        for field, msgs in fields.items():
-            for msg in msgs if isinstance(msgs, list | tuple) else [msgs]:
-                if not _add(form, field, str(msg)):
-                    form.add_error(None, str(msg))
-        return []
-    if not _add(form, exc.field or default_field, str(exc.message)):
-        form.add_error(None, str(exc.message))
+    place_error(form, exc, default_field=default_field)
     return []
 
 

@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy
 
 from accounts.models import Role
 from core.exceptions import ApplicationError, NotPermitted
+from core.pages import place_error
 
 from . import changes, selectors
 from .models import BorrowerEvent, Extension, InsurancePolicy, Loan
@@ -31,11 +32,6 @@ def _loan(request, pk) -> Loan:
     return get_object_or_404(selectors.loan_list(user=request.user).select_related("branch__parent"), pk=pk)
 
 
-def _place_error(form: forms.Form, error: ApplicationError) -> None:
-    field = error.field if error.field in form.fields else None
-    form.add_error(field, str(error.message))
-
-
 def _run(form: forms.Form, action):
     """Call the service with the form's data; its refusal is shown next to the field. Returns
     (result, status): result is None when the form or the service said no."""
@@ -46,7 +42,7 @@ def _run(form: forms.Form, action):
     except NotPermitted:
         raise PermissionDenied from None
     except ApplicationError as e:
-        _place_error(form, e)
+        place_error(form, e)
         return None, e.status_code
 
 

@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy
 
 from core import uploads
 from core.exceptions import ApplicationError, NotPermitted
+from core.pages import place_error
 
 from . import checks
 from .forms import MultipleImageField
@@ -65,11 +66,6 @@ class CheckForm(forms.Form):
             self.fields["classification"].help_text = _(
                 "At least %(floor)s, because %(why)s. You may classify worse, never better."
             ) % {"floor": floor.label, "why": floor.why}
-
-
-def _place_error(form: forms.Form, error: ApplicationError) -> None:
-    field = error.field if error.field in form.fields else None
-    form.add_error(field, str(error.message))
 
 
 @login_required
@@ -122,7 +118,7 @@ def check_record(request, pk):
             except NotPermitted:
                 raise PermissionDenied from None
             except ApplicationError as e:
-                _place_error(form, e)
+                place_error(form, e)
                 status = e.status_code
             else:
                 messages.success(request, _("The post-loan check was recorded and the next one scheduled."))

@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from core.exceptions import ApplicationError, NotPermitted
+from core.pages import place_error
 
 from . import selectors, servicing
 from .models import Loan, Settlement
@@ -50,11 +51,6 @@ def _loan_url(loan: Loan) -> str:
         except NoReverseMatch:
             continue
     return reverse("loans:overdue_list")
-
-
-def _place_error(form: forms.Form, error: ApplicationError) -> None:
-    field = error.field if error.field in form.fields else None
-    form.add_error(field, str(error.message))
 
 
 # ---- the settlement list ----------------------------------------------------------------------
@@ -287,7 +283,7 @@ def settlement_manual(request, pk):
             except NotPermitted:
                 raise PermissionDenied from None
             except ApplicationError as e:
-                _place_error(form, e)
+                place_error(form, e)
                 status = e.status_code
             else:
                 messages.success(request, _("The settlement was recorded."))
@@ -345,7 +341,7 @@ def settlement_confirm(request, pk):
             except NotPermitted:
                 raise PermissionDenied from None
             except ApplicationError as e:
-                _place_error(form, e)
+                place_error(form, e)
                 status = e.status_code
             else:
                 messages.success(request, _("The interest was confirmed; the settlement can be subsidized."))
@@ -388,7 +384,7 @@ def repayment_create(request, pk):
             except NotPermitted:
                 raise PermissionDenied from None
             except ApplicationError as e:
-                _place_error(form, e)
+                place_error(form, e)
                 status = e.status_code
             else:
                 if repayment.outstanding_after == 0:
