@@ -155,7 +155,7 @@ def removal_request_approve(request, pk):
         except NotPermitted as e:
             raise PermissionDenied(e.message) from None
         except ApplicationError as e:
-            form.add_error(None, str(e.message))
+            _place_error(e, form)
         else:
             messages.success(
                 request,
