@@ -16,8 +16,8 @@ from core.exceptions import ApplicationError
 from demo.dates import clock
 from demo.regions import ACCOUNTS, SEED, TOWNSHIPS, VILLAGE_CADRES
 from households.models import BlacklistEntry, CreditRating, Household, Member
-from loans import services as loan_services
 from loans.models import Loan, LoanApplication
+from loans.services import applications as loan_services
 from loans.workflow import State
 from policies.exceptions import CalendarMissing
 

@@ -18,8 +18,6 @@ from django.utils import timezone
 from demo.dates import clock
 from demo.regions import SEED
 from households.models import Household, Member
-from loans import changes, loan_imports, servicing
-from loans.checks import check_record, check_schedule_ensure
 from loans.interest import interest_for, schedule, settlement_dates
 from loans.models import (
     BorrowerEvent,
@@ -28,7 +26,10 @@ from loans.models import (
     Loan,
     PostLoanCheck,
 )
-from loans.servicing import overdue_refresh
+from loans.services import changes, servicing
+from loans.services import imports as loan_imports
+from loans.services.checks import check_record, check_schedule_ensure
+from loans.services.servicing import overdue_refresh
 from policies.exceptions import CalendarMissing
 from policies.selectors import contract_rate_for
 from subsidies.models import SubsidyBatch, SubsidyLine

@@ -15,7 +15,7 @@ from loans.models import (
     LoanApplication,
     Settlement,
 )
-from loans.servicing import BUCKETS
+from loans.services.servicing import BUCKETS
 from loans.workflow import State
 from subsidies.models import SubsidyBatch
 

@@ -1,36 +1,43 @@
 from django.urls import path
 
-from . import apis
-from .api_urls_changes import urlpatterns as changes_api_urlpatterns
-from .api_urls_checks import urlpatterns as checks_api_urlpatterns
-from .api_urls_loans import urlpatterns as loan_api_urlpatterns
-from .api_urls_servicing import urlpatterns as servicing_api_urlpatterns
-from .apis_eligibility import EligibilityView
+from .apis import applications, changes, checks, eligibility, imports, servicing
 
 urlpatterns = [
-    path("eligibility/", EligibilityView.as_view(), name="api-eligibility"),
-    path("applications/", apis.ApplicationListApi.as_view(), name="api-application-list"),
-    path("applications/<int:pk>/", apis.ApplicationDetailApi.as_view(), name="api-application-detail"),
+    path("eligibility/", eligibility.EligibilityView.as_view(), name="api-eligibility"),
+    path("applications/", applications.ApplicationListApi.as_view(), name="api-application-list"),
+    path(
+        "applications/<int:pk>/", applications.ApplicationDetailApi.as_view(), name="api-application-detail"
+    ),
     path(
         "applications/<int:pk>/transitions/",
-        apis.TransitionListApi.as_view(),
+        applications.TransitionListApi.as_view(),
         name="api-application-transitions",
     ),
     path(
         "applications/<int:pk>/transitions/<slug:name>/",
-        apis.TransitionApi.as_view(),
+        applications.TransitionApi.as_view(),
         name="api-application-transition",
     ),
     path(
         "applications/<int:pk>/objections/",
-        apis.ObjectionListApi.as_view(),
+        applications.ObjectionListApi.as_view(),
         name="api-application-objections",
     ),
-    path("applications/<int:pk>/photos/", apis.PhotoListApi.as_view(), name="api-application-photos"),
-    path("loans/", apis.LoanListApi.as_view(), name="api-loan-list"),
-    path("loans/<int:pk>/", apis.LoanDetailApi.as_view(), name="api-loan-detail"),
-    *loan_api_urlpatterns,
-    *servicing_api_urlpatterns,
-    *checks_api_urlpatterns,
-    *changes_api_urlpatterns,
+    path("applications/<int:pk>/photos/", applications.PhotoListApi.as_view(), name="api-application-photos"),
+    path("loans/", applications.LoanListApi.as_view(), name="api-loan-list"),
+    path("loans/<int:pk>/", applications.LoanDetailApi.as_view(), name="api-loan-detail"),
+    path("loan-imports/", imports.LoanImportApi.as_view(), name="api-loan-import"),
+    path("settlement-imports/", servicing.SettlementImportApi.as_view(), name="api-settlement-imports"),
+    path(
+        "settlements/<int:pk>/confirm/",
+        servicing.SettlementConfirmApi.as_view(),
+        name="api-settlement-confirm",
+    ),
+    path("loans/overdue/", servicing.OverdueListApi.as_view(), name="api-loan-overdue"),
+    path("loans/<int:pk>/repayments/", servicing.RepaymentListApi.as_view(), name="api-loan-repayments"),
+    path("checks/", checks.CheckListApi.as_view(), name="api-check-list"),
+    path("checks/<int:pk>/record/", checks.CheckRecordApi.as_view(), name="api-check-record"),
+    path("loans/<int:pk>/extensions/", changes.LoanExtensionListApi.as_view(), name="api-loan-extensions"),
+    path("extensions/<int:pk>/decide/", changes.ExtensionDecideApi.as_view(), name="api-extension-decide"),
+    path("loans/<int:pk>/renewals/", changes.LoanRenewalApi.as_view(), name="api-loan-renewals"),
 ]

@@ -3,7 +3,7 @@ import datetime
 from celery import shared_task
 from django.utils import timezone
 
-from . import checks, services, servicing
+from .services import applications, checks, servicing
 
 
 @shared_task(name="loans.end_due_publicity")
@@ -11,7 +11,7 @@ def end_due_publicity(on_date: str | None = None) -> list[int]:
     """Daily: applications whose every notice ended without objection go on to bank acceptance.
     Safe to run twice: the second run finds nothing left in publicity that is due."""
     day = datetime.date.fromisoformat(on_date) if on_date else None
-    return services.publicity_end_due(on_date=day)
+    return applications.publicity_end_due(on_date=day)
 
 
 @shared_task(name="loans.refresh_overdue")

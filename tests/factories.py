@@ -242,10 +242,10 @@ APPLICATION_FIELDS = dict(
 def application_create(*, acting_user, household, **overrides):
     """A draft application for `household` (its head borrows unless `borrower` is given), made
     through the real service as the village cadre would."""
-    from loans import services
+    from loans.services import applications
 
     fields = {**APPLICATION_FIELDS, **overrides}
     borrower = fields.pop("borrower", None) or household.members.get(is_head=True)
-    return services.application_create(
+    return applications.application_create(
         acting_user=acting_user, household=household, borrower=borrower, **fields
     )

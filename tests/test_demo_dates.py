@@ -42,8 +42,8 @@ from demo import regions as seed_regions
 from demo.management.commands import seed_demo
 from households.models import CreditRating
 from households.services import rating_valid_to
-from loans import services as loan_services
 from loans.models import ApplicationHistory, Loan, LoanApplication, PublicityNotice
+from loans.services import applications as loan_services
 from loans.workflow import State
 from policies.exceptions import CalendarMissing
 from policies.models import CalendarDay, CalendarYear, PolicyProfile

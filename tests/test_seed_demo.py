@@ -26,8 +26,6 @@ from demo import regions as seed_regions
 from households import idnumbers
 from households.models import BlacklistEntry, CreditRating, Household, Member
 from loans import selectors as loan_selectors
-from loans import services as loan_services
-from loans.changes import EXTENSION_CLASS_REASON
 from loans.models import (
     CLASSIFICATION_ORDER,
     ApplicationHistory,
@@ -43,7 +41,9 @@ from loans.models import (
     Repayment,
     Settlement,
 )
-from loans.servicing import AUTO_REASON, BUCKETS, overdue_refresh
+from loans.services import applications as loan_services
+from loans.services.changes import EXTENSION_CLASS_REASON
+from loans.services.servicing import AUTO_REASON, BUCKETS, overdue_refresh
 from loans.workflow import State
 from policies.models import CalendarDay, PolicyProfile
 from tests.conftest import login_request, moment

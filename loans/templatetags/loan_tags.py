@@ -2,7 +2,7 @@
 
 from django import template
 
-from loans.views import can_apply_for
+from ..views.applications import can_apply_for
 
 register = template.Library()
 

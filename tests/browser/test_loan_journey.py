@@ -18,8 +18,8 @@ from playwright.sync_api import Page, expect
 
 from accounts.models import Role
 from households.models import CreditRating, Member
-from loans import services
 from loans.models import Loan, LoanApplication, PublicityNotice
+from loans.services import applications
 from loans.workflow import State
 from policies.models import CalendarYear
 from policies.services import calendar_year_define
@@ -194,8 +194,8 @@ def test_a_loan_from_application_to_disbursement(page: Page, county, shot):
     shot("publicity")
 
     # The daily task, the night after the last day: every level ended without objection.
-    assert services.publicity_end_due(on_date=end) == []
-    assert services.publicity_end_due(on_date=end + datetime.timedelta(days=1)) == [app.pk]
+    assert applications.publicity_end_due(on_date=end) == []
+    assert applications.publicity_end_due(on_date=end + datetime.timedelta(days=1)) == [app.pk]
 
     # The branch's loan officer finds it in the acceptance queue and investigates.
     switch_user(page, "officer")

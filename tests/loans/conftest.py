@@ -9,8 +9,8 @@ import pytest
 from django.utils import timezone
 
 from households.models import CreditRating
-from loans import services
 from loans.models import LoanApplication, PublicityNotice
+from loans.services import applications
 from loans.workflow import State
 from tests.factories import CreditRatingFactory, HouseholdFactory, UserFactory, application_create
 
@@ -88,23 +88,23 @@ def drive(world):
     def step(app: LoanApplication) -> LoanApplication:
         s = app.state
         if s == State.DRAFT:
-            return services.application_submit(acting_user=world.cadre, application=app)
+            return applications.application_submit(acting_user=world.cadre, application=app)
         if s == State.VILLAGE_REVIEW:
-            return services.application_village_approve(acting_user=world.cadre, application=app)
+            return applications.application_village_approve(acting_user=world.cadre, application=app)
         if s == State.PUBLICITY:
             # Publicity is over once its last day has passed.
             last = max(n.end_on for n in app.notices.filter(status=PublicityNotice.Status.RUNNING))
-            services.publicity_end_due(on_date=last + datetime.timedelta(days=1))
+            applications.publicity_end_due(on_date=last + datetime.timedelta(days=1))
             return LoanApplication.objects.get(pk=app.pk)
         if s == State.BANK_ACCEPTANCE:
-            return services.application_accept(
+            return applications.application_accept(
                 acting_user=world.officer, application=app, findings="实地查看养殖场，情况属实"
             )
         if s == State.BANK_APPROVAL:
-            return services.application_approve(acting_user=world.approver, application=app)
+            return applications.application_approve(acting_user=world.approver, application=app)
         if s == State.APPROVED:
             n = next(_numbers)
-            services.application_disburse(
+            applications.application_disburse(
                 acting_user=world.officer,
                 application=app,
                 contract_no=f"HT-{n:06d}",

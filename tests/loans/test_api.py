@@ -19,8 +19,9 @@ from accounts.models import Role
 from core.api import exception_handler
 from core.models import AuditEvent
 from households.models import CreditRating
-from loans import apis, services
+from loans.apis import applications as apis
 from loans.models import ApplicationHistory, Loan, LoanApplication, Objection, PublicityNotice
+from loans.services import applications
 from loans.workflow import STEP_LABELS, State
 from tests.conftest import moment
 from tests.factories import HouseholdFactory, UserFactory
@@ -140,8 +141,8 @@ def test_the_whole_journey_through_the_api(world, api_as, household):
 
     # The daily task moves it on once the last notice has ended without objection.
     last = max(datetime.date.fromisoformat(n["end_on"]) for n in notices)
-    assert services.publicity_end_due(on_date=last) == []
-    assert services.publicity_end_due(on_date=last + datetime.timedelta(days=1)) == [pk]
+    assert applications.publicity_end_due(on_date=last) == []
+    assert applications.publicity_end_due(on_date=last + datetime.timedelta(days=1)) == [pk]
     assert cadre.get(f"{BASE}{pk}/").json()["state"] == "bank_acceptance"
 
     r = step(officer, pk, "accept", findings="实地查看养殖场，情况属实", comment="受理")
@@ -436,8 +437,8 @@ def test_concurrent_transition_and_fsm_refusal_map_to_409():
 
 
 def test_every_service_step_has_an_input_shape():
-    assert set(apis.TRANSITION_INPUTS) == set(services.TRANSITIONS)
-    assert set(STEP_LABELS) == set(services.TRANSITIONS) | {"object", "end_publicity"}
+    assert set(apis.TRANSITION_INPUTS) == set(applications.TRANSITIONS)
+    assert set(STEP_LABELS) == set(applications.TRANSITIONS) | {"object", "end_publicity"}
 
 
 def test_not_authenticated_is_401(world, new_application):

@@ -12,7 +12,6 @@ from django.utils import timezone
 from core.exceptions import ApplicationError, ConflictError, NotPermitted
 from core.models import AuditEvent
 from households.models import BlacklistEntry
-from loans import changes
 from loans.models import (
     BorrowerEvent,
     Classification,
@@ -22,6 +21,7 @@ from loans.models import (
     Loan,
     LoanApplication,
 )
+from loans.services import changes
 from loans.workflow import State
 from policies.models import PolicyProfile
 from tests.factories import HouseholdFactory, UserFactory

@@ -16,9 +16,9 @@ from rest_framework.test import APIClient
 from accounts.models import User
 from core.exceptions import ApplicationError
 from core.models import AuditEvent
-from loans import services
 from loans.exceptions import TransitionNotAllowed
 from loans.models import ApplicationHistory, Loan, LoanApplication, PublicityNotice
+from loans.services import applications
 from loans.workflow import State
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -117,7 +117,7 @@ def test_two_disbursements_through_the_service(world, new_application, drive):
 
     def disburse(n):
         def call():
-            return services.application_disburse(
+            return applications.application_disburse(
                 acting_user=User.objects.get(pk=world.officer.pk),
                 application=LoanApplication.objects.get(pk=app.pk),
                 contract_no=f"HT-S{n}",
@@ -141,7 +141,7 @@ def test_two_village_approvals_put_up_one_set_of_notices(world, new_application,
     app = drive(new_application(), State.VILLAGE_REVIEW)
 
     def approve():
-        return services.application_village_approve(
+        return applications.application_village_approve(
             acting_user=User.objects.get(pk=world.cadre.pk),
             application=LoanApplication.objects.get(pk=app.pk),
         )

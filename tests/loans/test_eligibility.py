@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from core.exceptions import ApplicationError
 from households.models import BlacklistEntry, CreditRating, Household, Member
-from loans.apis_eligibility import EligibilityView
+from loans.apis.eligibility import EligibilityView
 from loans.eligibility import (
     RULE_CODES,
     evaluate,

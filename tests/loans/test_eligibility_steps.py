@@ -12,8 +12,9 @@ from django.urls import reverse
 
 from core.exceptions import ApplicationError
 from households.models import CreditRating
-from loans import changes, eligibility, services
+from loans import eligibility
 from loans.models import Loan, LoanApplication
+from loans.services import applications, changes
 from loans.workflow import State
 from tests.conftest import moment
 from tests.factories import MemberFactory, id_number
@@ -46,13 +47,13 @@ def rated_aa(household):
 
 def test_two_applications_in_flight_may_not_draw_twice_the_line(world, household, new_application):
     rated_aa(household)
-    first = services.application_submit(
+    first = applications.application_submit(
         acting_user=world.cadre, application=new_application(amount=Decimal("20000.00"))
     )
     assert first.state == State.VILLAGE_REVIEW
     second = new_application(amount=Decimal("20000.00"))
     with pytest.raises(ApplicationError) as caught:
-        services.application_submit(acting_user=world.cadre, application=second)
+        applications.application_submit(acting_user=world.cadre, application=second)
     # 20,000 in flight + 20,000 = 40,000 > 30,000; under the household cap of 50,000 it would pass.
     assert refused_rules(caught.value) == ["credit_line"]
     assert caught.value.extra["stage"] == "submission"
@@ -67,13 +68,13 @@ def test_an_open_loan_draws_on_the_line(world, household, new_application, drive
     drive(new_application(amount=Decimal("20000.00")), State.DISBURSED)
     assert Loan.objects.get(household=household).outstanding == Decimal("20000.00")
     with pytest.raises(ApplicationError) as caught:
-        services.application_submit(
+        applications.application_submit(
             acting_user=world.cadre, application=new_application(amount=Decimal("15000.00"))
         )
     # 20,000 outstanding + 15,000 = 35,000 > 30,000.
     assert refused_rules(caught.value) == ["credit_line"]
     # 20,000 + 10,000 = 30,000: exactly the line.
-    app = services.application_submit(
+    app = applications.application_submit(
         acting_user=world.cadre, application=new_application(amount=Decimal("10000.00"))
     )
     assert app.state == State.VILLAGE_REVIEW
@@ -98,10 +99,12 @@ def test_a_borrower_who_turns_66_after_submission_is_approved_and_disbursed(
     age = next(r for r in report.results if r.rule == "age_range")
     assert age.passed and "65" in age.message and "2026-06-17" in age.message
 
-    app = services.application_accept(acting_user=world.officer, application=app, findings="实地查看，属实")
-    app = services.application_approve(acting_user=world.approver, application=app)
+    app = applications.application_accept(
+        acting_user=world.officer, application=app, findings="实地查看，属实"
+    )
+    app = applications.application_approve(acting_user=world.approver, application=app)
     assert app.state == State.APPROVED and app.approved_on == datetime.date(2026, 7, 15)
-    services.application_disburse(
+    applications.application_disburse(
         acting_user=world.officer, application=app, contract_no="HT-AGE-1", receipt_no="JJ-AGE-1"
     )
     loan = Loan.objects.get(application=app)
@@ -112,12 +115,14 @@ def test_a_draft_sent_back_is_dated_again_when_submitted_again(
     world, household, new_application, pinned_clock
 ):
     borrower = born(household, datetime.date(1960, 6, 18))  # 65 on 2026-06-17, 66 from 06-18
-    app = services.application_submit(acting_user=world.cadre, application=new_application(borrower=borrower))
-    app = services.application_send_back(acting_user=world.cadre, application=app, comment="补充材料")
+    app = applications.application_submit(
+        acting_user=world.cadre, application=new_application(borrower=borrower)
+    )
+    app = applications.application_send_back(acting_user=world.cadre, application=app, comment="补充材料")
     pinned_clock.move_to(moment("2026-06-18"))
     before = LoanApplication.objects.filter(pk=app.pk).values("state", "submitted_on").get()
     with pytest.raises(ApplicationError) as caught:
-        services.application_submit(acting_user=world.cadre, application=app)
+        applications.application_submit(acting_user=world.cadre, application=app)
     # The new submission is a new application date: the borrower is 66 on it.
     assert refused_rules(caught.value) == ["age_range"]
     assert "66" in caught.value.extra["rules"][0]["message"]

@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from core.exceptions import ApplicationError, NotPermitted
 from core.models import AuditEvent
-from loans import changes
+from loans.services import changes
 from tests.factories import HouseholdFactory, LoanFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

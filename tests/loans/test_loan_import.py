@@ -11,9 +11,9 @@ from openpyxl import Workbook
 
 from accounts.models import Role
 from core.models import AuditEvent
-from loans import loan_imports
-from loans.loan_imports import LoanImportRejected, import_loans, parse_loans, term_months
 from loans.models import Loan
+from loans.services import imports as loan_imports
+from loans.services.imports import LoanImportRejected, import_loans, parse_loans, term_months
 from tests.factories import (
     HouseholdFactory,
     MemberFactory,

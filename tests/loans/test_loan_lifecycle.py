@@ -8,8 +8,9 @@ import pytest
 from django.core.exceptions import PermissionDenied
 from django_fsm import TransitionNotAllowed, can_proceed
 
-from loans import changes, lifecycle, servicing
+from loans import lifecycle
 from loans.models import Loan, LoanStateChange
+from loans.services import changes, servicing
 from loans.workflow import State as AppState
 from tests.loans.test_changes import start_renewal
 from tests.loans.test_settlements import make_loan

@@ -8,8 +8,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from loans import servicing
 from loans.models import Classification, ClassificationChange, Loan, Settlement
+from loans.services import servicing
 from loans.tasks import refresh_overdue
 from policies.models import PolicyProfile
 from tests.factories import HouseholdFactory, SettlementFactory

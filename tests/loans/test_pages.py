@@ -21,8 +21,9 @@ from PIL import Image
 
 from accounts.models import Role
 from households.models import CreditRating
-from loans import eligibility, services
+from loans import eligibility
 from loans.models import InvestigationPhoto, Loan, LoanApplication, PublicityNotice
+from loans.services import applications
 from loans.workflow import State
 from policies.models import CalendarDay
 from tests.factories import CreditRatingFactory, HouseholdFactory, UserFactory
@@ -88,7 +89,7 @@ def many(world, household, new_application, drive):
         apps = [drive(a, State.PUBLICITY if state != State.VILLAGE_REVIEW else state) for a in apps]
         if ORDER.index(state) > ORDER.index(State.PUBLICITY):
             last = max(PublicityNotice.objects.filter(application__in=apps).values_list("end_on", flat=True))
-            services.publicity_end_due(on_date=last + datetime.timedelta(days=1))
+            applications.publicity_end_due(on_date=last + datetime.timedelta(days=1))
             apps = [drive(LoanApplication.objects.get(pk=a.pk), state) for a in apps]
         return apps
 
@@ -315,7 +316,7 @@ def test_queues_show_only_the_branch_of_the_user(world, client_as, new_applicati
 
 def test_approval_queue_four_eyes(world, client_as, new_application, drive, dual):
     app = drive(new_application(), State.BANK_ACCEPTANCE)
-    services.application_accept(acting_user=dual, application=app, findings="实地查看，属实")
+    applications.application_accept(acting_user=dual, application=app, findings="实地查看，属实")
     r = client_as(world.approver).get(url("approval_queue"))
     assert url("application_approve", app.pk) in r.content.decode()
     r = client_as(dual).get(url("approval_queue"))
@@ -374,7 +375,7 @@ def test_detail_buttons_follow_state_and_role(world, client_as, new_application,
     app = drive(app, State.BANK_ACCEPTANCE)
     assert seen_by(client_as, world.officer, app) == {"accept", "decline"}
     assert seen_by(client_as, world.cadre, app) == {"withdraw"}
-    services.application_accept(acting_user=dual, application=app, findings="属实")
+    applications.application_accept(acting_user=dual, application=app, findings="属实")
     app.refresh_from_db()
     html = client_as(world.approver).get(url("application_detail", app.pk)).content.decode()
     assert buttons(html, app) == {"approve", "reject", "return_to_officer"}
@@ -624,7 +625,7 @@ def test_approve_form_refuses_the_investigating_approver_and_other_roles(
     world, client_as, new_application, drive, dual
 ):
     app = drive(new_application(), State.BANK_ACCEPTANCE)
-    services.application_accept(acting_user=dual, application=app, findings="属实")
+    applications.application_accept(acting_user=dual, application=app, findings="属实")
     assert client_as(dual).get(url("application_approve", app.pk)).status_code == 403
     refused = client_as(dual).post(url("application_approve", app.pk), {"amount": "1", "term_months": "12"})
     assert refused.status_code == 403
@@ -741,7 +742,7 @@ def test_full_journey_through_the_pages(world, client_as, household, client):
     board = client.get(url("publicity_board"))
     assert app.pk in {row["app"].pk for row in board.context["rows"]}
     last = max(app.notices.values_list("end_on", flat=True))
-    assert services.publicity_end_due(on_date=last + datetime.timedelta(days=1)) == [app.pk]
+    assert applications.publicity_end_due(on_date=last + datetime.timedelta(days=1)) == [app.pk]
 
     client_as(world.officer)
     assert app.pk in {row["app"].pk for row in client.get(url("acceptance_queue")).context["rows"]}

@@ -15,9 +15,9 @@ import pytest
 from core.exceptions import ApplicationError
 from core.models import AuditEvent
 from households.models import CreditRating
-from loans import services
 from loans.exceptions import TransitionNotAllowed
 from loans.models import ApplicationHistory, LoanApplication, Objection, PublicityNotice
+from loans.services import applications
 from loans.workflow import State
 from policies.models import CalendarDay, CalendarYear
 from tests.factories import CreditRatingFactory, PolicyProfileFactory
@@ -31,7 +31,7 @@ def clock(monkeypatch):
     """Sets the services' "today"."""
 
     def set_today(day: datetime.date) -> None:
-        monkeypatch.setattr(services, "_today", lambda: day)
+        monkeypatch.setattr(applications, "_today", lambda: day)
 
     return set_today
 
@@ -59,7 +59,7 @@ def post_on(world, clock, rated_2023_2025, new_application, drive):
     def post(day: datetime.date, app: LoanApplication | None = None, **fields) -> LoanApplication:
         clock(day)
         app = app or drive(new_application(**fields), State.VILLAGE_REVIEW)
-        services.application_village_approve(acting_user=world.cadre, application=app)
+        applications.application_village_approve(acting_user=world.cadre, application=app)
         return LoanApplication.objects.get(pk=app.pk)
 
     return post
@@ -140,11 +140,11 @@ def test_a_notice_ends_only_the_day_after_its_last_day(world, post_on):
     history = ApplicationHistory.objects.filter(application=app).count()
 
     # Still running on its last day.
-    assert services.publicity_end_due(on_date=D(2024, 10, 9)) == []
+    assert applications.publicity_end_due(on_date=D(2024, 10, 9)) == []
     assert LoanApplication.objects.get(pk=app.pk).state == State.PUBLICITY
     assert ApplicationHistory.objects.filter(application=app).count() == history
 
-    assert services.publicity_end_due(on_date=D(2024, 10, 10)) == [app.pk]
+    assert applications.publicity_end_due(on_date=D(2024, 10, 10)) == [app.pk]
     app = LoanApplication.objects.get(pk=app.pk)
     assert app.state == State.BANK_ACCEPTANCE
     assert {n.status for n in notices(app)} == {PublicityNotice.Status.ENDED}
@@ -158,7 +158,7 @@ def test_a_notice_ends_only_the_day_after_its_last_day(world, post_on):
 
     # Twice is once.
     audit = AuditEvent.objects.count()
-    assert services.publicity_end_due(on_date=D(2024, 10, 11)) == []
+    assert applications.publicity_end_due(on_date=D(2024, 10, 11)) == []
     assert ApplicationHistory.objects.filter(application=app).count() == history + 1
     assert AuditEvent.objects.count() == audit
 
@@ -179,8 +179,8 @@ def test_levels_and_days_come_from_the_profile_in_force(world, post_on):
     assert sorted(n.level for n in posted) == ["township", "village"]
     # 09-27, 09-29, 09-30, 10-08, 10-09, 10-10, 10-11.
     assert {(n.end_on, n.working_days) for n in posted} == {(D(2024, 10, 11), 7)}
-    assert services.publicity_end_due(on_date=D(2024, 10, 11)) == []
-    assert services.publicity_end_due(on_date=D(2024, 10, 12)) == [app.pk]
+    assert applications.publicity_end_due(on_date=D(2024, 10, 11)) == []
+    assert applications.publicity_end_due(on_date=D(2024, 10, 12)) == [app.pk]
 
 
 def test_a_profile_taking_effect_later_does_not_apply_yet(world, post_on):
@@ -200,7 +200,7 @@ def test_objection_suspends_and_re_approval_posts_fresh_notices(world, clock, po
     first_round = {n.pk for n in notices(app)}
 
     clock(D(2024, 10, 8))
-    objection = services.objection_lodge(
+    objection = applications.objection_lodge(
         acting_user=world.township_officer,
         application=app,
         text="申请人家中已有在贷款项",
@@ -219,8 +219,8 @@ def test_objection_suspends_and_re_approval_posts_fresh_notices(world, clock, po
     )
     assert stored.notice.level == "township" and stored.notice.pk in first_round
     # The task leaves it alone, before and after the notices' old end date.
-    assert services.publicity_end_due(on_date=D(2024, 10, 10)) == []
-    assert services.publicity_end_due(on_date=D(2024, 12, 1)) == []
+    assert applications.publicity_end_due(on_date=D(2024, 10, 10)) == []
+    assert applications.publicity_end_due(on_date=D(2024, 12, 1)) == []
     assert LoanApplication.objects.get(pk=app.pk).state == State.VILLAGE_REVIEW
 
     # The village checks the objection and approves again on Mon 10-14: new notices, new dates.
@@ -235,8 +235,8 @@ def test_objection_suspends_and_re_approval_posts_fresh_notices(world, clock, po
     assert {(n.end_on, n.status) for n in old} == {(D(2024, 10, 9), PublicityNotice.Status.SUSPENDED)}
 
     # The suspended first round does not hold the new one back.
-    assert services.publicity_end_due(on_date=D(2024, 10, 18)) == []
-    assert services.publicity_end_due(on_date=D(2024, 10, 19)) == [app.pk]
+    assert applications.publicity_end_due(on_date=D(2024, 10, 18)) == []
+    assert applications.publicity_end_due(on_date=D(2024, 10, 19)) == [app.pk]
     app = LoanApplication.objects.get(pk=app.pk)
     assert app.state == State.BANK_ACCEPTANCE
     assert {n.status for n in notices(app) if n.pk not in first_round} == {PublicityNotice.Status.ENDED}
@@ -245,10 +245,10 @@ def test_objection_suspends_and_re_approval_posts_fresh_notices(world, clock, po
 
 def test_objection_outside_publicity_is_refused(world, post_on):
     app = post_on(D(2024, 9, 27))
-    services.publicity_end_due(on_date=D(2024, 10, 10))
+    applications.publicity_end_due(on_date=D(2024, 10, 10))
     count = Objection.objects.count()
     with pytest.raises(TransitionNotAllowed):
-        services.objection_lodge(acting_user=world.cadre, application=app, text="迟到的异议")
+        applications.objection_lodge(acting_user=world.cadre, application=app, text="迟到的异议")
     assert Objection.objects.count() == count
 
 
@@ -262,7 +262,7 @@ def test_only_due_applications_move(world, post_on):
     # 10-08..10-11 and the adjusted working Saturday 10-12.
     assert {n.end_on for n in notices(later)} == {D(2024, 10, 12)}
 
-    assert services.publicity_end_due(on_date=D(2024, 10, 10)) == [due.pk]
+    assert applications.publicity_end_due(on_date=D(2024, 10, 10)) == [due.pk]
 
     states = dict(LoanApplication.objects.values_list("pk", "state"))
     assert states[due.pk] == State.BANK_ACCEPTANCE
@@ -271,17 +271,17 @@ def test_only_due_applications_move(world, post_on):
     # The extended one's other notices were not closed early either.
     assert {n.status for n in notices(extended)} == {PublicityNotice.Status.RUNNING}
 
-    assert services.publicity_end_due(on_date=D(2024, 10, 12)) == [extended.pk]
-    assert services.publicity_end_due(on_date=D(2024, 10, 13)) == [later.pk]
+    assert applications.publicity_end_due(on_date=D(2024, 10, 12)) == [extended.pk]
+    assert applications.publicity_end_due(on_date=D(2024, 10, 13)) == [later.pk]
 
 
 def test_an_application_with_a_pending_objection_is_not_moved(world, clock, post_on):
     objected = post_on(D(2024, 9, 27), amount=Decimal("10000.00"))
     quiet = post_on(D(2024, 9, 27), amount=Decimal("10000.00"))
     clock(D(2024, 9, 30))
-    services.objection_lodge(acting_user=world.cadre, application=objected, text="金额偏高")
+    applications.objection_lodge(acting_user=world.cadre, application=objected, text="金额偏高")
 
-    assert services.publicity_end_due(on_date=D(2024, 10, 10)) == [quiet.pk]
+    assert applications.publicity_end_due(on_date=D(2024, 10, 10)) == [quiet.pk]
     assert LoanApplication.objects.get(pk=objected.pk).state == State.VILLAGE_REVIEW
 
 
@@ -296,7 +296,7 @@ def assert_calendar_missing(world, app, clock, day, year):
     )
     clock(day)
     with pytest.raises(ApplicationError) as caught:
-        services.application_village_approve(acting_user=world.cadre, application=app)
+        applications.application_village_approve(acting_user=world.cadre, application=app)
     assert caught.value.code == "calendar_missing"
     assert caught.value.extra == {"year": year}
     assert str(year) in str(caught.value.message)
@@ -339,6 +339,6 @@ def test_a_year_entered_by_an_admin_makes_it_work(world, clock, rated_2023_2025,
         workdays=[D(2025, 1, 26), D(2025, 2, 8)],
         source="国务院办公厅关于2025年部分节假日安排的通知",
     )
-    services.application_village_approve(acting_user=world.cadre, application=app)
+    applications.application_village_approve(acting_user=world.cadre, application=app)
     # Fri 12-27, Mon 12-30, Tue 12-31, (01-01 off) Thu 01-02, Fri 01-03.
     assert {n.end_on for n in notices(app)} == {D(2025, 1, 3)}

@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from core.exceptions import ApplicationError, ConflictError, NotPermitted
 from core.models import AuditEvent
-from loans import servicing
 from loans.models import Loan, Repayment
+from loans.services import servicing
 from loans.workflow import State
 from tests.factories import HouseholdFactory
 from tests.loans.test_settlements import make_loan

@@ -19,8 +19,8 @@ from openpyxl import Workbook, load_workbook
 
 from core.exceptions import ApplicationError, ConflictError, NotPermitted
 from core.models import AuditEvent
-from loans import servicing
 from loans.models import Loan, Settlement
+from loans.services import servicing
 from tests.factories import HouseholdFactory, LoanFactory, SettlementFactory
 
 D = datetime.date

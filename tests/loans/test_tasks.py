@@ -11,8 +11,8 @@ from django.conf import settings
 
 from config.celery import app as celery_app
 from core.models import AuditEvent
-from loans import services
 from loans.models import ApplicationHistory, LoanApplication, PublicityNotice
+from loans.services import applications
 from loans.tasks import end_due_publicity
 from loans.workflow import State
 from tests.celery_worker import start_worker_fixture, worker_queue_fixture  # noqa: F401
@@ -75,9 +75,9 @@ def test_task_without_a_date_uses_today(world, new_application, drive, monkeypat
     app = drive(new_application(), State.PUBLICITY)
     last_day = max(app.notices.values_list("end_on", flat=True))
 
-    monkeypatch.setattr(services, "_today", lambda: last_day)
+    monkeypatch.setattr(applications, "_today", lambda: last_day)
     assert end_due_publicity() == []
-    monkeypatch.setattr(services, "_today", lambda: last_day + datetime.timedelta(days=1))
+    monkeypatch.setattr(applications, "_today", lambda: last_day + datetime.timedelta(days=1))
     assert end_due_publicity() == [app.pk]
     assert LoanApplication.objects.get(pk=app.pk).state == State.BANK_ACCEPTANCE
 

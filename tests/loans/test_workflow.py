@@ -16,9 +16,9 @@ from core.exceptions import ApplicationError, ConflictError, NotPermitted
 from core.models import AuditEvent
 from households.models import CreditRating
 from households.services import blacklist_add
-from loans import services
 from loans.exceptions import TransitionNotAllowed
 from loans.models import ApplicationHistory, Loan, LoanApplication, Objection, PublicityNotice
+from loans.services import applications
 from loans.workflow import State
 from policies.models import Rate
 from policies.services import rate_create
@@ -93,7 +93,7 @@ def outsiders(world):
 
 def end_publicity_now(app):
     last = max(n.end_on for n in app.notices.filter(status=PublicityNotice.Status.RUNNING))
-    return services.publicity_end_due(on_date=last + datetime.timedelta(days=1))
+    return applications.publicity_end_due(on_date=last + datetime.timedelta(days=1))
 
 
 # Each transition: source state, target state, acting user's key, the call, the expected comment.
@@ -102,21 +102,23 @@ STEPS = {
         State.DRAFT,
         State.VILLAGE_REVIEW,
         "cadre",
-        lambda u, app: services.application_submit(acting_user=u, application=app, comment="材料齐全"),
+        lambda u, app: applications.application_submit(acting_user=u, application=app, comment="材料齐全"),
         "材料齐全",
     ),
     "send_back": (
         State.VILLAGE_REVIEW,
         State.DRAFT,
         "cadre",
-        lambda u, app: services.application_send_back(acting_user=u, application=app, comment="补充项目说明"),
+        lambda u, app: applications.application_send_back(
+            acting_user=u, application=app, comment="补充项目说明"
+        ),
         "补充项目说明",
     ),
     "village_approve": (
         State.VILLAGE_REVIEW,
         State.PUBLICITY,
         "cadre",
-        lambda u, app: services.application_village_approve(
+        lambda u, app: applications.application_village_approve(
             acting_user=u, application=app, comment="评议通过"
         ),
         "评议通过",
@@ -125,7 +127,7 @@ STEPS = {
         State.VILLAGE_REVIEW,
         State.REJECTED,
         "cadre",
-        lambda u, app: services.application_village_reject(
+        lambda u, app: applications.application_village_reject(
             acting_user=u, application=app, comment="用途不实"
         ),
         "用途不实",
@@ -134,14 +136,14 @@ STEPS = {
         State.PUBLICITY,
         State.VILLAGE_REVIEW,
         "township_officer",
-        lambda u, app: services.objection_lodge(acting_user=u, application=app, text="申请人已外出务工"),
+        lambda u, app: applications.objection_lodge(acting_user=u, application=app, text="申请人已外出务工"),
         "申请人已外出务工",
     ),
     "accept": (
         State.BANK_ACCEPTANCE,
         State.BANK_APPROVAL,
         "officer",
-        lambda u, app: services.application_accept(
+        lambda u, app: applications.application_accept(
             acting_user=u, application=app, findings=FINDINGS, comment="受理"
         ),
         "受理",
@@ -150,28 +152,28 @@ STEPS = {
         State.BANK_ACCEPTANCE,
         State.REJECTED,
         "officer",
-        lambda u, app: services.application_decline(acting_user=u, application=app, comment="无还款来源"),
+        lambda u, app: applications.application_decline(acting_user=u, application=app, comment="无还款来源"),
         "无还款来源",
     ),
     "approve": (
         State.BANK_APPROVAL,
         State.APPROVED,
         "approver",
-        lambda u, app: services.application_approve(acting_user=u, application=app, comment="同意"),
+        lambda u, app: applications.application_approve(acting_user=u, application=app, comment="同意"),
         "同意",
     ),
     "reject": (
         State.BANK_APPROVAL,
         State.REJECTED,
         "approver",
-        lambda u, app: services.application_reject(acting_user=u, application=app, comment="负债过高"),
+        lambda u, app: applications.application_reject(acting_user=u, application=app, comment="负债过高"),
         "负债过高",
     ),
     "return_to_officer": (
         State.BANK_APPROVAL,
         State.BANK_ACCEPTANCE,
         "approver",
-        lambda u, app: services.application_return_to_officer(
+        lambda u, app: applications.application_return_to_officer(
             acting_user=u, application=app, comment="补充照片"
         ),
         "补充照片",
@@ -180,7 +182,7 @@ STEPS = {
         State.APPROVED,
         State.DISBURSED,
         "officer",
-        lambda u, app: services.application_disburse(
+        lambda u, app: applications.application_disburse(
             acting_user=u, application=app, contract_no="HT-A-1", receipt_no="JJ-A-1", comment="放款"
         ),
         "放款",
@@ -210,7 +212,7 @@ def test_withdraw_from_each_allowed_state(source, world, new_application, drive)
     app = drive(new_application(), source)
     before = snapshot(app)
 
-    services.application_withdraw(acting_user=world.cadre, application=app, comment="农户不再需要贷款")
+    applications.application_withdraw(acting_user=world.cadre, application=app, comment="农户不再需要贷款")
 
     app = assert_recorded(
         app,
@@ -232,7 +234,7 @@ def test_object_records_the_objection_and_suspends_notices(world, new_applicatio
     app = drive(new_application(), State.PUBLICITY)
     before = snapshot(app)
 
-    objection = services.objection_lodge(
+    objection = applications.objection_lodge(
         acting_user=world.township_officer, application=app, text="申请人已外出务工", objector="村民李四"
     )
 
@@ -280,7 +282,7 @@ def test_nobody_may_end_publicity_by_hand(world, outsiders, new_application, dri
     app = drive(new_application(), State.PUBLICITY)
     for user in outsiders.values():
         assert not has_transition_perm(app.end_publicity, user)
-    assert "end_publicity" not in services.TRANSITIONS
+    assert "end_publicity" not in applications.TRANSITIONS
 
 
 # ---- (b) wrong source state ----------------------------------------------------------------------
@@ -323,7 +325,7 @@ def test_withdraw_from_a_later_state_is_409(state, world, new_application, drive
     app = drive(new_application(), state)
     before = snapshot(app)
     with pytest.raises(TransitionNotAllowed):
-        services.application_withdraw(acting_user=world.cadre, application=app, comment="不要了")
+        applications.application_withdraw(acting_user=world.cadre, application=app, comment="不要了")
     assert_nothing_written(app, before)
 
 
@@ -331,14 +333,14 @@ def test_withdraw_from_a_later_state_is_409(state, world, new_application, drive
 def test_final_states_allow_nothing(final, world, new_application, drive):
     app = drive(new_application(), State.VILLAGE_REVIEW)
     if final == "withdraw":
-        services.application_withdraw(acting_user=world.cadre, application=app, comment="不要了")
+        applications.application_withdraw(acting_user=world.cadre, application=app, comment="不要了")
     else:
-        services.application_village_reject(acting_user=world.cadre, application=app, comment="用途不实")
+        applications.application_village_reject(acting_user=world.cadre, application=app, comment="用途不实")
     before = snapshot(app)
     for call in (
-        lambda: services.application_submit(acting_user=world.cadre, application=app),
-        lambda: services.application_village_approve(acting_user=world.cadre, application=app),
-        lambda: services.application_withdraw(acting_user=world.cadre, application=app, comment="再撤"),
+        lambda: applications.application_submit(acting_user=world.cadre, application=app),
+        lambda: applications.application_village_approve(acting_user=world.cadre, application=app),
+        lambda: applications.application_withdraw(acting_user=world.cadre, application=app, comment="再撤"),
     ):
         with pytest.raises(TransitionNotAllowed):
             call()
@@ -348,7 +350,7 @@ def test_final_states_allow_nothing(final, world, new_application, drive):
 def test_end_due_leaves_applications_outside_publicity_alone(world, new_application, drive):
     app = drive(new_application(), State.VILLAGE_REVIEW)
     before = snapshot(app)
-    assert services.publicity_end_due(on_date=timezone.localdate() + datetime.timedelta(days=60)) == []
+    assert applications.publicity_end_due(on_date=timezone.localdate() + datetime.timedelta(days=60)) == []
     assert_nothing_written(app, before)
 
 
@@ -358,7 +360,7 @@ def test_wrong_state_is_reported_before_any_rule(world, new_application, drive):
     app = new_application(consent_publicity=False)
     before = snapshot(app)
     with pytest.raises(TransitionNotAllowed):
-        services.application_village_approve(acting_user=world.cadre, application=app)
+        applications.application_village_approve(acting_user=world.cadre, application=app)
     assert_nothing_written(app, before)
 
 
@@ -399,7 +401,7 @@ def test_withdraw_by_wrong_role_is_403(who, world, outsiders, new_application, d
     app = drive(new_application(), State.BANK_ACCEPTANCE)
     before = snapshot(app)
     with pytest.raises(NotPermitted):
-        services.application_withdraw(acting_user=outsiders[who], application=app, comment="不要了")
+        applications.application_withdraw(acting_user=outsiders[who], application=app, comment="不要了")
     assert_nothing_written(app, before)
 
 
@@ -411,7 +413,7 @@ def test_objection_by_each_publicity_level(world, new_application, drive):
         (world.county_office, PublicityNotice.Level.COUNTY),
     ):
         app = drive(new_application(amount=Decimal("10000.00")), State.PUBLICITY)
-        objection = services.objection_lodge(acting_user=user, application=app, text="有异议")
+        objection = applications.objection_lodge(acting_user=user, application=app, text="有异议")
         assert objection.notice.level == level
         assert LoanApplication.objects.get(pk=app.pk).state == State.VILLAGE_REVIEW
 
@@ -422,7 +424,7 @@ def test_wrong_role_is_refused_before_eligibility_is_judged(world, outsiders, ne
     blacklist_add(acting_user=world.county_office, household=app.household, reason="恶意逃债")
     before = snapshot(app)
     with pytest.raises(NotPermitted) as caught:
-        services.application_approve(acting_user=outsiders["approver_br2"], application=app)
+        applications.application_approve(acting_user=outsiders["approver_br2"], application=app)
     assert "rules" not in caught.value.extra
     assert_nothing_written(app, before)
 
@@ -430,21 +432,21 @@ def test_wrong_role_is_refused_before_eligibility_is_judged(world, outsiders, ne
 # ---- reasons -------------------------------------------------------------------------------------
 
 NEEDS_REASON = {
-    "send_back": (State.VILLAGE_REVIEW, lambda w, app, r: services.application_send_back(
+    "send_back": (State.VILLAGE_REVIEW, lambda w, app, r: applications.application_send_back(
         acting_user=w.cadre, application=app, comment=r)),
-    "village_reject": (State.VILLAGE_REVIEW, lambda w, app, r: services.application_village_reject(
+    "village_reject": (State.VILLAGE_REVIEW, lambda w, app, r: applications.application_village_reject(
         acting_user=w.cadre, application=app, comment=r)),
-    "withdraw": (State.DRAFT, lambda w, app, r: services.application_withdraw(
+    "withdraw": (State.DRAFT, lambda w, app, r: applications.application_withdraw(
         acting_user=w.cadre, application=app, comment=r)),
-    "object": (State.PUBLICITY, lambda w, app, r: services.objection_lodge(
+    "object": (State.PUBLICITY, lambda w, app, r: applications.objection_lodge(
         acting_user=w.cadre, application=app, text=r)),
-    "accept": (State.BANK_ACCEPTANCE, lambda w, app, r: services.application_accept(
+    "accept": (State.BANK_ACCEPTANCE, lambda w, app, r: applications.application_accept(
         acting_user=w.officer, application=app, findings=r)),
-    "decline": (State.BANK_ACCEPTANCE, lambda w, app, r: services.application_decline(
+    "decline": (State.BANK_ACCEPTANCE, lambda w, app, r: applications.application_decline(
         acting_user=w.officer, application=app, comment=r)),
-    "reject": (State.BANK_APPROVAL, lambda w, app, r: services.application_reject(
+    "reject": (State.BANK_APPROVAL, lambda w, app, r: applications.application_reject(
         acting_user=w.approver, application=app, comment=r)),
-    "return_to_officer": (State.BANK_APPROVAL, lambda w, app, r: services.application_return_to_officer(
+    "return_to_officer": (State.BANK_APPROVAL, lambda w, app, r: applications.application_return_to_officer(
         acting_user=w.approver, application=app, comment=r)),
 }  # fmt: skip
 
@@ -478,7 +480,7 @@ def test_rejection_keeps_its_reason(name, world, new_application, drive):
 
 def test_accept_records_the_investigation(world, new_application, drive):
     app = drive(new_application(), State.BANK_ACCEPTANCE)
-    services.application_accept(
+    applications.application_accept(
         acting_user=world.officer,
         application=app,
         findings=FINDINGS,
@@ -500,16 +502,16 @@ def test_four_eyes_the_investigator_cannot_approve(
     world, officer_approver, approver2, new_application, drive
 ):
     app = drive(new_application(), State.BANK_ACCEPTANCE)
-    services.application_accept(acting_user=officer_approver, application=app, findings=FINDINGS)
+    applications.application_accept(acting_user=officer_approver, application=app, findings=FINDINGS)
     before = snapshot(app)
 
     with pytest.raises(NotPermitted) as caught:
-        services.application_approve(acting_user=officer_approver, application=app)
+        applications.application_approve(acting_user=officer_approver, application=app)
     assert caught.value.code == "four_eyes"
     assert caught.value.status_code == 403
     assert_nothing_written(app, before)
 
-    services.application_approve(acting_user=approver2, application=app)
+    applications.application_approve(acting_user=approver2, application=app)
     app = LoanApplication.objects.get(pk=app.pk)
     assert app.state == State.APPROVED
     assert (app.investigated_by, app.approved_by) == (officer_approver, approver2)
@@ -517,10 +519,10 @@ def test_four_eyes_the_investigator_cannot_approve(
 
 def test_four_eyes_the_investigator_cannot_reject_either(world, officer_approver, new_application, drive):
     app = drive(new_application(), State.BANK_ACCEPTANCE)
-    services.application_accept(acting_user=officer_approver, application=app, findings=FINDINGS)
+    applications.application_accept(acting_user=officer_approver, application=app, findings=FINDINGS)
     before = snapshot(app)
     with pytest.raises(NotPermitted):
-        services.application_reject(acting_user=officer_approver, application=app, comment="不同意")
+        applications.application_reject(acting_user=officer_approver, application=app, comment="不同意")
     assert_nothing_written(app, before)
 
 
@@ -536,7 +538,9 @@ def test_approved_amount_above_requested_is_refused(world, new_application, driv
     app = drive(new_application(amount=Decimal("30000.00")), State.BANK_APPROVAL)
     before = snapshot(app)
     with pytest.raises(ApplicationError) as caught:
-        services.application_approve(acting_user=world.approver, application=app, amount=Decimal("30000.01"))
+        applications.application_approve(
+            acting_user=world.approver, application=app, amount=Decimal("30000.01")
+        )
     assert caught.value.code == "rule_failed"
     assert caught.value.extra["rules"][0]["rule"] == "approved_not_above_requested"
     assert_nothing_written(app, before)
@@ -548,7 +552,7 @@ def test_approved_amount_above_requested_is_refused(world, new_application, driv
 
 def test_approval_may_lower_the_amount(world, new_application, drive):
     app = drive(new_application(amount=Decimal("30000.00")), State.BANK_APPROVAL)
-    services.application_approve(acting_user=world.approver, application=app, amount=Decimal("20000.00"))
+    applications.application_approve(acting_user=world.approver, application=app, amount=Decimal("20000.00"))
     app = LoanApplication.objects.get(pk=app.pk)
     assert (app.approved_amount, app.approved_by, app.approved_on) == (
         Decimal("20000.00"),
@@ -574,7 +578,7 @@ def test_indicative_rate_at_approval_comes_from_the_table_for_the_approved_term(
     term, rate, world, new_application, drive
 ):
     app = drive(new_application(term_months=24), State.BANK_APPROVAL)
-    services.application_approve(acting_user=world.approver, application=app, term_months=term)
+    applications.application_approve(acting_user=world.approver, application=app, term_months=term)
     app = LoanApplication.objects.get(pk=app.pk)
     assert app.approved_term_months == (term or 24)
     assert (app.rate, app.rate_basis) == (rate, "lpr")
@@ -588,10 +592,10 @@ def test_rate_follows_the_profiles_basis(world, new_application, drive):
         county=world.county, effective_from=datetime.date(2020, 1, 1), rate_basis="benchmark"
     )
     app = drive(new_application(term_months=24, amount=Decimal("20000.00")), State.BANK_APPROVAL)
-    services.application_approve(acting_user=world.approver, application=app)
+    applications.application_approve(acting_user=world.approver, application=app)
     app = LoanApplication.objects.get(pk=app.pk)
     assert (app.rate, app.rate_basis) == (Decimal("4.75"), "benchmark")
-    loan = services.application_disburse(
+    loan = applications.application_disburse(
         acting_user=world.officer, application=app, contract_no="HT-BM-1", receipt_no="JJ-BM-1"
     )
     assert (loan.rate, loan.rate_basis) == (Decimal("4.75"), "benchmark")
@@ -600,7 +604,7 @@ def test_rate_follows_the_profiles_basis(world, new_application, drive):
     assert "rate_table_stale" not in event.data
 
     other = drive(new_application(term_months=12, amount=Decimal("20000.00")), State.BANK_APPROVAL)
-    services.application_approve(acting_user=world.approver, application=other)
+    applications.application_approve(acting_user=world.approver, application=other)
     assert LoanApplication.objects.get(pk=other.pk).rate == Decimal("4.35")
 
 
@@ -608,7 +612,7 @@ def test_approved_term_outside_the_profile_is_refused(world, new_application, dr
     app = drive(new_application(term_months=24), State.BANK_APPROVAL)
     before = snapshot(app)
     with pytest.raises(ApplicationError) as caught:
-        services.application_approve(acting_user=world.approver, application=app, term_months=48)
+        applications.application_approve(acting_user=world.approver, application=app, term_months=48)
     assert caught.value.code == "rule_failed"
     assert [r["rule"] for r in caught.value.extra["rules"]] == ["term_range"]
     assert_nothing_written(app, before)
@@ -617,7 +621,7 @@ def test_approved_term_outside_the_profile_is_refused(world, new_application, dr
 def test_bank_level_approver_may_approve(world, new_application, drive):
     head_office = UserFactory(username="head", unit=world.bank, roles=[Role.APPROVER])
     app = drive(new_application(), State.BANK_APPROVAL)
-    services.application_approve(acting_user=head_office, application=app)
+    applications.application_approve(acting_user=head_office, application=app)
     assert LoanApplication.objects.get(pk=app.pk).state == State.APPROVED
 
 
@@ -630,7 +634,7 @@ def test_blacklist_after_acceptance_blocks_approval(world, new_application, driv
     before = snapshot(app)
 
     with pytest.raises(ApplicationError) as caught:
-        services.application_approve(acting_user=world.approver, application=app)
+        applications.application_approve(acting_user=world.approver, application=app)
 
     assert caught.value.code == "rule_failed"
     assert caught.value.status_code == 400
@@ -646,7 +650,7 @@ def test_blacklist_after_approval_blocks_disbursement(world, new_application, dr
     before = snapshot(app)
 
     with pytest.raises(ApplicationError) as caught:
-        services.application_disburse(
+        applications.application_disburse(
             acting_user=world.officer, application=app, contract_no="H", receipt_no="J"
         )
 
@@ -660,7 +664,7 @@ def test_submission_checks_eligibility(world, household, new_application):
     app = new_application()
     before = snapshot(app)
     with pytest.raises(ApplicationError) as caught:
-        services.application_submit(acting_user=world.cadre, application=app)
+        applications.application_submit(acting_user=world.cadre, application=app)
     assert "credit_record" in [r["rule"] for r in caught.value.extra["rules"]]
     assert_nothing_written(app, before)
 
@@ -670,7 +674,7 @@ def test_village_approval_without_consent_is_refused(world, new_application, dri
     before = snapshot(app)
 
     with pytest.raises(ApplicationError) as caught:
-        services.application_village_approve(acting_user=world.cadre, application=app)
+        applications.application_village_approve(acting_user=world.cadre, application=app)
 
     assert caught.value.code == "rule_failed"
     assert [r["rule"] for r in caught.value.extra["rules"]] == ["consent_publicity"]
@@ -683,7 +687,7 @@ def test_village_approval_without_credit_query_consent_is_refused(world, new_app
     app = drive(new_application(consent_credit_query=False), State.VILLAGE_REVIEW)
     before = snapshot(app)
     with pytest.raises(ApplicationError) as caught:
-        services.application_village_approve(acting_user=world.cadre, application=app)
+        applications.application_village_approve(acting_user=world.cadre, application=app)
     assert [r["rule"] for r in caught.value.extra["rules"]] == ["consent_credit_query"]
     assert_nothing_written(app, before)
 
@@ -693,10 +697,10 @@ def test_village_approval_without_credit_query_consent_is_refused(world, new_app
 
 def test_disbursement_creates_one_loan(world, new_application, drive):
     app = drive(new_application(amount=Decimal("30000.00"), term_months=24), State.BANK_APPROVAL)
-    services.application_approve(acting_user=world.approver, application=app, amount=Decimal("25000.00"))
+    applications.application_approve(acting_user=world.approver, application=app, amount=Decimal("25000.00"))
     today = timezone.localdate()
 
-    loan = services.application_disburse(
+    loan = applications.application_disburse(
         acting_user=world.officer, application=app, contract_no=" HT-2026-001 ", receipt_no="JJ-2026-001"
     )
 
@@ -737,7 +741,7 @@ def test_loan_rate_is_the_disbursement_days_not_the_approval_days(
     world, new_application, drive, pinned_clock
 ):
     app = drive(new_application(term_months=24), State.BANK_APPROVAL)
-    app = services.application_approve(acting_user=world.approver, application=app)
+    app = applications.application_approve(acting_user=world.approver, application=app)
     # Approved on 2026-06-17: indicative 3.50, the 5-year LPR of 2025-05-20.
     assert (app.approved_on, app.rate) == (datetime.date(2026, 6, 17), Decimal("3.50"))
 
@@ -746,7 +750,7 @@ def test_loan_rate_is_the_disbursement_days_not_the_approval_days(
     pinned_clock.move_to(moment("2026-06-22"))
     enter_lpr(world.admin, "2026-06-22", "2.80", "3.30")
     pinned_clock.move_to(moment("2026-06-23"))
-    loan = services.application_disburse(
+    loan = applications.application_disburse(
         acting_user=world.officer, application=app, contract_no="HT-R1", receipt_no="JJ-R1"
     )
 
@@ -781,10 +785,10 @@ def test_the_contract_date_decides_benchmark_or_lpr(
     """The default profile (basis LPR), approved on 2019-08-19 and signed on either side of the
     switch: the contract date alone picks the table."""
     app = drive(new_application(term_months=term), State.BANK_APPROVAL)
-    app = services.application_approve(acting_user=world.approver, application=app)
+    app = applications.application_approve(acting_user=world.approver, application=app)
     assert app.rate_basis == "benchmark"
     pinned_clock.move_to(moment(disbursed_on))
-    loan = services.application_disburse(
+    loan = applications.application_disburse(
         acting_user=world.officer,
         application=app,
         contract_no="HT-S",
@@ -797,7 +801,7 @@ def test_the_contract_date_decides_benchmark_or_lpr(
 def test_a_stale_lpr_table_is_noted_on_the_disbursement_not_refused(world, new_application, drive):
     # 2026-06-17, and the last LPR entered is the one of 2025-05-20: more than a month behind.
     app = drive(new_application(amount=Decimal("20000.00")), State.APPROVED)
-    loan = services.application_disburse(
+    loan = applications.application_disburse(
         acting_user=world.officer, application=app, contract_no="HT-ST1", receipt_no="JJ-ST1"
     )
     assert loan.rate == Decimal("3.50")
@@ -807,7 +811,7 @@ def test_a_stale_lpr_table_is_noted_on_the_disbursement_not_refused(world, new_a
     # An administrator enters the 2026-05-20 publication (unchanged figures): no longer behind.
     enter_lpr(world.admin, "2026-05-20", "3.00", "3.50")
     other = drive(new_application(amount=Decimal("20000.00")), State.APPROVED)
-    loan = services.application_disburse(
+    loan = applications.application_disburse(
         acting_user=world.officer, application=other, contract_no="HT-ST2", receipt_no="JJ-ST2"
     )
     event = AuditEvent.objects.get(action="loan.disburse", object_id=str(loan.pk))
@@ -820,7 +824,7 @@ def test_no_rate_in_force_refuses_the_disbursement(world, new_application, drive
     Rate.objects.filter(kind=Rate.Kind.LPR).delete()
     before = snapshot(app)
     with pytest.raises(ApplicationError) as caught:
-        services.application_disburse(
+        applications.application_disburse(
             acting_user=world.officer, application=app, contract_no="HT-NR", receipt_no="JJ-NR"
         )
     assert caught.value.code == "rate_missing"
@@ -835,7 +839,7 @@ def test_disbursement_without_an_account_is_refused(world, new_application, driv
     app = drive(new_application(amount=Decimal("20000.00")), State.APPROVED)
     before = snapshot(app)
     with pytest.raises(ApplicationError) as caught:
-        services.application_disburse(
+        applications.application_disburse(
             acting_user=world.officer,
             application=app,
             contract_no="HT-A0",
@@ -848,7 +852,7 @@ def test_disbursement_without_an_account_is_refused(world, new_application, driv
     assert_nothing_written(app, before)
 
     # The officer corrects the account the application gave.
-    loan = services.application_disburse(
+    loan = applications.application_disburse(
         acting_user=world.officer,
         application=app,
         contract_no="HT-A0",
@@ -866,7 +870,7 @@ def test_disbursement_without_an_account_given_or_on_the_application_is_refused(
     LoanApplication.objects.filter(pk=app.pk).update(bank_account_no="")
     before = snapshot(app)
     with pytest.raises(ApplicationError) as caught:
-        services.application_disburse(
+        applications.application_disburse(
             acting_user=world.officer, application=app, contract_no="HT-A1", receipt_no="JJ-A1"
         )
     assert (caught.value.code, caught.value.field) == ("account_missing", "account_no")
@@ -878,7 +882,7 @@ def clock(monkeypatch):
     """Sets the services' "today" (their own clock; the database is real)."""
 
     def set_today(day: datetime.date) -> None:
-        monkeypatch.setattr(services, "_today", lambda: day)
+        monkeypatch.setattr(applications, "_today", lambda: day)
 
     return set_today
 
@@ -910,10 +914,10 @@ def test_maturity_from_the_approved_term(
     app = drive(new_application(term_months=24), State.BANK_ACCEPTANCE)
     clock(datetime.date(2026, 1, 20))
     app = drive(app, State.BANK_APPROVAL)
-    services.application_approve(acting_user=world.approver, application=app, term_months=term)
+    applications.application_approve(acting_user=world.approver, application=app, term_months=term)
     clock(disbursed_on)
 
-    loan = services.application_disburse(
+    loan = applications.application_disburse(
         acting_user=world.officer,
         application=app,
         contract_no="HT-M",
@@ -929,7 +933,7 @@ def test_disbursement_before_approval_is_refused(world, household, clock, new_ap
     app = drive(new_application(), State.APPROVED)
     before = snapshot(app)
     with pytest.raises(ApplicationError) as caught:
-        services.application_disburse(
+        applications.application_disburse(
             acting_user=world.officer,
             application=app,
             contract_no="HT-B",
@@ -944,7 +948,7 @@ def test_disbursement_date_in_the_future_is_refused(world, new_application, driv
     app = drive(new_application(), State.APPROVED)
     before = snapshot(app)
     with pytest.raises(ApplicationError) as caught:
-        services.application_disburse(
+        applications.application_disburse(
             acting_user=world.officer,
             application=app,
             contract_no="HT-F",
@@ -958,14 +962,14 @@ def test_disbursement_date_in_the_future_is_refused(world, new_application, driv
 @pytest.mark.parametrize("clash", ["contract", "receipt"])
 def test_duplicate_number_is_a_conflict_and_nothing_half_written(clash, world, new_application, drive):
     first = drive(new_application(amount=Decimal("20000.00")), State.APPROVED)
-    services.application_disburse(
+    applications.application_disburse(
         acting_user=world.officer, application=first, contract_no="HT-DUP", receipt_no="JJ-DUP"
     )
     second = drive(new_application(amount=Decimal("20000.00")), State.APPROVED)
     before = snapshot(second)
 
     with pytest.raises(ConflictError) as caught:
-        services.application_disburse(
+        applications.application_disburse(
             acting_user=world.officer,
             application=second,
             contract_no="HT-DUP" if clash == "contract" else "HT-NEW",
@@ -979,7 +983,7 @@ def test_duplicate_number_is_a_conflict_and_nothing_half_written(clash, world, n
     assert not Loan.objects.filter(application=second).exists()
 
     # The same application goes through once the number is corrected.
-    services.application_disburse(
+    applications.application_disburse(
         acting_user=world.officer, application=second, contract_no="HT-NEW2", receipt_no="JJ-NEW2"
     )
     assert LoanApplication.objects.get(pk=second.pk).state == State.DISBURSED
@@ -990,7 +994,7 @@ def test_second_disbursement_is_409(world, new_application, drive):
     app = drive(new_application(), State.DISBURSED)
     before = snapshot(app)
     with pytest.raises(TransitionNotAllowed):
-        services.application_disburse(
+        applications.application_disburse(
             acting_user=world.officer, application=app, contract_no="X", receipt_no="Y"
         )
     assert_nothing_written(app, before)
@@ -1015,10 +1019,10 @@ def test_a_stale_copy_cannot_take_a_step_twice(world, new_application, drive):
     says bank_approval) is refused, because the service re-reads the row under a lock."""
     app = drive(new_application(), State.BANK_APPROVAL)
     stale = LoanApplication.objects.get(pk=app.pk)
-    services.application_approve(acting_user=world.approver, application=app)
+    applications.application_approve(acting_user=world.approver, application=app)
     before = snapshot(app)
     with pytest.raises(TransitionNotAllowed):
-        services.application_reject(acting_user=world.approver, application=stale, comment="不同意")
+        applications.application_reject(acting_user=world.approver, application=stale, comment="不同意")
     assert_nothing_written(app, before)
 
 
@@ -1042,7 +1046,7 @@ def test_investigation_date_outside_submission_to_today_is_refused(offset, world
     app = drive(new_application(), State.BANK_ACCEPTANCE)
     day = timezone.localdate() + datetime.timedelta(days=offset)
     with pytest.raises(ApplicationError) as caught:
-        services.application_accept(
+        applications.application_accept(
             acting_user=world.officer, application=app, findings="情况属实", investigated_on=day
         )
     assert (caught.value.code, caught.value.field) == ("invalid", "investigated_on")

@@ -14,8 +14,8 @@ from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from households.models import CreditRating
-from loans import services as loan_services
 from loans.models import LoanApplication, PublicityNotice
+from loans.services import applications as loan_services
 from tests.browser.conftest import log_in, page  # noqa: F401 (the browser fixture)
 from tests.factories import CreditRatingFactory, HouseholdFactory, application_create
 

@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import translation
 
-from loans.loan_imports import parse_loans
+from loans.services.imports import parse_loans
 from tests.factories import HouseholdFactory, MemberFactory, unique_id_number
 from tests.loans.test_loan_import import csv_file, row
 

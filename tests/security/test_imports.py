@@ -22,7 +22,8 @@ from django.utils import translation
 
 from core import tabular, uploads
 from households import excel
-from loans import loan_imports, servicing
+from loans.services import imports as loan_imports
+from loans.services import servicing
 from policies import calendar_files, services
 
 pytestmark = pytest.mark.django_db

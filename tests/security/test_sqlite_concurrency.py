@@ -54,8 +54,8 @@ def serve(workdir: str, port: int) -> None:
     from django.utils import timezone
 
     from households.models import CreditRating
-    from loans import services
     from loans.models import LoanApplication, PublicityNotice
+    from loans.services import applications
     from loans.workflow import State
     from tests.conftest import World
     from tests.factories import CreditRatingFactory, HouseholdFactory, application_create
@@ -75,13 +75,13 @@ def serve(workdir: str, port: int) -> None:
         valid_to=today + datetime.timedelta(days=300),
     )
     app = application_create(acting_user=world.cadre, household=household)
-    app = services.application_submit(acting_user=world.cadre, application=app)
-    app = services.application_village_approve(acting_user=world.cadre, application=app)
+    app = applications.application_submit(acting_user=world.cadre, application=app)
+    app = applications.application_village_approve(acting_user=world.cadre, application=app)
     last = max(n.end_on for n in app.notices.filter(status=PublicityNotice.Status.RUNNING))
-    services.publicity_end_due(on_date=last + datetime.timedelta(days=1))
+    applications.publicity_end_due(on_date=last + datetime.timedelta(days=1))
     app = LoanApplication.objects.get(pk=app.pk)
-    app = services.application_accept(acting_user=world.officer, application=app, findings="实地查看")
-    app = services.application_approve(acting_user=world.approver, application=app)
+    app = applications.application_accept(acting_user=world.officer, application=app, findings="实地查看")
+    app = applications.application_approve(acting_user=world.approver, application=app)
     assert app.state == State.APPROVED, app.state
 
     client = Client()

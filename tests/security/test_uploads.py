@@ -14,8 +14,8 @@ from django.utils import timezone
 from PIL import ExifTags, Image, PngImagePlugin
 
 from core import uploads
-from loans import checks
 from loans.models import CheckPhoto, InvestigationPhoto, PostLoanCheck
+from loans.services import checks
 from loans.workflow import State
 from tests.loans.conftest import calendar_ahead, drive, household, new_application  # noqa: F401
 from tests.loans.test_settlements import make_loan

@@ -717,7 +717,7 @@ def test_unconfirmed_interest_waits_for_the_loan_officer(world, monkeypatch, mak
 @pytest.fixture
 def officer_repays(world):
     """A principal repayment through the servicing service, as the branch's loan officer."""
-    from loans.servicing import repayment_record
+    from loans.services.servicing import repayment_record
 
     def repay(loan, principal: str, on: datetime.date):
         with time_machine.travel(datetime.datetime.combine(on, datetime.time(15), tzinfo=BEIJING)):

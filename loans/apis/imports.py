@@ -10,7 +10,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
-from . import loan_imports
+from ..services import imports as loan_imports
 
 
 class LoanImportInputSerializer(serializers.Serializer):

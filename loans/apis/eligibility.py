@@ -15,9 +15,9 @@ from rest_framework.views import APIView
 from households import selectors as household_selectors
 from households.models import Member
 
-from . import eligibility
-from .models import UseMode
-from .purposes import Purpose
+from .. import eligibility
+from ..models import UseMode
+from ..purposes import Purpose
 
 
 class EligibilityInputSerializer(serializers.Serializer):

@@ -14,10 +14,11 @@ from rest_framework.response import Response
 
 from core.api import FilterSerializer, parse_filters
 
-from . import selectors, servicing
-from .apis import LoanSerializer, SettlementSerializer
-from .models import Repayment, Settlement
-from .permissions import require_servicer
+from .. import selectors
+from ..models import Repayment, Settlement
+from ..permissions import require_servicer
+from ..services import servicing
+from .applications import LoanSerializer, SettlementSerializer
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
 

@@ -21,11 +21,11 @@ from households.models import Household, Member
 from policies.models import Rate
 from policies.selectors import add_working_days, contract_rate_for, county_of, lpr_stale_on, profile_for
 
-from . import eligibility
-from .accounts import normalise_account_no
-from .exceptions import TransitionNotAllowed
-from .models import ApplicationHistory, InvestigationPhoto, Loan, LoanApplication, Objection, PublicityNotice
-from .workflow import State
+from .. import eligibility
+from ..accounts import normalise_account_no
+from ..exceptions import TransitionNotAllowed
+from ..models import ApplicationHistory, InvestigationPhoto, Loan, LoanApplication, Objection, PublicityNotice
+from ..workflow import State
 
 EDITABLE_FIELDS = (
     "borrower",

@@ -45,11 +45,11 @@ from core.tabular import cell_text as _text
 from core.tabular import normalise as _normalise
 from policies.models import PolicyProfile
 
-from . import lifecycle, selectors
-from .classification import BUCKET_BY_KEY, BUCKETS, Bucket, classification_floor, worse
-from .interest import interest_for, period_days
-from .models import ClassificationChange, Loan, LoanStateChange, Repayment, Settlement
-from .permissions import require_servicer
+from .. import lifecycle, selectors
+from ..classification import BUCKET_BY_KEY, BUCKETS, Bucket, classification_floor, worse
+from ..interest import interest_for, period_days
+from ..models import ClassificationChange, Loan, LoanStateChange, Repayment, Settlement
+from ..permissions import require_servicer
 
 logger = logging.getLogger(__name__)
 

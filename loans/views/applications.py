@@ -36,8 +36,8 @@ from households.models import Member
 from policies.models import CalendarDay, CalendarYear, Rate
 from policies.selectors import contract_rate_for, county_of, profile_for, rate_kind_for
 
-from . import eligibility, selectors, services
-from .forms import (
+from .. import eligibility, selectors
+from ..forms import (
     AcceptanceForm,
     ApplicationFilterForm,
     ApplicationForm,
@@ -47,8 +47,9 @@ from .forms import (
     ObjectionForm,
     PublicityFilterForm,
 )
-from .models import InvestigationPhoto, Loan, LoanApplication, PublicityNotice, UseMode
-from .workflow import FINAL_STATES, STEP_LABELS, State
+from ..models import InvestigationPhoto, Loan, LoanApplication, PublicityNotice, UseMode
+from ..services import applications
+from ..workflow import FINAL_STATES, STEP_LABELS, State
 
 PAGE_SIZE = 20
 ZERO = Decimal("0.00")
@@ -394,7 +395,7 @@ def _summary(request, app) -> dict:
 def _application_form_page(request, *, household, application=None):
     user = request.user
     if application is not None:
-        initial = {f: getattr(application, f) for f in services.EDITABLE_FIELDS}
+        initial = {f: getattr(application, f) for f in applications.EDITABLE_FIELDS}
     else:
         head = household_selectors.head_of(household)
         initial = {"borrower": head.pk if head else None, "use_mode": UseMode.SELF}
@@ -410,15 +411,15 @@ def _application_form_page(request, *, household, application=None):
                 # nothing is saved, and the form comes back with the reasons beside the fields.
                 with transaction.atomic():
                     if application is None:
-                        saved = services.application_create(
+                        saved = applications.application_create(
                             acting_user=user, household=household, **form.service_fields()
                         )
                     else:
-                        saved = services.application_update(
+                        saved = applications.application_update(
                             acting_user=user, application=application, **form.service_fields()
                         )
                     if submit:
-                        saved = services.application_submit(acting_user=user, application=saved)
+                        saved = applications.application_submit(acting_user=user, application=saved)
             except NotPermitted as e:
                 raise PermissionDenied(e.message) from None
             except ApplicationError as e:
@@ -441,7 +442,7 @@ def _application_form_page(request, *, household, application=None):
     elif application is not None:
         data = {
             f: (getattr(application, f"{f}_id") if f == "borrower" else getattr(application, f))
-            for f in services.EDITABLE_FIELDS
+            for f in applications.EDITABLE_FIELDS
         }
     else:
         data = None
@@ -650,7 +651,7 @@ def application_transition(request, pk, name):
     status, rule_errors = 400, []
     if form.is_valid():
         try:
-            services.TRANSITIONS[name](
+            applications.TRANSITIONS[name](
                 acting_user=request.user, application=app, comment=form.cleaned_data["comment"]
             )
         except NotPermitted as e:
@@ -860,7 +861,7 @@ def objection_create(request, pk):
         status = 400
         if form.is_valid():
             try:
-                services.objection_lodge(
+                applications.objection_lodge(
                     acting_user=request.user,
                     application=app,
                     text=form.cleaned_data["text"],
@@ -924,10 +925,10 @@ def application_accept(request, pk):
         # The photos and the acceptance stand or fall together.
         with transaction.atomic():
             for image in data["photos"]:
-                services.investigation_photo_add(
+                applications.investigation_photo_add(
                     acting_user=request.user, application=app, image=image, caption=data["caption"]
                 )
-            return services.application_accept(
+            return applications.application_accept(
                 acting_user=request.user,
                 application=app,
                 findings=data["findings"],
@@ -1000,7 +1001,7 @@ def application_approve(request, pk):
     result, status, rule_errors = _run_form_step(
         request,
         form,
-        lambda data: services.application_approve(
+        lambda data: applications.application_approve(
             acting_user=request.user,
             application=app,
             amount=data["amount"],
@@ -1040,7 +1041,7 @@ def application_disburse(request, pk):
     loan, status, rule_errors = _run_form_step(
         request,
         form,
-        lambda data: services.application_disburse(
+        lambda data: applications.application_disburse(
             acting_user=request.user,
             application=app,
             contract_no=data["contract_no"],
@@ -1068,7 +1069,7 @@ def application_disburse(request, pk):
     start = form.cleaned_data.get("disbursed_on") if form.is_bound and hasattr(form, "cleaned_data") else None
     start = start or timezone.localdate()
     try:
-        contract_rate, lpr_stale = services.disbursement_rate(application=app, on_date=start)
+        contract_rate, lpr_stale = applications.disbursement_rate(application=app, on_date=start)
     except ApplicationError as e:
         contract_rate, lpr_stale, rate_error = None, None, e.message
     else:

@@ -10,10 +10,11 @@ from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
-from . import changes, selectors
-from .apis import ApplicationSerializer
-from .models import Extension, LoanApplication
-from .purposes import Purpose
+from .. import selectors
+from ..models import Extension, LoanApplication
+from ..purposes import Purpose
+from ..services import changes
+from .applications import ApplicationSerializer
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
 

@@ -1,5 +1,5 @@
 """REST API for loan applications and loans (API.md). Serializers only check the shape of the
-input (the 400 `invalid` answers) and format the output; every step is a service in services.py,
+input (the 400 `invalid` answers) and format the output; every step is a service in applications.py,
 which owns the rules, the roles, the row lock and the history row. Scope comes from the
 selectors: an application outside the user's area answers 404 on every route."""
 
@@ -33,8 +33,8 @@ from core.uploads import PhotoField
 from households import selectors as household_selectors
 from households.models import Household, Member
 
-from . import selectors, services
-from .models import (
+from .. import selectors
+from ..models import (
     ApplicationHistory,
     InvestigationPhoto,
     Loan,
@@ -45,8 +45,9 @@ from .models import (
     Settlement,
     UseMode,
 )
-from .purposes import Purpose
-from .workflow import STEP_LABELS, State
+from ..purposes import Purpose
+from ..services import applications
+from ..workflow import STEP_LABELS, State
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
 
@@ -494,7 +495,7 @@ class ApplicationListApi(GenericAPIView):
             raise NotPermitted(_("Only a cadre of the household's village enters its applications."))
         data = ApplicationInputSerializer(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
-        application = services.application_create(acting_user=request.user, **data.validated_data)
+        application = applications.application_create(acting_user=request.user, **data.validated_data)
         return Response(_detail_data(request, application.pk), status=status.HTTP_201_CREATED)
 
 
@@ -516,7 +517,9 @@ class ApplicationDetailApi(GenericAPIView):
             context={"request": request, "household": application.household},
         )
         data.is_valid(raise_exception=True)
-        services.application_update(acting_user=request.user, application=application, **data.validated_data)
+        applications.application_update(
+            acting_user=request.user, application=application, **data.validated_data
+        )
         return Response(_detail_data(request, pk))
 
 
@@ -571,9 +574,11 @@ class TransitionApi(GenericAPIView):
         if name == "object":
             data = ObjectionInputSerializer(data=request.data)
             data.is_valid(raise_exception=True)
-            services.objection_lodge(acting_user=request.user, application=application, **data.validated_data)
+            applications.objection_lodge(
+                acting_user=request.user, application=application, **data.validated_data
+            )
             return Response(_detail_data(request, pk))
-        step = services.TRANSITIONS.get(name)
+        step = applications.TRANSITIONS.get(name)
         if step is None:
             raise NotFound()
         data = TRANSITION_INPUTS.get(name, CommentInputSerializer)(data=request.data)
@@ -601,7 +606,7 @@ class ObjectionListApi(GenericAPIView):
         application = _application(request, pk)
         data = ObjectionInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        objection = services.objection_lodge(
+        objection = applications.objection_lodge(
             acting_user=request.user, application=application, **data.validated_data
         )
         return Response(ObjectionSerializer(objection).data, status=status.HTTP_201_CREATED)
@@ -627,7 +632,7 @@ class PhotoListApi(GenericAPIView):
         application = _application(request, pk)
         data = PhotoInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        photo = services.investigation_photo_add(
+        photo = applications.investigation_photo_add(
             acting_user=request.user, application=application, **data.validated_data
         )
         return Response(

@@ -18,8 +18,8 @@ from core.api import FilterSerializer, parse_filters
 from core.exceptions import NotPermitted
 from core.uploads import PHOTO_MAX_COUNT, PhotoField
 
-from . import checks
-from .models import Classification, PostLoanCheck
+from ..models import Classification, PostLoanCheck
+from ..services import checks
 
 
 class CheckSerializer(serializers.ModelSerializer):

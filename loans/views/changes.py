@@ -19,10 +19,11 @@ from accounts.models import Role
 from core.exceptions import ApplicationError, NotPermitted
 from core.pages import place_error
 
-from . import changes, selectors
-from .models import BorrowerEvent, Extension, InsurancePolicy, Loan
-from .permissions import require_servicer
-from .purposes import Purpose
+from .. import selectors
+from ..models import BorrowerEvent, Extension, InsurancePolicy, Loan
+from ..permissions import require_servicer
+from ..purposes import Purpose
+from ..services import changes
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
 DATE_INPUT = forms.DateInput(attrs={"type": "date"})

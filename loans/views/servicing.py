@@ -25,9 +25,10 @@ from django.utils.translation import gettext_lazy
 from core.exceptions import ApplicationError, NotPermitted
 from core.pages import place_error
 
-from . import selectors, servicing
-from .models import Loan, Settlement
-from .permissions import can_service, require_servicer
+from .. import selectors
+from ..models import Loan, Settlement
+from ..permissions import can_service, require_servicer
+from ..services import servicing
 
 SESSION_KEY = "loans_settlement_import"
 UPLOAD_DIR = "imports"

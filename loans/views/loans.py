@@ -30,9 +30,9 @@ from policies import selectors as policy_selectors
 from policies.exceptions import PolicyProfileMissing
 from policies.models import PolicyProfile
 
-from . import changes, interest, loan_imports, selectors
-from .classification import BUCKETS, bucket_for
-from .models import (
+from .. import interest, selectors
+from ..classification import BUCKETS, bucket_for
+from ..models import (
     BorrowerEvent,
     Classification,
     ClassificationChange,
@@ -45,7 +45,9 @@ from .models import (
     Repayment,
     Settlement,
 )
-from .permissions import can_service
+from ..permissions import can_service
+from ..services import changes
+from ..services import imports as loan_imports
 
 PAGE_SIZE = 20
 SESSION_KEY = "loans_book_import"

@@ -25,8 +25,8 @@ from core.exceptions import ApplicationError, ConflictError, NotPermitted, rule_
 from policies.models import PolicyProfile
 from policies.selectors import county_of, profile_for
 
-from .classification import at_least, classification_floor
-from .models import (
+from ..classification import at_least, classification_floor
+from ..models import (
     CLASSIFICATION_ORDER,
     CheckPhoto,
     Classification,

@@ -22,9 +22,9 @@ from core import uploads
 from core.exceptions import ApplicationError, NotPermitted
 from core.pages import place_error
 
-from . import checks
-from .forms import MultipleImageField
-from .models import CheckPhoto, Classification, PostLoanCheck
+from ..forms import MultipleImageField
+from ..models import CheckPhoto, Classification, PostLoanCheck
+from ..services import checks
 
 PAGE_SIZE = 50
 DATE_INPUT = forms.DateInput(attrs={"type": "date"})

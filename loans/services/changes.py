@@ -26,10 +26,10 @@ from households.models import BlacklistEntry, Member
 from policies.models import PolicyProfile
 from policies.selectors import county_of, profile_for
 
-from . import eligibility, lifecycle, selectors, services
-from .accounts import normalise_account_no
-from .classification import classification_floor, worse
-from .models import (
+from .. import eligibility, lifecycle, selectors
+from ..accounts import normalise_account_no
+from ..classification import classification_floor, worse
+from ..models import (
     BorrowerEvent,
     ClassificationChange,
     Extension,
@@ -39,8 +39,9 @@ from .models import (
     LoanApplication,
     UseMode,
 )
-from .permissions import require_servicer
-from .workflow import State
+from ..permissions import require_servicer
+from ..workflow import State
+from . import applications
 
 SOURCES = {
     "loan_open": "DOMAIN §5: only an open loan is extended or renewed",
@@ -401,7 +402,7 @@ def renewal_start(
 ) -> LoanApplication:
     """A renewal (续贷) application entered by the household's village cadre. It then goes through
     the whole workflow again: village review, publicity and the bank (P1 art.26). Disbursing it
-    closes the old loan (services.application_disburse → renewal_replace)."""
+    closes the old loan (applications.application_disburse → renewal_replace)."""
     loan = _lock_loan(loan)
     if not can_start_follow_up(acting_user, loan):
         raise NotPermitted(_("Only a cadre of the household's village starts a renewal."))
@@ -411,7 +412,7 @@ def renewal_start(
     today = _today()
     profile = _profile(loan, today)
     _refuse(_renewal_failures(loan, profile, today, amount=amount, term_months=term_months))
-    app = services.application_create(
+    app = applications.application_create(
         acting_user=acting_user,
         household=loan.household,
         borrower=borrower or loan.borrower,
@@ -502,7 +503,7 @@ def additional_start(
             )
         )
     _refuse(failures)
-    app = services.application_create(
+    app = applications.application_create(
         acting_user=acting_user,
         household=loan.household,
         borrower=loan.borrower,

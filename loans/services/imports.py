@@ -51,9 +51,9 @@ from households.models import Household, Member
 from policies.exceptions import PolicyProfileMissing, RateMissing
 from policies.selectors import contract_rate_for, profile_for, rate_kind_for
 
-from .eligibility import SOURCES
-from .models import Loan, UseMode
-from .purposes import Purpose
+from ..eligibility import SOURCES
+from ..models import Loan, UseMode
+from ..purposes import Purpose
 
 MAX_ROWS = 5_000
 HEADER_SEARCH_ROWS = 10
