@@ -4,13 +4,14 @@ from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponseRedirect, JsonResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.urls import reverse, reverse_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from core.api import error_body
-from core.selectors import notices_for
+from core.selectors import notice_for
+from core.services import notice_dismiss as dismiss
 
 from . import services
 from .apis import LockedOut
@@ -20,8 +21,7 @@ from .apis import LockedOut
 @require_POST
 def notice_dismiss(request, pk):
     """Hide a dashboard notice for this user only; colleagues still see it."""
-    notice = get_object_or_404(notices_for(user=request.user, limit=None), pk=pk)
-    notice.dismissed_by.add(request.user)
+    dismiss(acting_user=request.user, notice=notice_for(user=request.user, pk=pk))
     return HttpResponseRedirect(reverse("home"))
 
 

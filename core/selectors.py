@@ -25,6 +25,7 @@ import datetime
 from django.apps import apps
 from django.db.models import CharField, Q, QuerySet
 from django.db.models.functions import Cast
+from django.http import Http404
 from django.utils import timezone
 
 from accounts.models import OrgUnit, User
@@ -195,3 +196,12 @@ def notices_for(*, user, limit: int | None = 10) -> QuerySet[Notice]:
         .order_by("-created_at", "-id")
     )
     return qs[:limit] if limit else qs
+
+
+def notice_for(*, user, pk: int) -> Notice:
+    """One of the user's own notices (as `notices_for` lists them, without its limit); Http404 for any
+    other, so a notice addressed elsewhere answers exactly like one that does not exist."""
+    notice = notices_for(user=user, limit=None).filter(pk=pk).first()
+    if notice is None:
+        raise Http404
+    return notice

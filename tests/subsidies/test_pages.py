@@ -195,6 +195,11 @@ def test_notice_on_the_finance_dashboard(world, client_as):
         not in client_as(world.county_office).get(reverse("home")).content.decode()
     )
 
+    # Someone the notice is not addressed to cannot dismiss it, nor learn that it exists.
+    outsider = client_as(world.county_office).post(reverse("accounts:notice_dismiss", args=[notice.pk]))
+    assert outsider.status_code == 404
+    assert not notice.dismissed_by.exists()
+
     client = client_as(world.finance)
     assert client.post(reverse("accounts:notice_dismiss", args=[notice.pk])).status_code == 302
     assert "2025 Q3 贴息批次已开始计算" not in client.get(reverse("home")).content.decode()
