@@ -108,6 +108,32 @@ def header_key(text) -> str:
     return normalise(str(text)) if text is not None else ""
 
 
+def header_map(cells, columns, *, fold_case: bool = False) -> tuple[dict[str, int], list[str]]:
+    """Where each of an import's `columns` is in one candidate header row: column key → index of
+    the first cell that names it, and the headers of the columns named again further right (the
+    later cells are not read). A cell names a column by its `header` or one of its `aliases` (if
+    it has any), compared after `normalise`, and regardless of case with `fold_case`."""
+
+    def fold(text: str) -> str:
+        return text.lower() if fold_case else text
+
+    lookup = {}
+    for column in columns:
+        for name in (column.header, *getattr(column, "aliases", ())):
+            lookup[fold(header_key(name))] = column
+    found: dict[str, int] = {}
+    twice = []
+    for index, text in enumerate(cells or ()):
+        column = lookup.get(fold(header_key(text)))
+        if column is None:
+            continue
+        if column.key in found:
+            twice.append(column.header)
+        else:
+            found[column.key] = index
+    return found, twice
+
+
 def is_blank(raw) -> bool:
     return raw is None or (isinstance(raw, str) and not raw.strip())
 

@@ -6,14 +6,24 @@ Photos are checked by their content, not their name (anything can be renamed .jp
 the header, and only JPEG and PNG pass. What is stored is not the upload but a re-encoding of its
 pixels, so nothing else the file carried survives, above all the EXIF block with the GPS position
 of a borrower's home (PIPL art. 28). The system never reads a photo's capture date; should it ever
-need it, read it in `photo_for_storage` before the re-encoding drops it."""
+need it, read it in `photo_for_storage` before the re-encoding drops it.
+
+An import's file waits on the server between its preview and its confirmation: `Staging` keeps
+it under a name made only from a token the server drew, remembers it in the session, and deletes
+it after the one confirmation, when a new upload replaces it, or when it is older than a day."""
 
 from __future__ import annotations
 
+import datetime
 import io
+import re
+import uuid
+from dataclasses import dataclass
 from pathlib import PurePath
 
 from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -41,6 +51,94 @@ IMPORT_MAX_COLUMNS = 200
 # The longest text any column takes is an address or a name of an enterprise (200 characters);
 # a cell five times as long is not data we take.
 IMPORT_MAX_CELL_CHARS = 1000
+
+# ---- staging: an import's file between its preview and its confirmation ----------------------------
+
+# A preview that is never confirmed leaves its file (personal data) behind; files older than this
+# are removed when the next file is staged in the same folder, so they do not pile up on the server.
+STAGED_LIFETIME = datetime.timedelta(hours=24)
+# The only endings a staged file's name can have: the importers tell CSV from XLSX by it.
+STAGED_SUFFIXES = ("", ".csv", ".xlsx")
+_TOKEN = re.compile(r"[0-9a-f]{32}")
+
+
+@dataclass(frozen=True)
+class Staging:
+    """Where one import keeps an upload that passed its preview until the user confirms it: the
+    file `<folder>/<prefix><token><suffix>` in the default storage, and `{"token", "suffix",
+    **info}` under `session_key` in the user's session. The confirmation form sends the token back;
+    `pending` gives the session's entry only when that token is the one the session holds.
+
+    A file's name comes only from the server's own token (32 hex digits, checked every time it is
+    used) and a fixed suffix, never from anything the browser sends, so no name can leave the
+    folder. One confirmation per upload: `discard` after it, whatever its outcome."""
+
+    session_key: str
+    folder: str
+    prefix: str = ""
+
+    def name(self, token: str, suffix: str = "") -> str:
+        """The staged file's name in the storage; ValueError for a token or suffix we never make."""
+        if not isinstance(token, str) or not _TOKEN.fullmatch(token) or suffix not in STAGED_SUFFIXES:
+            raise ValueError("not a staging token")
+        return f"{self.folder}/{self.prefix}{token}{suffix}"
+
+    def stage(self, session, file, *, suffix: str = "", **info) -> str:
+        """Keeps `file` (an upload, or bytes) until confirmed and returns its token. Whatever
+        waited in this session before is discarded, and stale files of the folder swept."""
+        self.discard(session)
+        self.sweep_stale()
+        token = uuid.uuid4().hex
+        if isinstance(file, bytes):
+            file = ContentFile(file)
+        else:
+            file.seek(0)
+        default_storage.save(self.name(token, suffix), file)
+        session[self.session_key] = {"token": token, "suffix": suffix, **info}
+        return token
+
+    def pending(self, session, token) -> dict | None:
+        """The session's entry for the file waiting under `token` (as the confirmation form sent
+        it back), or None: nothing waits, the token is another, or the file is gone."""
+        entry = session.get(self.session_key) or {}
+        staged = entry.get("token")
+        if not staged or token != staged:
+            return None
+        try:
+            name = self.name(staged, entry.get("suffix", ""))
+        except ValueError:
+            return None
+        return entry if default_storage.exists(name) else None
+
+    def open(self, entry: dict):
+        """The staged file of a `pending` entry, opened for reading (FileNotFoundError if it has
+        gone meanwhile)."""
+        return default_storage.open(self.name(entry["token"], entry.get("suffix", "")), "rb")
+
+    def discard(self, session) -> None:
+        """Forgets what waits in this session and deletes its file."""
+        entry = session.pop(self.session_key, None) or {}
+        try:
+            name = self.name(entry.get("token"), entry.get("suffix", ""))
+        except ValueError:
+            return
+        default_storage.delete(name)
+
+    def sweep_stale(self) -> None:
+        """Deletes the folder's files older than STAGED_LIFETIME (every import staging there)."""
+        try:
+            _dirs, files = default_storage.listdir(self.folder)
+        except (FileNotFoundError, NotImplementedError):
+            return
+        cutoff = timezone.now() - STAGED_LIFETIME
+        for name in files:
+            path = f"{self.folder}/{name}"
+            try:
+                if default_storage.get_modified_time(path) < cutoff:
+                    default_storage.delete(path)
+            except (FileNotFoundError, NotImplementedError):
+                continue
+
 
 # ---- photos --------------------------------------------------------------------------------------
 

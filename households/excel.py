@@ -39,6 +39,7 @@ from core.tabular import (
     EXCEL_DIGITS,
     FileRefused,
     RowError,
+    header_map,
     read_table,
     unreadable_message,
 )
@@ -46,7 +47,6 @@ from core.tabular import CellError as _CellError
 from core.tabular import cell_date as _date
 from core.tabular import cell_money as _money
 from core.tabular import cell_text as _text
-from core.tabular import header_key as _header_key
 from core.tabular import is_blank as _blank
 from core.tabular import is_number as _is_number
 from core.tabular import normalise as _normalise
@@ -295,28 +295,9 @@ class _Row:
     bad: set = field(default_factory=set)  # keys whose cell was filled but invalid
 
 
-def _header_map(cells) -> tuple[dict[str, int], list[str]]:
-    """Column key → index for one candidate header row, and headers claimed twice."""
-    lookup = {}
-    for column in COLUMNS:
-        for name in (column.header, *column.aliases):
-            lookup[_header_key(name)] = column.key
-    found: dict[str, int] = {}
-    twice = []
-    for index, text in enumerate(cells):
-        key = lookup.get(_header_key(text))
-        if key is None:
-            continue
-        if key in found:
-            twice.append(BY_KEY[key].header)
-        else:
-            found[key] = index
-    return found, twice
-
-
 def _is_header(cells) -> bool:
     # Three known headers make a header row; a title line has at most one.
-    return len(_header_map(cells)[0]) >= 3
+    return len(header_map(cells, COLUMNS)[0]) >= 3
 
 
 def _no_header() -> RowError:
@@ -665,7 +646,7 @@ def _read_sheet(table, preview: ImportPreview) -> list[_Row]:
     """The data rows of the sheet with the header row; header problems end the reading."""
     errors = preview.errors
     header_row = table.header_row
-    columns, twice = _header_map(table.header)
+    columns, twice = header_map(table.header, COLUMNS)
     preview.sheet = table.sheet
     for header in twice:
         message = _("This column appears twice in the header row; keep one.")

@@ -3,15 +3,12 @@ these views handle the upload, keep the file between preview and commit, and ans
 
 from __future__ import annotations
 
-import datetime
-import uuid
 from pathlib import PurePath
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
-from django.core.files.storage import default_storage
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
@@ -21,7 +18,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views import View
 
-from core import tabular
+from core import tabular, uploads
 from core.exceptions import ApplicationError, NotPermitted
 
 from . import excel, idnumbers, selectors
@@ -30,11 +27,9 @@ from .models import Household
 from .permissions import can_edit_households, can_see_full_id
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-SESSION_KEY = "households_excel_import"
 UPLOAD_DIR = "imports"
-# A preview that is never confirmed leaves its file behind; files older than this are removed
-# at the next upload, so personal data does not pile up on the server.
-STALE_AFTER = datetime.timedelta(hours=24)
+# The file of a preview without errors waits here until the cadre confirms it.
+STAGING = uploads.Staging(session_key="households_excel_import", folder=UPLOAD_DIR)
 # The preview page stays readable for a whole county's file; the counts say what is not shown.
 SHOW_ERRORS = 500
 SHOW_HOUSEHOLDS = 300
@@ -73,31 +68,6 @@ class ImportAllowedMixin(LoginRequiredMixin):
         if not can_edit_households(request.user):
             raise PermissionDenied
         return super().dispatch(request, *args, **kwargs)
-
-
-def _pending_name(token: str) -> str:
-    # Built only from the server's own uuid, never from anything the browser sends.
-    return f"{UPLOAD_DIR}/{uuid.UUID(hex=token).hex}.xlsx"
-
-
-def _discard(token: str | None) -> None:
-    if token:
-        default_storage.delete(_pending_name(token))
-
-
-def _sweep_stale() -> None:
-    try:
-        _dirs, files = default_storage.listdir(UPLOAD_DIR)
-    except (FileNotFoundError, NotImplementedError):
-        return
-    cutoff = timezone.now() - STALE_AFTER
-    for name in files:
-        path = f"{UPLOAD_DIR}/{name}"
-        try:
-            if default_storage.get_modified_time(path) < cutoff:
-                default_storage.delete(path)
-        except (FileNotFoundError, NotImplementedError):
-            continue
 
 
 def _clean_filename(name: str) -> str:
@@ -144,19 +114,17 @@ class ImportView(ImportAllowedMixin, View):
         preview = excel.parse_workbook(upload, user=request.user)
 
         # A new upload replaces whatever was waiting for confirmation.
-        _discard(request.session.pop(SESSION_KEY, {}).get("token"))
-        _sweep_stale()
+        STAGING.discard(request.session)
         token = None
         if preview.ok:
-            token = uuid.uuid4().hex
-            upload.seek(0)
-            default_storage.save(_pending_name(token), upload)
-            request.session[SESSION_KEY] = {
-                "token": token,
-                "filename": filename,
-                "households": len(preview.households),
-                "members": preview.member_count,
-            }
+            token = STAGING.stage(
+                request.session,
+                upload,
+                suffix=".xlsx",
+                filename=filename,
+                households=len(preview.households),
+                members=preview.member_count,
+            )
         context = _preview_context(preview, filename=filename, token=token)
         return render(request, "households/import_preview.html", context)
 
@@ -166,20 +134,15 @@ class ImportCommitView(ImportAllowedMixin, View):
         return HttpResponseRedirect(reverse("households:import"))
 
     def post(self, request):
-        pending = request.session.get(SESSION_KEY) or {}
-        token = pending.get("token")
-        if (
-            not token
-            or request.POST.get("token") != token
-            or not default_storage.exists(_pending_name(token))
-        ):
+        pending = STAGING.pending(request.session, request.POST.get("token"))
+        if pending is None:
             messages.error(
                 request, _("There is no file waiting to be imported, or it has expired; upload it again.")
             )
             return HttpResponseRedirect(reverse("households:import"))
         filename = pending["filename"]
         try:
-            with default_storage.open(_pending_name(token), "rb") as file:
+            with STAGING.open(pending) as file:
                 count = excel.import_commit(acting_user=request.user, file=file, filename=filename)
         except excel.ImportRejected as e:
             # Something changed since the preview (someone registered the same person meanwhile).
@@ -187,8 +150,7 @@ class ImportCommitView(ImportAllowedMixin, View):
             return render(request, "households/import_preview.html", context, status=409)
         finally:
             # One attempt per upload: after it, the file (personal data) is not kept.
-            request.session.pop(SESSION_KEY, None)
-            _discard(token)
+            STAGING.discard(request.session)
         messages.success(
             request,
             _("Imported %(households)d households with %(members)d members from %(filename)s.")

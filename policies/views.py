@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import datetime
-import uuid
 from pathlib import PurePath
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin, UserPassesTestMixin
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.files.storage import default_storage
 from django.db.models import Model
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
@@ -22,6 +20,7 @@ from django.views.generic import DetailView, FormView, ListView, TemplateView
 
 from accounts.models import Role
 from accounts.scoping import visible_counties
+from core import uploads
 from core.exceptions import ApplicationError
 
 from . import calendar_files, seeding, selectors, services
@@ -361,19 +360,9 @@ class CalendarView(AdminRequiredMixin, TemplateView):
 
 # ---- the calendar from a file --------------------------------------------------------------------
 
-IMPORT_SESSION_KEY = "policies_calendar_import"
-UPLOAD_DIR = "imports"
 IMPORT_SUFFIX = {"csv": ".csv", "xlsx": ".xlsx"}
-
-
-def _pending_name(token: str, suffix: str) -> str:
-    # Built only from the server's own uuid and a fixed suffix, never from the browser's input.
-    return f"{UPLOAD_DIR}/calendar-{uuid.UUID(hex=token).hex}{suffix}"
-
-
-def _discard(pending: dict) -> None:
-    if pending.get("token") and pending.get("suffix") in IMPORT_SUFFIX.values():
-        default_storage.delete(_pending_name(pending["token"], pending["suffix"]))
+# The file of a preview without errors waits here until the administrator confirms it.
+STAGING = uploads.Staging(session_key="policies_calendar_import", folder="imports", prefix="calendar-")
 
 
 def _import_page(request, form, status=200):
@@ -422,21 +411,18 @@ class CalendarImportView(AdminRequiredMixin, View):
             form_errors_from(form, error)
             return _import_page(request, form, status=400)
         # A new upload replaces whatever was waiting for confirmation.
-        _discard(request.session.pop(IMPORT_SESSION_KEY, {}))
+        STAGING.discard(request.session)
         token = None
         if result.ok:
-            token = uuid.uuid4().hex
-            suffix = IMPORT_SUFFIX[result.file_type]
-            upload.seek(0)
-            default_storage.save(_pending_name(token, suffix), upload)
-            request.session[IMPORT_SESSION_KEY] = {
-                "token": token,
-                "suffix": suffix,
-                "filename": filename,
-                "year": result.year,
-                "source": result.source,
-                "replace": result.replace,
-            }
+            token = STAGING.stage(
+                request.session,
+                upload,
+                suffix=IMPORT_SUFFIX[result.file_type],
+                filename=filename,
+                year=result.year,
+                source=result.source,
+                replace=result.replace,
+            )
         return _preview(request, result, token=token)
 
 
@@ -445,17 +431,14 @@ class CalendarImportConfirmView(AdminRequiredMixin, View):
         return redirect("policies:calendar_import")
 
     def post(self, request):
-        pending = request.session.get(IMPORT_SESSION_KEY) or {}
-        token = pending.get("token")
-        staged = pending.get("suffix") in IMPORT_SUFFIX.values()
-        if not token or request.POST.get("token") != token or not staged:
+        pending = STAGING.pending(request.session, request.POST.get("token"))
+        if pending is None:
             messages.error(
                 request, _("There is no file waiting to be imported, or it has expired; upload it again.")
             )
             return redirect("policies:calendar_import")
-        name = _pending_name(token, pending["suffix"])
         try:
-            with default_storage.open(name, "rb") as file:
+            with STAGING.open(pending) as file:
                 result = services.calendar_year_import(
                     acting_user=request.user,
                     file=file,
@@ -477,8 +460,7 @@ class CalendarImportConfirmView(AdminRequiredMixin, View):
             return redirect("policies:calendar_import")
         finally:
             # One attempt per upload: after it, the file is not kept.
-            request.session.pop(IMPORT_SESSION_KEY, None)
-            default_storage.delete(name)
+            STAGING.discard(request.session)
         messages.success(
             request,
             _("The calendar of %(year)s is saved from %(filename)s.")
