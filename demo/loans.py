@@ -26,7 +26,7 @@ from loans.models import (
     Loan,
     PostLoanCheck,
 )
-from loans.services import changes, servicing
+from loans.services import changes, servicing, settlement_list
 from loans.services import imports as loan_imports
 from loans.services.checks import check_record, check_schedule_ensure
 from loans.services.servicing import overdue_refresh
@@ -385,7 +385,7 @@ class SeedLoans:
                     )
                     penalty = max(interest_for(due, loan.rate * Decimal("1.5"), 23), Decimal("0.01"))
                     lists[k + 1].append((loan, [*row, due, penalty, late_on]))
-        header = [c.header for c in servicing.COLUMNS]
+        header = [c.header for c in settlement_list.COLUMNS]
         events = []
         for k, (moment, rows) in enumerate(zip(moments, lists, strict=True)):
             per_branch: dict[int, list[list]] = {}
@@ -400,7 +400,7 @@ class SeedLoans:
     def settlement_import_action(self, officer, rows, header, filename):
         def run():
             # The demo's lists come from loans/interest.py's schedule: end dates not counted.
-            result = servicing.settlement_import(
+            result = settlement_list.settlement_import(
                 acting_user=officer, file=csv_file([header, *rows]), filename=filename, end_date_counted=False
             )
             self.counts["settlements"] += result.created

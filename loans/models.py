@@ -431,7 +431,7 @@ class Settlement(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("recorded by")
     )
     recorded_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
-    # The interest check of servicing.py: a flagged settlement waits for a loan officer's
+    # The interest check of services/settlements.py: a flagged settlement waits for a loan officer's
     # confirmation, and the subsidy computation pays nothing on it until then.
     needs_review = models.BooleanField(
         _("interest differs from principal × rate × days ÷ 360; not subsidized until confirmed"),

@@ -1,6 +1,7 @@
 """REST API for servicing (API.md `settlement-imports/`, the confirmation of a settlement's flagged
 interest, repayments, the overdue list). The serializers check the shape of the input; the rules,
-roles, locks and audit are in servicing.py. A loan outside the user's area answers 404."""
+roles, locks and audit are in services/servicing.py, settlements.py and settlement_list.py. A loan
+outside the user's area answers 404."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from core.api import FilterSerializer, parse_filters
 from .. import selectors
 from ..models import Repayment, Settlement
 from ..permissions import require_servicer
-from ..services import servicing
+from ..services import servicing, settlement_list, settlements
 from .applications import LoanSerializer, SettlementSerializer
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
@@ -64,7 +65,7 @@ class SettlementImportApi(GenericAPIView):
         data.is_valid(raise_exception=True)
         upload = data.validated_data["file"]
         counted = data.validated_data["end_date_counted"]
-        result = servicing.settlement_import(
+        result = settlement_list.settlement_import(
             acting_user=request.user, file=upload, filename=upload.name, end_date_counted=counted
         )
         return Response(
@@ -107,7 +108,7 @@ class SettlementConfirmApi(GenericAPIView):
         require_servicer(request.user)
         data = SettlementConfirmInput(data=request.data)
         data.is_valid(raise_exception=True)
-        settlement = servicing.settlement_confirm(
+        settlement = settlements.settlement_confirm(
             acting_user=request.user, settlement=settlement, reason=data.validated_data["reason"]
         )
         return Response(SettlementReviewSerializer(settlement).data)

@@ -1,7 +1,7 @@
 """Pages for servicing: the settlement list import (upload, preview, confirm) and its template,
 a settlement entered by hand, the confirmation of a settlement's flagged interest, a repayment,
-and the overdue list with its buckets. The work is in servicing.py; these views handle forms,
-the pending upload and the answer."""
+and the overdue list with its buckets. The work is in services/servicing.py, settlements.py and
+settlement_list.py; these views handle forms, the pending upload and the answer."""
 
 from __future__ import annotations
 
@@ -28,7 +28,8 @@ from core.pages import place_error
 from .. import selectors
 from ..models import Loan, Settlement
 from ..permissions import can_service, require_servicer
-from ..services import servicing
+from ..services import servicing, settlement_list
+from ..services import settlements as settlement_services
 
 SESSION_KEY = "loans_settlement_import"
 UPLOAD_DIR = "imports"
@@ -111,15 +112,15 @@ def _discard(pending: dict) -> None:
         default_storage.delete(_pending_name(pending["token"], pending["suffix"]))
 
 
-def _preview_context(result: servicing.SettlementImportResult, **extra) -> dict:
+def _preview_context(result: settlement_list.SettlementImportResult, **extra) -> dict:
     return {
         "result": result,
         "flagged": result.flagged[:SHOW_ROWS],
-        "tolerance": servicing.INTEREST_TOLERANCE,
+        "tolerance": settlement_services.INTEREST_TOLERANCE,
         "errors": result.errors[:SHOW_ERRORS],
         "errors_hidden": max(0, len(result.errors) - SHOW_ERRORS),
         "rows": [r for r in result.rows if r.values][:SHOW_ROWS],
-        "columns": servicing.COLUMNS,
+        "columns": settlement_list.COLUMNS,
         **extra,
     }
 
@@ -127,8 +128,8 @@ def _preview_context(result: servicing.SettlementImportResult, **extra) -> dict:
 def _import_context(form: SettlementImportForm, **extra) -> dict:
     return {
         "form": form,
-        "columns": servicing.COLUMNS,
-        "tolerance": servicing.INTEREST_TOLERANCE,
+        "columns": settlement_list.COLUMNS,
+        "tolerance": settlement_services.INTEREST_TOLERANCE,
         **extra,
     }
 
@@ -136,7 +137,7 @@ def _import_context(form: SettlementImportForm, **extra) -> dict:
 @login_required
 def settlement_import_template(request):
     require_servicer(request.user, page=True)
-    response = HttpResponse(servicing.settlement_template(), content_type=XLSX)
+    response = HttpResponse(settlement_list.settlement_template(), content_type=XLSX)
     response["Content-Disposition"] = content_disposition_header(True, "结息清单模板.xlsx")
     return response
 
@@ -152,7 +153,7 @@ def settlement_import(request):
     upload = form.cleaned_data["file"]
     counted = form.cleaned_data["end_date_counted"]
     filename = PurePath(upload.name.replace("\\", "/")).name[:100]
-    result = servicing.settlement_import_check(
+    result = settlement_list.settlement_import_check(
         user=request.user, file=upload, filename=filename, end_date_counted=counted
     )
     _discard(request.session.pop(SESSION_KEY, {}))
@@ -192,7 +193,7 @@ def settlement_import_commit(request):
     counted = bool(pending.get("end_date_counted"))
     try:
         with default_storage.open(name, "rb") as file:
-            result = servicing.settlement_import(
+            result = settlement_list.settlement_import(
                 acting_user=request.user, file=file, filename=filename, end_date_counted=counted
             )
     except FileNotFoundError:
@@ -200,7 +201,7 @@ def settlement_import_commit(request):
             request, _("There is no file waiting to be imported, or it has expired; upload it again.")
         )
         return redirect("loans:settlement_import")
-    except servicing.SettlementImportRejected as e:
+    except settlement_list.SettlementImportRejected as e:
         context = _preview_context(e.result, filename=filename, token=None, rejected=True)
         return render(request, "loans/servicing_import_preview.html", context, status=409)
     except ApplicationError as e:
@@ -278,7 +279,7 @@ def settlement_manual(request, pk):
         status = 400
         if form.is_valid():
             try:
-                settlement = servicing.settlement_record_manual(
+                settlement = settlement_services.settlement_record_manual(
                     acting_user=request.user, loan=loan, **form.cleaned_data
                 )
             except NotPermitted:
@@ -336,7 +337,7 @@ def settlement_confirm(request, pk):
         status = 400
         if form.is_valid():
             try:
-                servicing.settlement_confirm(
+                settlement_services.settlement_confirm(
                     acting_user=request.user, settlement=settlement, reason=form.cleaned_data["reason"]
                 )
             except NotPermitted:
@@ -354,7 +355,7 @@ def settlement_confirm(request, pk):
             "loan": loan,
             "settlement": settlement,
             "form": form,
-            "tolerance": servicing.INTEREST_TOLERANCE,
+            "tolerance": settlement_services.INTEREST_TOLERANCE,
         },
         status=status,
     )

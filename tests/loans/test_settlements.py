@@ -20,7 +20,7 @@ from openpyxl import Workbook, load_workbook
 from core.exceptions import ApplicationError, ConflictError, NotPermitted
 from core.models import AuditEvent
 from loans.models import Loan, Settlement
-from loans.services import servicing
+from loans.services import settlement_list, settlements
 from tests.factories import HouseholdFactory, LoanFactory, SettlementFactory
 
 D = datetime.date
@@ -99,7 +99,7 @@ def loan(world, household):
 
 
 def run(world, file, *, end_date_counted=False):
-    return servicing.settlement_import(
+    return settlement_list.settlement_import(
         acting_user=world.officer, file=file, filename=file.name, end_date_counted=end_date_counted
     )
 
@@ -137,7 +137,7 @@ def test_chinese_headers_in_xlsx_and_gbk_csv(world, loan):
 
 def test_contradiction_is_reported_and_not_overwritten(world, loan):
     run(world, csv_file([row(loan)]))
-    with pytest.raises(servicing.SettlementImportRejected) as e:
+    with pytest.raises(settlement_list.SettlementImportRejected) as e:
         run(world, csv_file([row(loan, due="260.00", paid="260.00")]))
     (error,) = e.value.result.errors
     assert (error.row, error.code) == (2, "contradiction")
@@ -160,7 +160,7 @@ def test_unpaid_then_paid_late_is_updated_with_audit(world, loan):
     assert event.actor == world.officer
     assert event.data["old"]["paid_on"] is None and event.data["new"]["paid_on"] == "2024-04-15"
     # Paid is final for the import: a later list that says unpaid again contradicts it.
-    with pytest.raises(servicing.SettlementImportRejected) as e:
+    with pytest.raises(settlement_list.SettlementImportRejected) as e:
         run(world, csv_file([row(loan, paid="0", paid_on="")]))
     assert codes(e) == [(2, "contradiction")]
 
@@ -171,7 +171,7 @@ def test_all_or_nothing_with_one_bad_row(world, loan):
         row(loan, "2024-03-20", "2024-06-20", "333.50", "0", ""),
         {**row(loan), "contract_no": "NO-SUCH"},
     ]
-    with pytest.raises(servicing.SettlementImportRejected) as e:
+    with pytest.raises(settlement_list.SettlementImportRejected) as e:
         run(world, csv_file(rows))
     assert [(x.row, x.column, x.code) for x in e.value.result.errors] == [
         (4, "借款合同编号", "unknown_contract")
@@ -193,7 +193,7 @@ def test_all_or_nothing_with_one_bad_row(world, loan):
     ],
 )
 def test_bad_cells(world, loan, change, column, code):
-    with pytest.raises(servicing.SettlementImportRejected) as e:
+    with pytest.raises(settlement_list.SettlementImportRejected) as e:
         run(world, csv_file([row(loan, **change)]))
     assert [(x.row, x.column, x.code) for x in e.value.result.errors] == [(2, column, code)]
 
@@ -203,34 +203,34 @@ def test_one_fen_tolerance(world, loan):
 
 
 def test_same_period_twice_in_one_file(world, loan):
-    with pytest.raises(servicing.SettlementImportRejected) as e:
+    with pytest.raises(settlement_list.SettlementImportRejected) as e:
         run(world, csv_file([row(loan), row(loan)]))
     assert [(x.row, x.code) for x in e.value.result.errors] == [(3, "duplicate_row")]
 
 
 def test_loan_outside_the_users_area_is_unknown(world):
     elsewhere = make_loan(HouseholdFactory(village=world.v2a), world, branch=world.br2)
-    with pytest.raises(servicing.SettlementImportRejected) as e:
+    with pytest.raises(settlement_list.SettlementImportRejected) as e:
         run(world, csv_file([row(elsewhere)]))
     assert e.value.result.errors[0].code == "unknown_contract"
 
 
 def test_only_officers_and_admins_import(world, loan):
     with pytest.raises(NotPermitted) as e:
-        servicing.settlement_import(
+        settlement_list.settlement_import(
             acting_user=world.cadre, file=csv_file([row(loan)]), filename="x.csv", end_date_counted=False
         )
     assert e.value.code == "permission_denied"
-    assert servicing.settlement_import(
+    assert settlement_list.settlement_import(
         acting_user=world.admin, file=csv_file([row(loan)]), filename="x.csv", end_date_counted=False
     ).created
 
 
 def test_missing_column_and_unreadable_file(world, loan):
-    with pytest.raises(servicing.SettlementImportRejected) as e:
+    with pytest.raises(settlement_list.SettlementImportRejected) as e:
         run(world, csv_file([row(loan)], headers=EN[:4] + ["x"] + EN[5:]))
     assert [(x.column, x.code) for x in e.value.result.errors] == [("年利率", "missing_column")]
-    with pytest.raises(servicing.SettlementImportRejected) as e:
+    with pytest.raises(settlement_list.SettlementImportRejected) as e:
         run(world, SimpleUploadedFile("x.xlsx", b"not a workbook"))
     assert e.value.result.errors[0].code == "bad_file"
 
@@ -250,7 +250,7 @@ def manual(world, loan, **kw):
         reason="银行清单漏报，按回单补录",
     )
     values.update(kw)
-    return servicing.settlement_record_manual(acting_user=world.officer, loan=loan, **values)
+    return settlements.settlement_record_manual(acting_user=world.officer, loan=loan, **values)
 
 
 def test_manual_entry_needs_a_reason(world, loan):
@@ -279,7 +279,7 @@ def test_manual_entry_checks_amounts(world, loan):
         manual(world, loan, period_end=D(2024, 1, 1))
     assert (e.value.code, e.value.field) == ("period_order", "period_end")
     with pytest.raises(NotPermitted) as e:
-        servicing.settlement_record_manual(
+        settlements.settlement_record_manual(
             acting_user=world.cadre, loan=loan, period_start=D(2024, 1, 10), period_end=D(2024, 3, 20),
             principal=Decimal("1"), rate=Decimal("4.35"), interest_due=Decimal("1"), reason="x",
         )  # fmt: skip
@@ -291,11 +291,11 @@ def test_correction_keeps_old_and_new(world, loan):
     run(world, csv_file([row(loan)]))
     s = loan.settlements.get()
     with pytest.raises(ApplicationError) as e:
-        servicing.settlement_correct(
+        settlements.settlement_correct(
             acting_user=world.officer, settlement=s, reason="", interest_due=Decimal("260")
         )
     assert (e.value.code, e.value.field) == ("invalid", "reason")
-    servicing.settlement_correct(
+    settlements.settlement_correct(
         acting_user=world.officer, settlement=s, reason="银行更正", interest_due=Decimal("260.00")
     )
     s.refresh_from_db()
@@ -418,7 +418,7 @@ def test_same_quarter_from_an_inclusive_list_overlaps_and_is_refused(world, loan
     counts its end date, 03-21..06-20, stored as [03-21, 06-21). Each had its own key, so the same
     92 days were settled (and would be subsidized) twice."""
     assert run(world, csv_file([quarter(loan_2026)])).created == 1
-    with pytest.raises(servicing.SettlementImportRejected) as e:
+    with pytest.raises(settlement_list.SettlementImportRejected) as e:
         run(world, csv_file([quarter(loan_2026, start="2026-03-21")]), end_date_counted=True)
     assert codes(e) == [(2, "period_overlap")]
     message = e.value.result.errors[0].message
@@ -464,7 +464,7 @@ def test_inclusive_list_stores_the_day_after_the_end(world, loan_2026):
 def test_an_end_date_at_the_end_of_time_is_a_row_error_not_a_crash(world, loan_2026):
     """9999-12-31 counted as an end date has no next day to store: it used to raise
     OverflowError (a 500 on the preview, the import and the API)."""
-    with pytest.raises(servicing.SettlementImportRejected) as e:
+    with pytest.raises(settlement_list.SettlementImportRejected) as e:
         run(world, csv_file([quarter(loan_2026, end="9999-12-31")]), end_date_counted=True)
     assert codes(e) == [(2, "invalid_date")]
     assert not loan_2026.settlements.exists()
@@ -478,7 +478,7 @@ def test_one_day_period_from_an_inclusive_list(world, loan):
 
 
 def test_zero_length_period_is_refused(world, loan):
-    with pytest.raises(servicing.SettlementImportRejected) as e:
+    with pytest.raises(settlement_list.SettlementImportRejected) as e:
         run(world, csv_file([row(loan, "2024-03-20", "2024-03-20", "0", "0", "")]))
     assert [(x.row, x.column, x.code) for x in e.value.result.errors] == [(2, "计息止日", "period_empty")]
     with pytest.raises(ApplicationError) as e:
@@ -505,7 +505,7 @@ def test_manual_entry_overlapping_a_recorded_period_is_refused(world, loan):
 
 def test_two_overlapping_rows_in_one_file(world, loan):
     rows = [row(loan), row(loan, "2024-03-19", "2024-06-20", "337.13", "0", "")]
-    with pytest.raises(servicing.SettlementImportRejected) as e:
+    with pytest.raises(settlement_list.SettlementImportRejected) as e:
         run(world, csv_file(rows))
     assert codes(e) == [(3, "period_overlap")]
     assert "2" in e.value.result.errors[0].message  # names row 2
@@ -513,7 +513,7 @@ def test_two_overlapping_rows_in_one_file(world, loan):
     # Two conventions mixed in one list: a counted end (03-20) read as not counted is fine on its
     # own, but the same quarter twice in the file is refused however it is written.
     rows = [row(loan), row(loan, "2024-01-11", "2024-03-21", "253.75", "0", "")]
-    with pytest.raises(servicing.SettlementImportRejected) as e:
+    with pytest.raises(settlement_list.SettlementImportRejected) as e:
         run(world, csv_file(rows))
     assert codes(e) == [(3, "period_overlap")]
 
@@ -538,7 +538,7 @@ def test_overlap_refused_by_the_database_is_a_clean_409(world, loan, api_as, mon
     """Were the service check ever bypassed (a writer without the loan's lock), the database's
     refusal answers 409 `period_overlap`, never a 500, and nothing is written."""
     run(world, csv_file([row(loan)]))
-    monkeypatch.setattr(servicing, "_recorded_settlements", lambda loans: Settlement.objects.none())
+    monkeypatch.setattr(settlement_list, "_recorded_settlements", lambda loans: Settlement.objects.none())
     overlapping = row(loan, "2024-01-11", "2024-03-21")
     with pytest.raises(ConflictError) as e:
         run(world, csv_file([overlapping]))
@@ -558,7 +558,7 @@ def test_overlap_refused_by_the_database_on_the_page(world, loan, client_as, mon
     run(world, csv_file([row(loan)]))
     client = client_as(world.officer)
     overlapping = row(loan, "2024-01-11", "2024-03-21")
-    monkeypatch.setattr(servicing, "_recorded_settlements", lambda loans: Settlement.objects.none())
+    monkeypatch.setattr(settlement_list, "_recorded_settlements", lambda loans: Settlement.objects.none())
     preview = client.post(
         reverse("loans:settlement_import"), {"file": csv_file([overlapping]), "end_date_counted": "no"}
     )
@@ -574,7 +574,7 @@ def test_interest_differing_from_the_formula_is_flagged(world, loan_2026, househ
                       maturity_on=D(2027, 1, 10))  # fmt: skip
     # Expected 555.83 (see QUARTER_DUE): 560.00 is 4.17 away (flagged), 555.85 is 0.02 (within 0.05).
     rows = [quarter(loan_2026, due="560.00"), quarter(other, due="555.85")]
-    preview = servicing.settlement_import_check(
+    preview = settlement_list.settlement_import_check(
         user=world.officer, file=csv_file(rows), filename="x.csv", end_date_counted=False
     )
     assert [(r.number, r.needs_review, r.expected_interest) for r in preview.rows] == [
@@ -606,9 +606,9 @@ def test_confirm_clears_the_flag_with_audit(world, loan_2026):
     run(world, csv_file([quarter(loan_2026, due="560.00")]))
     s = loan_2026.settlements.get()
     with pytest.raises(ApplicationError) as e:
-        servicing.settlement_confirm(acting_user=world.officer, settlement=s, reason=" ")
+        settlements.settlement_confirm(acting_user=world.officer, settlement=s, reason=" ")
     assert (e.value.code, e.value.field) == ("invalid", "reason")
-    servicing.settlement_confirm(acting_user=world.officer, settlement=s, reason="与银行结息回单核对无误")
+    settlements.settlement_confirm(acting_user=world.officer, settlement=s, reason="与银行结息回单核对无误")
     s.refresh_from_db()
     assert (s.needs_review, s.reviewed_by, s.review_note) == (False, world.officer, "与银行结息回单核对无误")
     assert s.reviewed_at.date() == D(2026, 7, 1)
@@ -626,7 +626,7 @@ def test_confirm_clears_the_flag_with_audit(world, loan_2026):
         "560.00", "555.83", 92,
     )  # fmt: skip
     with pytest.raises(ConflictError) as e:
-        servicing.settlement_confirm(acting_user=world.officer, settlement=s, reason="再次确认")
+        settlements.settlement_confirm(acting_user=world.officer, settlement=s, reason="再次确认")
     assert e.value.code == "not_flagged"
 
 
@@ -636,7 +636,7 @@ def test_a_non_servicer_cannot_confirm(world, loan_2026):
     s = loan_2026.settlements.get()
     for user in (world.cadre, world.finance, world.approver):
         with pytest.raises(NotPermitted) as e:
-            servicing.settlement_confirm(acting_user=user, settlement=s, reason="确认")
+            settlements.settlement_confirm(acting_user=user, settlement=s, reason="确认")
         assert e.value.code == "permission_denied"
     s.refresh_from_db()
     assert s.needs_review is True
@@ -647,19 +647,19 @@ def test_a_non_servicer_cannot_confirm(world, loan_2026):
 def test_correction_runs_the_check_again(world, loan_2026):
     run(world, csv_file([quarter(loan_2026, due="560.00")]))
     s = loan_2026.settlements.get()
-    servicing.settlement_confirm(acting_user=world.officer, settlement=s, reason="核对无误")
+    settlements.settlement_confirm(acting_user=world.officer, settlement=s, reason="核对无误")
     # A correction of the payment date leaves the checked figures, and the confirmation, alone.
-    servicing.settlement_correct(acting_user=world.officer, settlement=s, reason="付息日更正",
+    settlements.settlement_correct(acting_user=world.officer, settlement=s, reason="付息日更正",
                                  paid_on=D(2026, 6, 23))  # fmt: skip
     s.refresh_from_db()
     assert (s.needs_review, s.reviewed_by) == (False, world.officer)
     # New interest figures void the confirmation given for the old ones: 561.00 is flagged again.
-    servicing.settlement_correct(acting_user=world.officer, settlement=s, reason="银行更正",
+    settlements.settlement_correct(acting_user=world.officer, settlement=s, reason="银行更正",
                                  interest_due=Decimal("561.00"), interest_paid=Decimal("561.00"))  # fmt: skip
     s.refresh_from_db()
     assert (s.needs_review, s.reviewed_by, s.reviewed_at, s.review_note) == (True, None, None, "")
     # Corrected to the formula's 555.83, the flag clears by itself.
-    servicing.settlement_correct(acting_user=world.officer, settlement=s, reason="按合同重算",
+    settlements.settlement_correct(acting_user=world.officer, settlement=s, reason="按合同重算",
                                  interest_due=Decimal("555.83"), interest_paid=Decimal("555.83"))  # fmt: skip
     s.refresh_from_db()
     assert s.needs_review is False

@@ -23,7 +23,7 @@ from django.utils import translation
 from core import tabular, uploads
 from households import excel
 from loans.services import imports as loan_imports
-from loans.services import servicing
+from loans.services import settlement_list
 from policies import calendar_files, services
 
 pytestmark = pytest.mark.django_db
@@ -47,7 +47,7 @@ def loans(world, upload):
 
 
 def settlements(world, upload):
-    return servicing.settlement_import_check(
+    return settlement_list.settlement_import_check(
         user=world.officer, file=upload, filename=upload.name, end_date_counted=False
     ).errors
 
@@ -61,14 +61,14 @@ def calendar(world, upload):
 HEADERS = {
     households: [c.header for c in excel.COLUMNS],
     loans: [c.header for c in loan_imports.COLUMNS],
-    settlements: [c.header for c in servicing.COLUMNS],
+    settlements: [c.header for c in settlement_list.COLUMNS],
     calendar: [c.header for c in calendar_files.COLUMNS],
 }
 ALL = [households, loans, settlements, calendar]
 CAPS = {
     households: excel.MAX_ROWS,
     loans: loan_imports.MAX_ROWS,
-    settlements: servicing.MAX_ROWS,
+    settlements: settlement_list.MAX_ROWS,
     calendar: calendar_files.MAX_ROWS,
 }
 TAKE_CSV = [loans, settlements, calendar]
