@@ -26,7 +26,7 @@ from loans.models import (
     Loan,
     PostLoanCheck,
 )
-from loans.services import changes, servicing, settlement_list
+from loans.services import changes, import_rows, servicing, settlement_list
 from loans.services import imports as loan_imports
 from loans.services.checks import check_record, check_schedule_ensure
 from loans.services.servicing import overdue_refresh
@@ -242,7 +242,7 @@ class SeedLoans:
                 ]
             )
             stories[contract_no] = planned.story
-        header = [c.header for c in loan_imports.COLUMNS if c.key != "rate_basis"]
+        header = [c.header for c in import_rows.COLUMNS if c.key != "rate_basis"]
         for t_index, rows in sorted(files.items()):
             officer = users[OFFICERS[t_index]]
             with clock(self.at(self.go_live, 10, 15 * t_index)):

@@ -1,5 +1,5 @@
 """REST API for the existing-loan import (API.md `loan-imports/`). The work is in
-loan_imports.py; this view takes the upload and answers."""
+services/imports.py; this view takes the upload and answers."""
 
 from __future__ import annotations
 

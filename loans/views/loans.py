@@ -1,6 +1,6 @@
 """Pages for the loan book: the list of loans with its filters, one loan with its history, and
 the import of existing loans (存量贷款). Reads are scoped through `selectors.loan_list`; the
-import's work is in loan_imports.py, these views keep the file between preview and commit."""
+import's work is in services/imports.py, these views keep the file between preview and commit."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ from ..models import (
     Settlement,
 )
 from ..permissions import can_service
-from ..services import changes
+from ..services import changes, import_rows
 from ..services import imports as loan_imports
 
 PAGE_SIZE = 20
@@ -310,7 +310,7 @@ class LoanImportForm(forms.Form):
         self.fields["file"].help_text = _(
             "A .csv (UTF-8 or GBK) or .xlsx file laid out like the template, "
             "at most %(mb)d MB and %(rows)d rows."
-        ) % {"mb": loan_imports.MAX_FILE_SIZE // (1024 * 1024), "rows": loan_imports.MAX_ROWS}
+        ) % {"mb": import_rows.MAX_FILE_SIZE // (1024 * 1024), "rows": import_rows.MAX_ROWS}
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
@@ -321,8 +321,8 @@ class LoanImportForm(forms.Form):
                     "Save the file from Excel or WPS in one of them."
                 )
             )
-        if upload.size > loan_imports.MAX_FILE_SIZE:
-            raise forms.ValidationError(loan_imports.file_too_large_message())
+        if upload.size > import_rows.MAX_FILE_SIZE:
+            raise forms.ValidationError(import_rows.file_too_large_message())
         return upload
 
 
@@ -374,7 +374,7 @@ def _preview_context(preview, **extra) -> dict:
 @login_required
 def book_import(request):
     _allowed(request)
-    context = {"columns": loan_imports.COLUMNS}
+    context = {"columns": import_rows.COLUMNS}
     if request.method != "POST":
         return render(request, "loans/book_import.html", {**context, "form": LoanImportForm()})
     form = LoanImportForm(request.POST, request.FILES)
@@ -430,6 +430,6 @@ def book_import_commit(request):
 @login_required
 def book_import_template(request):
     _allowed(request)
-    response = HttpResponse(loan_imports.import_template(), content_type=XLSX)
+    response = HttpResponse(import_rows.import_template(), content_type=XLSX)
     response["Content-Disposition"] = content_disposition_header(True, "存量贷款导入模板.xlsx")
     return response

@@ -12,7 +12,7 @@ from openpyxl import Workbook
 from accounts.models import Role
 from core.models import AuditEvent
 from loans.models import Loan
-from loans.services import imports as loan_imports
+from loans.services import import_rows
 from loans.services.imports import LoanImportRejected, import_loans, parse_loans, term_months
 from tests.factories import (
     HouseholdFactory,
@@ -274,7 +274,7 @@ def test_term_months_rounds_up():
 
 
 def test_template_is_readable_by_the_import(world):
-    data = loan_imports.import_template()
+    data = import_rows.import_template()
     preview = parse_loans(SimpleUploadedFile("t.xlsx", data), "t.xlsx", user=world.officer)
     assert preview.errors[0].code == "empty"
 

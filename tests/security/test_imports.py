@@ -21,9 +21,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import translation
 
 from core import tabular, uploads
-from households import excel
+from households import excel, excel_import
+from loans.services import import_rows, settlement_list
 from loans.services import imports as loan_imports
-from loans.services import settlement_list
 from policies import calendar_files, services
 
 pytestmark = pytest.mark.django_db
@@ -39,7 +39,7 @@ MEMORY_CEILING = 50 * MB
 
 
 def households(world, upload):
-    return excel.parse_workbook(upload, user=world.cadre).errors
+    return excel_import.parse_workbook(upload, user=world.cadre).errors
 
 
 def loans(world, upload):
@@ -60,14 +60,14 @@ def calendar(world, upload):
 
 HEADERS = {
     households: [c.header for c in excel.COLUMNS],
-    loans: [c.header for c in loan_imports.COLUMNS],
+    loans: [c.header for c in import_rows.COLUMNS],
     settlements: [c.header for c in settlement_list.COLUMNS],
     calendar: [c.header for c in calendar_files.COLUMNS],
 }
 ALL = [households, loans, settlements, calendar]
 CAPS = {
-    households: excel.MAX_ROWS,
-    loans: loan_imports.MAX_ROWS,
+    households: excel_import.MAX_ROWS,
+    loans: import_rows.MAX_ROWS,
     settlements: settlement_list.MAX_ROWS,
     calendar: calendar_files.MAX_ROWS,
 }
