@@ -21,7 +21,7 @@ from django.views import View
 from core import tabular, uploads
 from core.exceptions import ApplicationError, NotPermitted
 
-from . import excel, idnumbers, selectors
+from . import excel, excel_import, idnumbers, selectors
 from .forms import FullIdExportForm, HouseholdFilterForm
 from .models import Household
 from .permissions import can_edit_households, can_see_full_id
@@ -42,7 +42,7 @@ class ImportForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["file"].help_text = _(
             "An .xlsx file laid out like the template, at most %(mb)d MB and %(rows)d rows."
-        ) % {"mb": tabular.MAX_FILE_SIZE // (1024 * 1024), "rows": excel.MAX_ROWS}
+        ) % {"mb": tabular.MAX_FILE_SIZE // (1024 * 1024), "rows": excel_import.MAX_ROWS}
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
@@ -74,7 +74,7 @@ def _clean_filename(name: str) -> str:
     return PurePath(name.replace("\\", "/")).name[:100] or "import.xlsx"
 
 
-def _preview_context(preview: excel.ImportPreview, **extra) -> dict:
+def _preview_context(preview: excel_import.ImportPreview, **extra) -> dict:
     return {
         "preview": preview,
         "errors": preview.errors[:SHOW_ERRORS],
@@ -111,7 +111,7 @@ class ImportView(ImportAllowedMixin, View):
             return render(request, self.template_name, {"form": form, "columns": excel.COLUMNS}, status=400)
         upload = form.cleaned_data["file"]
         filename = _clean_filename(upload.name)
-        preview = excel.parse_workbook(upload, user=request.user)
+        preview = excel_import.parse_workbook(upload, user=request.user)
 
         # A new upload replaces whatever was waiting for confirmation.
         STAGING.discard(request.session)
@@ -143,8 +143,8 @@ class ImportCommitView(ImportAllowedMixin, View):
         filename = pending["filename"]
         try:
             with STAGING.open(pending) as file:
-                count = excel.import_commit(acting_user=request.user, file=file, filename=filename)
-        except excel.ImportRejected as e:
+                count = excel_import.import_commit(acting_user=request.user, file=file, filename=filename)
+        except excel_import.ImportRejected as e:
             # Something changed since the preview (someone registered the same person meanwhile).
             context = _preview_context(e.preview, filename=filename, token=None, rejected=True)
             return render(request, "households/import_preview.html", context, status=409)

@@ -15,7 +15,7 @@ from openpyxl import Workbook, load_workbook
 
 from core import tabular
 from core.models import AuditEvent
-from households import excel, idnumbers
+from households import excel, excel_import, idnumbers
 from households.models import Household, Member
 from households.views_excel import UPLOAD_DIR
 from tests.factories import HouseholdFactory, MemberFactory, id_number, unique_id_number
@@ -76,14 +76,14 @@ def found(errors):
 
 def test_good_file_imports_every_household(world):
     rows = good_rows()
-    preview = excel.parse_workbook(workbook(rows), user=world.cadre)
+    preview = excel_import.parse_workbook(workbook(rows), user=world.cadre)
     assert preview.errors == []
     assert [h.registration_no for h in preview.households] == ["H001", "H002", "H003"]
     assert [h.member_count for h in preview.households] == [3, 2, 1]
     assert preview.households[0].head_name == "张三"
     assert counts() == (0, 0, 0), "the preview writes nothing"
 
-    created = excel.import_commit(acting_user=world.cadre, file=workbook(rows), filename="名单.xlsx")
+    created = excel_import.import_commit(acting_user=world.cadre, file=workbook(rows), filename="名单.xlsx")
 
     assert created == 3
     assert Member.objects.count() == 6
@@ -118,7 +118,7 @@ def test_lower_case_x_is_accepted_and_stored_upper_case(world):
     number = next(
         n for n in (id_number(datetime.date(1980, 5, 5), s) for s in range(1, 200)) if n.endswith("X")
     )
-    excel.import_commit(
+    excel_import.import_commit(
         acting_user=world.cadre, file=workbook([person("H9", "陈七", number.lower())]), filename="f"
     )
     assert Member.objects.get().id_number == number
@@ -137,7 +137,9 @@ def test_headers_matched_by_name_in_any_order_below_a_title(world):
         "家庭年收入（元）",
     ]
     rows = [person("H1", "甲", unique_id_number(30)), person("H1", "乙", "123", "配偶")]
-    preview = excel.parse_workbook(workbook(rows, headers, title="五通村建档立卡户花名册"), user=world.cadre)
+    preview = excel_import.parse_workbook(
+        workbook(rows, headers, title="五通村建档立卡户花名册"), user=world.cadre
+    )
     # Title on row 1, headers on row 2: the second member is on Excel row 4.
     assert found(preview.errors) == {(4, "身份证号", "id_length")}
     assert preview.households[0].fields["annual_income"] == Decimal("12000.00")
@@ -178,7 +180,7 @@ def test_every_bad_row_is_reported_and_nothing_is_written(world):
     ]
     before = counts()
 
-    preview = excel.parse_workbook(workbook(rows), user=world.cadre)
+    preview = excel_import.parse_workbook(workbook(rows), user=world.cadre)
 
     errors = found(preview.errors)
     expected = {
@@ -209,8 +211,8 @@ def test_every_bad_row_is_reported_and_nothing_is_written(world):
     assert not preview.ok
     assert counts() == before
 
-    with pytest.raises(excel.ImportRejected) as rejected:
-        excel.import_commit(acting_user=world.cadre, file=workbook(rows), filename="bad.xlsx")
+    with pytest.raises(excel_import.ImportRejected) as rejected:
+        excel_import.import_commit(acting_user=world.cadre, file=workbook(rows), filename="bad.xlsx")
     assert found(rejected.value.preview.errors) == errors
     assert counts() == before
 
@@ -220,23 +222,23 @@ def test_one_bad_household_keeps_every_other_household_out(world):
         *good_rows(),
         person("H9", "韩八", unique_id_number(40), status="已脱贫"),
     ]  # exited without a date
-    preview = excel.parse_workbook(workbook(rows), user=world.cadre)
+    preview = excel_import.parse_workbook(workbook(rows), user=world.cadre)
     # Caught by household_create itself during the dry run, placed on the head's row.
     assert found(preview.errors) == {(8, "脱贫日期", "invalid")}
-    with pytest.raises(excel.ImportRejected):
-        excel.import_commit(acting_user=world.cadre, file=workbook(rows), filename="f.xlsx")
+    with pytest.raises(excel_import.ImportRejected):
+        excel_import.import_commit(acting_user=world.cadre, file=workbook(rows), filename="f.xlsx")
     assert counts() == (0, 0, 0)
 
 
 def test_missing_column_is_reported(world):
     headers = [h for h in HEADERS if h != "身份证号"]
-    preview = excel.parse_workbook(workbook(good_rows(), headers), user=world.cadre)
+    preview = excel_import.parse_workbook(workbook(good_rows(), headers), user=world.cadre)
     assert found(preview.errors) == {(1, "身份证号", "missing_column")}
     assert preview.households == []
 
 
 def test_a_column_given_twice_is_reported(world):
-    preview = excel.parse_workbook(workbook(good_rows(), [*HEADERS, "身份证号码"]), user=world.cadre)
+    preview = excel_import.parse_workbook(workbook(good_rows(), [*HEADERS, "身份证号码"]), user=world.cadre)
     assert found(preview.errors) == {(1, "身份证号", "duplicate_column")}
 
 
@@ -245,13 +247,13 @@ def test_a_column_given_twice_is_reported(world):
     [b"not a workbook at all", b"PK\x03\x04broken zip"],
 )
 def test_a_file_that_is_not_a_workbook_is_reported(world, content):
-    preview = excel.parse_workbook(io.BytesIO(content), user=world.cadre)
+    preview = excel_import.parse_workbook(io.BytesIO(content), user=world.cadre)
     assert [(e.row, e.code) for e in preview.errors] == [(None, "bad_file")]
 
 
 def test_too_many_rows_is_reported(world, monkeypatch):
-    monkeypatch.setattr(excel, "MAX_ROWS", 5)
-    preview = excel.parse_workbook(workbook(good_rows()), user=world.cadre)
+    monkeypatch.setattr(excel_import, "MAX_ROWS", 5)
+    preview = excel_import.parse_workbook(workbook(good_rows()), user=world.cadre)
     # Refused as a whole file (row None), like every import's refusal (core/tabular.py).
     assert [(e.row, e.code) for e in preview.errors] == [(None, "too_many_rows")]
     assert preview.households == []
@@ -263,7 +265,7 @@ def test_township_officer_imports_into_any_village_of_the_township(world):
         person("H2", "乙", unique_id_number(30), village="450312101202"),  # 茶洞村 by its code
         person("H3", "丙", unique_id_number(30), village="两江村"),  # the other township
     ]
-    preview = excel.parse_workbook(workbook(rows), user=world.township_officer)
+    preview = excel_import.parse_workbook(workbook(rows), user=world.township_officer)
     assert found(preview.errors) == {(4, "所属村", "out_of_scope")}
     assert preview.households[1].village == world.v1b
 
@@ -406,7 +408,7 @@ def test_template_has_text_id_column_instructions_and_imports_as_is(world, clien
     out = io.BytesIO()
     wb.save(out)
     out.seek(0)
-    preview = excel.parse_workbook(out, user=world.cadre)
+    preview = excel_import.parse_workbook(out, user=world.cadre)
     assert preview.errors == [] and preview.member_count == 1
 
 
@@ -464,10 +466,10 @@ def test_export_filters_like_the_list_and_masks_ids_for_every_role(world, client
 def test_export_round_trips_through_the_import(world, client_as):
     """A cadre's export with full numbers is a valid import file once the households are gone:
     the marking row above the header does not get in the way."""
-    excel.import_commit(acting_user=world.cadre, file=workbook(good_rows()), filename="f")
+    excel_import.import_commit(acting_user=world.cadre, file=workbook(good_rows()), filename="f")
     data = client_as(world.cadre).post(reverse("households:export_full"), {"purpose": "重新导入测试"}).content
     Household.objects.all().delete()
-    preview = excel.parse_workbook(io.BytesIO(data), user=world.cadre)
+    preview = excel_import.parse_workbook(io.BytesIO(data), user=world.cadre)
     assert preview.errors == []
     assert [h.member_count for h in preview.households] == [3, 2, 1]
 
