@@ -5,18 +5,6 @@ selectors: an application outside the user's area answers 404 on every route."""
 
 from __future__ import annotations
 
-from django.db.models import (
-    Count,
-    DateField,
-    DecimalField,
-    IntegerField,
-    Max,
-    OuterRef,
-    Prefetch,
-    Subquery,
-    Sum,
-)
-from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
@@ -30,8 +18,6 @@ from accounts.models import Role
 from core.api import FilterSerializer, IdFilter, parse_filters
 from core.exceptions import NotPermitted
 from core.uploads import PhotoField
-from households import selectors as household_selectors
-from households.models import Household, Member
 
 from .. import selectors
 from ..models import (
@@ -311,9 +297,10 @@ class LoanDetailSerializer(LoanSerializer):
 
 
 class ApplicationInputSerializer(serializers.Serializer):
-    household = serializers.PrimaryKeyRelatedField(queryset=Household.objects.none())
+    # Nothing is in scope until the request's user is known (see __init__).
+    household = serializers.PrimaryKeyRelatedField(queryset=selectors.household_choices(user=None))
     borrower = serializers.PrimaryKeyRelatedField(
-        queryset=Member.objects.none(), help_text=gettext_lazy("A member of the household.")
+        queryset=selectors.borrower_choices(user=None), help_text=gettext_lazy("A member of the household.")
     )
     amount = serializers.DecimalField(**MONEY, help_text=gettext_lazy("Yuan."))
     term_months = serializers.IntegerField(min_value=1, max_value=600)
@@ -334,10 +321,9 @@ class ApplicationInputSerializer(serializers.Serializer):
         # not exist.
         request = self.context.get("request")
         if request is not None:
-            households = household_selectors.household_list(user=request.user)
             if "household" in self.fields:
-                self.fields["household"].queryset = households
-            self.fields["borrower"].queryset = Member.objects.filter(household__in=households)
+                self.fields["household"].queryset = selectors.household_choices(user=request.user)
+            self.fields["borrower"].queryset = selectors.borrower_choices(user=request.user)
 
     def validate(self, attrs):
         household = self.context.get("household") or attrs.get("household")
@@ -464,7 +450,7 @@ TRANSITION_BODY = PolymorphicProxySerializer(
 
 def _application(request, pk) -> LoanApplication:
     """The application for a write or a sub-list: scoped, so out of scope is 404."""
-    return get_object_or_404(selectors.application_list(user=request.user), pk=pk)
+    return selectors.application_get(user=request.user, pk=pk)
 
 
 def _detail_data(request, pk) -> dict:
@@ -481,11 +467,9 @@ class ApplicationListApi(GenericAPIView):
     @extend_schema(parameters=[ApplicationFilterSerializer], responses=ApplicationSerializer(many=True))
     def get(self, request):
         filters = parse_filters(ApplicationFilterSerializer, request)
-        qs = selectors.application_list(user=request.user).select_related("loan")
-        if state := filters.get("state"):
-            qs = qs.filter(state=state)
-        if household := filters.get("household"):
-            qs = qs.filter(household_id=household)
+        qs = selectors.application_rows(
+            user=request.user, state=filters.get("state"), household=filters.get("household")
+        )
         page = self.paginate_queryset(qs)
         return self.get_paginated_response(ApplicationSerializer(page, many=True).data)
 
@@ -597,8 +581,7 @@ class ObjectionListApi(GenericAPIView):
     @extend_schema(responses=ObjectionSerializer(many=True))
     def get(self, request, pk):
         application = _application(request, pk)
-        qs = application.objections.select_related("raised_by").order_by("-raised_at", "-id")
-        page = self.paginate_queryset(qs)
+        page = self.paginate_queryset(selectors.objection_list(application=application))
         return self.get_paginated_response(ObjectionSerializer(page, many=True).data)
 
     @extend_schema(request=ObjectionInputSerializer, responses={201: ObjectionSerializer})
@@ -622,7 +605,7 @@ class PhotoListApi(GenericAPIView):
     @extend_schema(responses=PhotoSerializer(many=True))
     def get(self, request, pk):
         application = _application(request, pk)
-        page = self.paginate_queryset(application.photos.order_by("uploaded_at", "id"))
+        page = self.paginate_queryset(selectors.photo_list(application=application))
         return self.get_paginated_response(
             PhotoSerializer(page, many=True, context={"request": request}).data
         )
@@ -648,11 +631,9 @@ class LoanListApi(GenericAPIView):
     @extend_schema(parameters=[LoanFilterSerializer], responses=LoanSerializer(many=True))
     def get(self, request):
         filters = parse_filters(LoanFilterSerializer, request)
-        qs = selectors.loan_list(user=request.user)
-        if state := filters.get("state"):
-            qs = qs.filter(state=state)
-        if household := filters.get("household"):
-            qs = qs.filter(household_id=household)
+        qs = selectors.loan_list(
+            user=request.user, state=filters.get("state"), household=filters.get("household")
+        )
         page = self.paginate_queryset(qs)
         return self.get_paginated_response(LoanSerializer(page, many=True).data)
 
@@ -661,54 +642,5 @@ class LoanDetailApi(GenericAPIView):
     serializer_class = LoanDetailSerializer
 
     def get(self, request, pk):
-        loan = get_object_or_404(_loan_detail_queryset(selectors.loan_list(user=request.user)), pk=pk)
+        loan = selectors.loan_detail(user=request.user, pk=pk)
         return Response(LoanDetailSerializer(loan).data)
-
-
-# A loan's detail carries its latest settlements and repayments and the totals over all of them:
-# three years of quarterly settlements fit, and the answer's size and time do not grow with the
-# loan's history (the whole list belongs to a paged endpoint).
-RECENT = 12
-
-
-def _totals(model, **sums):
-    """One correlated subquery per figure, so the loan stays one row and one query."""
-    rows = model.objects.filter(loan=OuterRef("pk")).order_by().values("loan")
-    return {
-        name: Subquery(rows.annotate(v=expr).values("v"), output_field=output)
-        for name, (expr, output) in sums.items()
-    }
-
-
-def _loan_detail_queryset(qs):
-    money = DecimalField(max_digits=14, decimal_places=2)
-    return (
-        qs.select_related("original_loan")
-        .annotate(
-            **_totals(
-                Settlement,
-                settlement_count=(Count("pk"), IntegerField()),
-                settlement_interest_due=(Sum("interest_due"), money),
-                settlement_interest_paid=(Sum("interest_paid"), money),
-                settlement_penalty_paid=(Sum("penalty_paid"), money),
-                settlement_last_paid_on=(Max("paid_on"), DateField()),
-            ),
-            **_totals(
-                Repayment,
-                repayment_count=(Count("pk"), IntegerField()),
-                repayment_principal=(Sum("principal"), money),
-            ),
-        )
-        .prefetch_related(
-            Prefetch(
-                "settlements",
-                queryset=Settlement.objects.order_by("-period_start", "-id")[:RECENT],
-                to_attr="recent_settlements",
-            ),
-            Prefetch(
-                "repayments",
-                queryset=Repayment.objects.order_by("-paid_on", "-id")[:RECENT],
-                to_attr="recent_repayments",
-            ),
-        )
-    )

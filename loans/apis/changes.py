@@ -4,7 +4,6 @@ A loan or extension outside the user's area answers 404; a role that may not act
 
 from __future__ import annotations
 
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
@@ -71,7 +70,7 @@ class FollowUpApplicationSerializer(ApplicationSerializer):
 
 
 def _loan(request, pk):
-    return get_object_or_404(selectors.loan_list(user=request.user).select_related("branch__parent"), pk=pk)
+    return selectors.loan_get(user=request.user, pk=pk)
 
 
 class LoanExtensionListApi(GenericAPIView):
@@ -83,7 +82,7 @@ class LoanExtensionListApi(GenericAPIView):
     def get(self, request, pk):
         """The loan's extensions, oldest first, paginated like every list (API.md)."""
         loan = _loan(request, pk)
-        page = self.paginate_queryset(loan.extensions.order_by("requested_on", "id"))
+        page = self.paginate_queryset(selectors.extension_list(loan=loan))
         return self.get_paginated_response(ExtensionSerializer(page, many=True).data)
 
     @extend_schema(request=ExtensionRequestInput, responses={201: ExtensionSerializer})
@@ -102,9 +101,7 @@ class ExtensionDecideApi(GenericAPIView):
 
     @extend_schema(request=ExtensionDecideInput, responses={200: ExtensionSerializer})
     def post(self, request, pk):
-        extension = get_object_or_404(
-            Extension.objects.filter(loan__in=selectors.loan_list(user=request.user).values("pk")), pk=pk
-        )
+        extension = selectors.extension_get(user=request.user, pk=pk)
         data = ExtensionDecideInput(data=request.data)
         data.is_valid(raise_exception=True)
         extension = changes.extension_decide(

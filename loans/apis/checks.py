@@ -5,7 +5,6 @@ area answers 404."""
 
 from __future__ import annotations
 
-from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
@@ -18,6 +17,7 @@ from core.api import FilterSerializer, parse_filters
 from core.exceptions import NotPermitted
 from core.uploads import PHOTO_MAX_COUNT, PhotoField
 
+from .. import selectors
 from ..models import Classification, PostLoanCheck
 from ..services import checks
 
@@ -95,11 +95,11 @@ class CheckRecordApi(GenericAPIView):
 
     @extend_schema(request=CheckRecordInput, responses={200: CheckSerializer})
     def post(self, request, pk):
-        check = get_object_or_404(checks.check_list(user=request.user), pk=pk)
+        check = selectors.check_get(user=request.user, pk=pk)
         if not checks.can_record_checks(request.user):
             raise NotPermitted(checks.not_permitted_message())
         data = CheckRecordInput(data=request.data)
         data.is_valid(raise_exception=True)
         checks.check_record(acting_user=request.user, check=check, **data.validated_data)
         # Read back through the selector: the photos and the loan's new classification.
-        return Response(CheckSerializer(checks.check_list(user=request.user).get(pk=pk)).data)
+        return Response(CheckSerializer(selectors.check_get(user=request.user, pk=pk)).data)

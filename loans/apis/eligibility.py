@@ -13,9 +13,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from households import selectors as household_selectors
-from households.models import Member
 
-from .. import eligibility
+from .. import eligibility, selectors
 from ..models import UseMode
 from ..purposes import Purpose
 
@@ -79,7 +78,7 @@ class EligibilityView(APIView):
         data.is_valid(raise_exception=True)
         values = data.validated_data
         household = household_selectors.household_get(user=request.user, pk=values["household"])
-        borrower = Member.objects.filter(pk=values["borrower"], household=household).first()
+        borrower = selectors.household_member(household=household, pk=values["borrower"])
         if borrower is None:
             raise serializers.ValidationError({"borrower": [_("Choose a member of this household.")]})
         report = eligibility.evaluate(

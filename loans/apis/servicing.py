@@ -5,7 +5,6 @@ outside the user's area answers 404."""
 
 from __future__ import annotations
 
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.fields import empty
@@ -16,7 +15,7 @@ from rest_framework.response import Response
 from core.api import FilterSerializer, parse_filters
 
 from .. import selectors
-from ..models import Repayment, Settlement
+from ..models import Repayment
 from ..permissions import require_servicer
 from ..services import servicing, settlement_list, settlements
 from .applications import LoanSerializer, SettlementSerializer
@@ -102,9 +101,7 @@ class SettlementConfirmApi(GenericAPIView):
 
     @extend_schema(request=SettlementConfirmInput, responses={200: SettlementReviewSerializer})
     def post(self, request, pk):
-        settlement = get_object_or_404(
-            Settlement.objects.filter(loan__in=selectors.loan_list(user=request.user)), pk=pk
-        )
+        settlement = selectors.settlement_get(user=request.user, pk=pk)
         require_servicer(request.user)
         data = SettlementConfirmInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -146,13 +143,13 @@ class RepaymentListApi(GenericAPIView):
 
     @extend_schema(responses=LoanRepaymentSerializer(many=True))
     def get(self, request, pk):
-        loan = get_object_or_404(selectors.loan_list(user=request.user), pk=pk)
-        page = self.paginate_queryset(loan.repayments.select_related("recorded_by").order_by("paid_on", "id"))
+        loan = selectors.loan_get(user=request.user, pk=pk)
+        page = self.paginate_queryset(selectors.repayment_list(loan=loan))
         return self.get_paginated_response(LoanRepaymentSerializer(page, many=True).data)
 
     @extend_schema(request=RepaymentInput, responses={201: LoanRepaymentSerializer})
     def post(self, request, pk):
-        loan = get_object_or_404(selectors.loan_list(user=request.user), pk=pk)
+        loan = selectors.loan_get(user=request.user, pk=pk)
         require_servicer(request.user)
         data = RepaymentInput(data=request.data)
         data.is_valid(raise_exception=True)

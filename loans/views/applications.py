@@ -6,8 +6,6 @@ its field or in a rule list with its source."""
 
 from __future__ import annotations
 
-import bisect
-import datetime
 import mimetypes
 from decimal import Decimal, InvalidOperation
 
@@ -17,9 +15,8 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import Case, Count, IntegerField, Min, Prefetch, Q, Value, When
 from django.http import FileResponse, Http404, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -28,12 +25,10 @@ from django.views.decorators.http import require_POST
 from django_fsm import can_proceed
 
 from accounts.models import OrgUnit, Role
-from accounts.scoping import visible_villages
 from core.exceptions import ApplicationError, NotPermitted
 from core.pages import place_error, shows
 from households import selectors as household_selectors
-from households.models import Member
-from policies.models import CalendarDay, CalendarYear, Rate
+from policies.models import Rate
 from policies.selectors import contract_rate_for, county_of, profile_for, rate_kind_for
 
 from .. import eligibility, selectors
@@ -47,7 +42,7 @@ from ..forms import (
     ObjectionForm,
     PublicityFilterForm,
 )
-from ..models import InvestigationPhoto, Loan, LoanApplication, PublicityNotice, UseMode
+from ..models import LoanApplication, PublicityNotice, UseMode
 from ..services import applications
 from ..workflow import FINAL_STATES, STEP_LABELS, State
 
@@ -493,10 +488,8 @@ def eligibility_check(request):
     household = household_selectors.household_get(user=request.user, pk=request.POST.get("household"))
     application = None
     if request.POST.get("application"):
-        application = get_object_or_404(
-            selectors.application_list(user=request.user),
-            pk=_int(request.POST["application"]) or 0,
-            household=household,
+        application = selectors.application_get(
+            user=request.user, pk=_int(request.POST["application"]) or 0, household=household
         )
     try:
         report = _evaluate_data(household, request.POST, application)
@@ -524,31 +517,18 @@ def eligibility_check(request):
 # ---------------------------------------------------------------------------------------------
 
 
-def _search(qs, q: str):
-    q = (q or "").strip()
-    if not q:
-        return qs
-    # A subquery, not a join, so an application is listed once whatever its household's members.
-    return qs.filter(
-        Q(household__registration_no__icontains=q)
-        | Q(household__in=Member.objects.filter(name__icontains=q).values("household_id"))
-    )
-
-
 @login_required
 def application_list(request):
     filters = ApplicationFilterForm(request.GET or None)
     criteria = filters.cleaned_data if filters.is_bound and filters.is_valid() else {}
-    base = _search(selectors.application_list(user=request.user), criteria.get("q", ""))
-    counts = dict(base.order_by().values_list("state").annotate(n=Count("pk")))
     state = criteria.get("state", "")
+    qs, counts = selectors.application_search(user=request.user, q=criteria.get("q", ""), state=state)
     tabs = [{"state": "", "label": _("All"), "count": sum(counts.values()), "active": not state}]
     tabs += [
         {"state": value, "label": label, "count": counts.get(value, 0), "active": state == value}
         for value, label in State.choices
     ]
-    qs = base.filter(state=state) if state else base
-    page = _page(request, qs.order_by("-created_at", "-id"))
+    page = _page(request, qs)
     return render(
         request,
         "loans/list.html",
@@ -566,13 +546,7 @@ def application_list(request):
 def _bank_queue(request, *, role: str, state: str, template: str, title_extra=None):
     user = request.user
     _require(user.has_role(role) and user.unit_id is not None)
-    qs = selectors.application_list(user=user).filter(state=state)
-    if role == Role.APPROVER:
-        qs = qs.filter(Q(branch_id=user.unit_id) | Q(branch__parent_id=user.unit_id))
-    else:
-        qs = qs.filter(branch_id=user.unit_id)
-    qs = qs.select_related("investigated_by", "approved_by").order_by("submitted_on", "id")
-    page = _page(request, qs)
+    page = _page(request, selectors.bank_queue(user=user, role=role, state=state))
     rows = []
     for app in page.object_list:
         available = selectors.available_transitions(application=app, user=user)
@@ -608,7 +582,7 @@ def disbursement_queue(request):
 
 def _detail_page(request, app, *, failed=None, failed_form=None, rule_errors=None, status=200):
     user = request.user
-    loan = Loan.objects.filter(application=app).first() if app.state == State.DISBURSED else None
+    loan = selectors.application_loan(application=app)
     context = {
         **_summary(request, app),
         "household": app.household,
@@ -671,8 +645,7 @@ def application_transition(request, pk, name):
 def investigation_photo(request, pk, photo_pk):
     """A photo of the pre-loan investigation, to those who may see the application. Served by
     the application's scope, not as public media: it shows a family's home and assets."""
-    app = get_object_or_404(selectors.application_list(user=request.user), pk=pk)
-    photo = get_object_or_404(InvestigationPhoto, pk=photo_pk, application=app)
+    photo = selectors.investigation_photo_get(user=request.user, pk=pk, photo_pk=photo_pk)
     try:
         handle = photo.image.open("rb")
     except (FileNotFoundError, ValueError):
@@ -692,77 +665,6 @@ LEVEL_TITLES = {
     PublicityNotice.Level.TOWNSHIP: gettext_lazy("Township-level notice"),
     PublicityNotice.Level.COUNTY: gettext_lazy("County-level notice"),
 }
-# Notices read village → township → county, the order people walk past the boards.
-LEVEL_ORDER = Case(
-    *(When(level=level, then=Value(i)) for i, level in enumerate(PublicityNotice.Level.values)),
-    output_field=IntegerField(),
-)
-
-
-def _running_notices(user, *, village=None, level: str = ""):
-    qs = (
-        PublicityNotice.objects.filter(
-            status=PublicityNotice.Status.RUNNING,
-            application__in=selectors.application_list(user=user).filter(state=State.PUBLICITY).values("pk"),
-        )
-        .select_related(
-            "application__household__village__parent__parent",
-            "application__borrower",
-            "application__branch",
-        )
-        .order_by("end_on", "application__household__village__code", "application_id", LEVEL_ORDER)
-    )
-    if village is not None:
-        qs = qs.filter(application__household__village=village)
-    if level:
-        qs = qs.filter(level=level)
-    return qs
-
-
-def _under_notice(user, *, village=None, level: str = ""):
-    """Applications under publicity in the user's area, each with its running notices (of one
-    level when asked) as `running`, the earliest ending first."""
-    running = PublicityNotice.objects.filter(status=PublicityNotice.Status.RUNNING)
-    if level:
-        running = running.filter(level=level)
-    qs = (
-        selectors.application_list(user=user)
-        .filter(state=State.PUBLICITY, pk__in=running.values("application_id"))
-        .select_related("household__village__parent__parent")
-        .annotate(first_end=Min("notices__end_on", filter=Q(notices__in=running)))
-        .prefetch_related(Prefetch("notices", queryset=running.order_by(LEVEL_ORDER), to_attr="running"))
-        .order_by("first_end", "household__village__code", "pk")
-    )
-    if village is not None:
-        qs = qs.filter(household__village=village)
-    return qs
-
-
-def _working_days_left(notices, today: datetime.date) -> dict[int, int | None]:
-    """Working days from today to each notice's last day, today included (a notice ends at the
-    end of its last day), counted on the calendar in one query. None where a year is missing."""
-    if not notices:
-        return {}
-    last = max(n.end_on for n in notices)
-    if last < today:
-        return {n.pk: 0 for n in notices}
-    covered = set(
-        CalendarYear.objects.filter(year__gte=today.year, year__lte=last.year).values_list("year", flat=True)
-    )
-    days = list(
-        CalendarDay.objects.filter(date__gte=today, date__lte=last, is_working_day=True)
-        .order_by("date")
-        .values_list("date", flat=True)
-    )
-    left = {}
-    for n in notices:
-        if n.end_on < today:
-            left[n.pk] = 0
-        elif any(year not in covered for year in range(today.year, n.end_on.year + 1)):
-            left[n.pk] = None
-        else:
-            left[n.pk] = bisect.bisect_right(days, n.end_on)
-    return left
 
 
 @login_required
@@ -772,10 +674,10 @@ def publicity_board(request):
     criteria = filters.cleaned_data if filters.is_bound and filters.is_valid() else {}
     village = criteria.get("village")
     level = criteria.get("level", "")
-    page = _page(request, _under_notice(user, village=village, level=level))
+    page = _page(request, selectors.under_notice(user=user, village=village, level=level))
     today = timezone.localdate()
     apps = list(page.object_list)
-    left = _working_days_left([n for app in apps for n in app.running], today)
+    left = selectors.working_days_left([n for app in apps for n in app.running], today)
     rows = [
         {
             "app": app,
@@ -829,8 +731,8 @@ def publicity_notice_print(request):
         raise Http404
     village = None
     if request.GET.get("village"):
-        village = get_object_or_404(visible_villages(user), pk=_int(request.GET["village"]) or 0)
-    notices = list(_running_notices(user, village=village, level=level))
+        village = selectors.visible_village(user=user, pk=_int(request.GET["village"]) or 0)
+    notices = list(selectors.running_notices(user=user, village=village, level=level))
     unit = village or user.unit
     days = sorted({n.working_days for n in notices})
     return render(

@@ -9,7 +9,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -20,7 +20,7 @@ from core.exceptions import ApplicationError, NotPermitted
 from core.pages import place_error
 
 from .. import selectors
-from ..models import BorrowerEvent, Extension, InsurancePolicy, Loan
+from ..models import BorrowerEvent, InsurancePolicy, Loan
 from ..permissions import require_servicer
 from ..purposes import Purpose
 from ..services import changes
@@ -30,7 +30,7 @@ DATE_INPUT = forms.DateInput(attrs={"type": "date"})
 
 
 def _loan(request, pk) -> Loan:
-    return get_object_or_404(selectors.loan_list(user=request.user).select_related("branch__parent"), pk=pk)
+    return selectors.loan_get(user=request.user, pk=pk)
 
 
 def _run(form: forms.Form, action):
@@ -89,7 +89,7 @@ def extension_request(request, pk):
             "entrusted loans and blacklisted households cannot be extended."
         ),
         status=status,
-        extensions=loan.extensions.select_related("requested_by", "decided_by"),
+        extensions=selectors.extension_list(loan=loan),
     )
 
 
@@ -122,9 +122,7 @@ def extension_queue(request):
 def extension_decide(request, pk):
     if not _can_decide(request.user):
         raise PermissionDenied
-    extension = get_object_or_404(
-        Extension.objects.filter(loan__in=selectors.loan_list(user=request.user).values("pk")), pk=pk
-    )
+    extension = selectors.extension_get(user=request.user, pk=pk)
     if request.method != "POST":
         return redirect("loans:change_extension_queue")
     form = ExtensionDecideForm(request.POST)
@@ -277,7 +275,7 @@ def borrower_event(request, pk):
         form,
         title=_("Record a death or disability"),
         status=status,
-        events=BorrowerEvent.objects.filter(member__household=loan.household).select_related("member"),
+        events=selectors.borrower_events(household=loan.household),
     )
 
 
@@ -305,7 +303,7 @@ def insurance(request, pk):
         if policy is not None:
             messages.success(request, _("The insurance policy was recorded."))
             return redirect("loans:change_insurance", pk=loan.pk)
-    policies = loan.insurance_policies.prefetch_related("payouts").order_by("starts_on", "id")
+    policies = selectors.insurance_policies(loan=loan)
     return render(
         request,
         "loans/change_insurance.html",
@@ -322,10 +320,7 @@ class PayoutForm(forms.Form):
 
 @login_required
 def insurance_payout(request, policy_pk):
-    policy = get_object_or_404(
-        InsurancePolicy.objects.filter(loan__in=selectors.loan_list(user=request.user).values("pk")),
-        pk=policy_pk,
-    )
+    policy = selectors.insurance_policy_get(user=request.user, pk=policy_pk)
     require_servicer(request.user, page=True)
     form = PayoutForm(request.POST or None, initial={"paid_on": timezone.localdate()})
     status = 200

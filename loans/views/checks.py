@@ -12,7 +12,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -22,8 +22,9 @@ from core import uploads
 from core.exceptions import ApplicationError, NotPermitted
 from core.pages import place_error
 
+from .. import selectors
 from ..forms import MultipleImageField
-from ..models import CheckPhoto, Classification, PostLoanCheck
+from ..models import Classification
 from ..services import checks
 
 PAGE_SIZE = 50
@@ -92,7 +93,7 @@ def checks_due(request):
 
 @login_required
 def check_record(request, pk):
-    check = get_object_or_404(checks.check_list(user=request.user), pk=pk)
+    check = selectors.check_get(user=request.user, pk=pk)
     if not checks.can_record_checks(request.user):
         raise PermissionDenied
     loan = check.loan
@@ -142,10 +143,7 @@ def check_record(request, pk):
 def check_photo(request, pk, photo_pk):
     """A photo of a check, to those who may see the loan. Served by the loan's scope, not as
     public media: it shows a family's home and project."""
-    check = get_object_or_404(
-        PostLoanCheck.objects.filter(pk__in=checks.check_list(user=request.user).values("pk")), pk=pk
-    )
-    photo = get_object_or_404(CheckPhoto, pk=photo_pk, post_loan_check=check)
+    photo = selectors.check_photo_get(user=request.user, pk=pk, photo_pk=photo_pk)
     try:
         handle = photo.image.open("rb")
     except (FileNotFoundError, ValueError):

@@ -14,9 +14,8 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
-from django.db.models import Prefetch, Q
 from django.http import HttpResponse, HttpResponseRedirect
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
@@ -33,17 +32,9 @@ from policies.models import PolicyProfile
 from .. import interest, selectors
 from ..classification import BUCKETS, bucket_for
 from ..models import (
-    BorrowerEvent,
     Classification,
-    ClassificationChange,
     Extension,
-    InsurancePayout,
-    InsurancePolicy,
     Loan,
-    LoanApplication,
-    PostLoanCheck,
-    Repayment,
-    Settlement,
 )
 from ..permissions import can_service
 from ..services import changes, import_rows
@@ -93,25 +84,19 @@ def _bucket_label(bucket) -> str:
     return _("%(low)d-%(high)d days") % {"low": bucket.low, "high": bucket.high}
 
 
-def filter_loans(qs, criteria: dict):
-    if q := (criteria.get("q") or "").strip():
-        qs = qs.filter(Q(contract_no__icontains=q) | Q(borrower__name__icontains=q))
-    if state := criteria.get("state"):
-        qs = qs.filter(state=state)
-    if classification := criteria.get("classification"):
-        qs = qs.filter(classification=classification)
-    if bucket := criteria.get("bucket"):
-        qs = qs.filter(BUCKET_BY_BOOK_KEY[bucket].q())
-    if village := criteria.get("village"):
-        qs = qs.filter(household__village=village)
-    return qs
-
-
 @login_required
 def book_list(request):
     filters = LoanFilterForm(request.GET or None, user=request.user)
     criteria = filters.cleaned_data if filters.is_bound and filters.is_valid() else {}
-    qs = filter_loans(selectors.loan_list(user=request.user), criteria)
+    bucket = criteria.get("bucket")
+    qs = selectors.loan_search(
+        user=request.user,
+        q=criteria.get("q") or "",
+        state=criteria.get("state") or "",
+        classification=criteria.get("classification") or "",
+        bucket=BUCKET_BY_BOOK_KEY[bucket] if bucket else None,
+        village=criteria.get("village"),
+    )
     page_obj = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     for loan in page_obj.object_list:
         loan.bucket, loan.dpd_tag = _days_past_due_tag(loan.days_past_due)
@@ -200,59 +185,10 @@ def _actions(user, loan: Loan, extensions) -> dict:
 @login_required
 def book_detail(request, pk):
     # Every list on the page is one query, whatever the length of the loan's history: each
-    # reverse relation is prefetched here (never queried from the template), and nested lists
+    # reverse relation is prefetched (never queried from the template), and nested lists
     # (payouts, the chain) are fetched once and grouped in Python, so even an empty list costs
     # the same single query as a long one.
-    qs = (
-        selectors.loan_list(user=request.user)
-        .select_related(
-            "original_loan",
-            "disbursed_by",
-            "application",
-            "household__village__parent__parent",
-            "branch__parent",
-        )
-        .prefetch_related(
-            Prefetch(
-                "settlements",
-                queryset=Settlement.objects.select_related("recorded_by", "reviewed_by").order_by(
-                    "period_start", "id"
-                ),
-            ),
-            Prefetch(
-                "repayments",
-                queryset=Repayment.objects.select_related("recorded_by").order_by("paid_on", "id"),
-            ),
-            Prefetch(
-                "classification_changes",
-                queryset=ClassificationChange.objects.select_related("by").order_by("at", "id"),
-            ),
-            Prefetch(
-                "checks", queryset=PostLoanCheck.objects.select_related("officer").order_by("due_on", "id")
-            ),
-            Prefetch(
-                "extensions",
-                queryset=Extension.objects.select_related("requested_by", "decided_by").order_by(
-                    "requested_on", "id"
-                ),
-            ),
-            Prefetch(
-                "follow_up_applications",
-                queryset=LoanApplication.objects.select_related("loan", "created_by").order_by(
-                    "created_at", "id"
-                ),
-            ),
-            Prefetch(
-                "insurance_policies",
-                queryset=InsurancePolicy.objects.select_related("recorded_by").order_by("starts_on", "id"),
-            ),
-            Prefetch(
-                "borrower__events",
-                queryset=BorrowerEvent.objects.select_related("recorded_by").order_by("occurred_on", "id"),
-            ),
-        )
-    )
-    loan = get_object_or_404(qs, pk=pk)
+    loan = selectors.loan_history(loan=selectors.loan_detail(user=request.user, pk=pk))
     settlements = loan.settlements.all()
     repayments = loan.repayments.all()
     extensions = loan.extensions.all()
@@ -263,17 +199,11 @@ def book_detail(request, pk):
         "principal_repaid": sum((r.principal for r in repayments), 0),
     }
 
-    # The chain (DOMAIN §6): the first loan and every loan continuing it (or this one), one query.
-    root_id = loan.original_loan_id or loan.pk
-    chain = list(
-        Loan.objects.filter(Q(pk=root_id) | Q(original_loan_id=root_id) | Q(original_loan_id=loan.pk))
-        .only("pk", "contract_no", "disbursed_on", "maturity_on", "amount", "state", "original_loan_id")
-        .order_by("disbursed_on", "id")
-    )
+    chain = selectors.loan_chain(loan=loan)
 
     policies = list(loan.insurance_policies.all())
     payouts: dict[int, list] = {p.pk: [] for p in policies}
-    for payout in InsurancePayout.objects.filter(policy__loan=loan).order_by("paid_on", "id"):
+    for payout in selectors.insurance_payouts(loan=loan):
         payouts[payout.policy_id].append(payout)
     for policy in policies:
         policy.payout_list = payouts[policy.pk]

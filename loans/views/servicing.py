@@ -15,7 +15,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
@@ -42,7 +42,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _loan(request, pk) -> Loan:
-    return get_object_or_404(selectors.loan_list(user=request.user), pk=pk)
+    return selectors.loan_get(user=request.user, pk=pk)
 
 
 def _loan_url(loan: Loan) -> str:
@@ -292,7 +292,7 @@ def settlement_manual(request, pk):
                 if settlement.needs_review:
                     messages.warning(request, _flag_message(settlement))
                 return redirect(_loan_url(loan))
-    settlements = loan.settlements.select_related("recorded_by").order_by("period_start")
+    settlements = selectors.settlement_list(loan=loan)
     return render(
         request,
         "loans/servicing_settlement_form.html",
@@ -323,12 +323,7 @@ class SettlementConfirmForm(forms.Form):
 
 @login_required
 def settlement_confirm(request, pk):
-    settlement = get_object_or_404(
-        Settlement.objects.filter(loan__in=selectors.loan_list(user=request.user)).select_related(
-            "loan__borrower", "recorded_by", "reviewed_by"
-        ),
-        pk=pk,
-    )
+    settlement = selectors.settlement_get(user=request.user, pk=pk)
     require_servicer(request.user, page=True)
     loan = settlement.loan
     form = SettlementConfirmForm(request.POST or None)
@@ -397,7 +392,7 @@ def repayment_create(request, pk):
     return render(
         request,
         "loans/servicing_repayment_form.html",
-        {"loan": loan, "form": form, "repayments": loan.repayments.select_related("recorded_by")},
+        {"loan": loan, "form": form, "repayments": selectors.repayment_list(loan=loan)},
         status=status,
     )
 
@@ -410,9 +405,7 @@ def overdue_list(request):
     bucket = request.GET.get("bucket", "")
     if bucket not in servicing.BUCKET_BY_KEY:
         bucket = ""
-    qs = servicing.overdue_list(user=request.user, bucket=bucket).select_related(
-        "household__village__parent", "borrower", "branch"
-    )
+    qs = selectors.overdue_loans(user=request.user, bucket=bucket)
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     counts = servicing.overdue_bucket_counts(user=request.user)
     return render(
