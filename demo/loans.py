@@ -26,7 +26,7 @@ from loans.models import (
     Loan,
     PostLoanCheck,
 )
-from loans.services import changes, import_rows, servicing, settlement_list
+from loans.services import borrowers, changes, import_rows, servicing, settlement_list
 from loans.services import imports as loan_imports
 from loans.services.checks import check_record, check_schedule_ensure
 from loans.services.servicing import overdue_refresh
@@ -463,7 +463,7 @@ class SeedLoans:
                 (
                     self.at(self.days.back(self.last_working, 3), 15),
                     0,
-                    lambda loan=loan: changes.loan_mark_malicious_default(
+                    lambda loan=loan: borrowers.loan_mark_malicious_default(
                         acting_user=users["county"], loan=loan, reason=MALICIOUS_REASON
                     ),
                 )
@@ -473,7 +473,7 @@ class SeedLoans:
             officer_of = self.officers[loan.branch_id]
 
             def policy(loan=loan, holder=holder, officer_of=officer_of):
-                holder["policy"] = changes.insurance_policy_add(
+                holder["policy"] = borrowers.insurance_policy_add(
                     acting_user=officer_of,
                     loan=loan,
                     kind=InsurancePolicy.Kind.ACCIDENT,
@@ -486,7 +486,7 @@ class SeedLoans:
                 )
 
             def death(loan=loan, officer_of=officer_of):
-                changes.borrower_event_record(
+                borrowers.borrower_event_record(
                     acting_user=officer_of,
                     member=loan.borrower,
                     kind=BorrowerEvent.Kind.DEATH,
@@ -495,7 +495,7 @@ class SeedLoans:
                 )
 
             def payout(holder=holder, officer_of=officer_of):
-                changes.insurance_payout_record(
+                borrowers.insurance_payout_record(
                     acting_user=officer_of,
                     policy=holder["policy"],
                     amount=DEATH_PAYOUT,

@@ -1,6 +1,6 @@
 """Pages for changes after disbursement: extension request and decision, renewal and additional
 loan applications, malicious default, borrower events and insurance. The rules are in
-changes.py; these views handle the forms and the answer. A loan outside the user's area is a
+changes.py and borrowers.py; these views handle the forms and the answer. A loan outside the user's area is a
 404, a role that may not act a 403."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from .. import selectors
 from ..models import BorrowerEvent, InsurancePolicy, Loan
 from ..permissions import require_servicer
 from ..purposes import Purpose
-from ..services import changes
+from ..services import borrowers, changes
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
 DATE_INPUT = forms.DateInput(attrs={"type": "date"})
@@ -227,7 +227,7 @@ def malicious_default(request, pk):
     status = 200
     if request.method == "POST":
         entry, status = _run(
-            form, lambda d: changes.loan_mark_malicious_default(acting_user=request.user, loan=loan, **d)
+            form, lambda d: borrowers.loan_mark_malicious_default(acting_user=request.user, loan=loan, **d)
         )
         if entry is not None:
             messages.success(request, _("The household was put on the blacklist."))
@@ -265,7 +265,7 @@ def borrower_event(request, pk):
     )
     status = 200
     if request.method == "POST":
-        event, status = _run(form, lambda d: changes.borrower_event_record(acting_user=request.user, **d))
+        event, status = _run(form, lambda d: borrowers.borrower_event_record(acting_user=request.user, **d))
         if event is not None:
             messages.success(request, _("The event was recorded."))
             return redirect("loans:change_insurance", pk=loan.pk)
@@ -298,7 +298,7 @@ def insurance(request, pk):
     status = 200
     if request.method == "POST":
         policy, status = _run(
-            form, lambda d: changes.insurance_policy_add(acting_user=request.user, loan=loan, **d)
+            form, lambda d: borrowers.insurance_policy_add(acting_user=request.user, loan=loan, **d)
         )
         if policy is not None:
             messages.success(request, _("The insurance policy was recorded."))
@@ -326,7 +326,7 @@ def insurance_payout(request, policy_pk):
     status = 200
     if request.method == "POST":
         payout, status = _run(
-            form, lambda d: changes.insurance_payout_record(acting_user=request.user, policy=policy, **d)
+            form, lambda d: borrowers.insurance_payout_record(acting_user=request.user, policy=policy, **d)
         )
         if payout is not None:
             messages.success(request, _("The insurance payout was recorded."))
@@ -370,7 +370,7 @@ def account(request, pk):
     status = 200
     if request.method == "POST":
         result, status = _run(
-            form, lambda d: changes.loan_account_set(acting_user=request.user, loan=loan, **d)
+            form, lambda d: borrowers.loan_account_set(acting_user=request.user, loan=loan, **d)
         )
         if result is not None:
             messages.success(request, _("The account was recorded."))

@@ -21,7 +21,7 @@ from loans.models import (
     Loan,
     LoanApplication,
 )
-from loans.services import changes
+from loans.services import borrowers, changes
 from loans.workflow import State
 from policies.models import PolicyProfile
 from tests.factories import HouseholdFactory, UserFactory
@@ -259,7 +259,7 @@ def test_blacklisted_household_gets_no_renewal(world, loan):
 
 def test_blacklisted_after_start_stops_the_renewal_in_the_workflow(world, loan, drive):
     app = start_renewal(world, loan)
-    changes.loan_mark_malicious_default(acting_user=world.officer, loan=loan, reason="拒不还款，转移财产")
+    borrowers.loan_mark_malicious_default(acting_user=world.officer, loan=loan, reason="拒不还款，转移财产")
     with pytest.raises(ApplicationError) as e:
         drive(app, State.VILLAGE_REVIEW)
     assert "credit_record" in rules(e.value)
@@ -313,7 +313,7 @@ def test_additional_loan_above_the_household_cap(world, loan, drive):
 
 
 def test_malicious_default_blacklists_and_blocks_new_applications(world, loan, new_application, drive):
-    entry = changes.loan_mark_malicious_default(acting_user=world.officer, loan=loan, reason="恶意逃债")
+    entry = borrowers.loan_mark_malicious_default(acting_user=world.officer, loan=loan, reason="恶意逃债")
     assert (entry.household, entry.added_by, entry.reason) == (loan.household, world.officer, "恶意逃债")
     assert AuditEvent.objects.filter(action="loan.malicious_default", object_id=str(loan.pk)).exists()
     app = new_application(amount=Decimal("10000.00"))
@@ -321,14 +321,14 @@ def test_malicious_default_blacklists_and_blocks_new_applications(world, loan, n
         drive(app, State.VILLAGE_REVIEW)
     assert "credit_record" in rules(e.value)
     with pytest.raises(ConflictError):
-        changes.loan_mark_malicious_default(acting_user=world.officer, loan=loan, reason="再次")
+        borrowers.loan_mark_malicious_default(acting_user=world.officer, loan=loan, reason="再次")
 
 
 def test_malicious_default_needs_a_keeper_and_a_reason(world, loan):
     with pytest.raises(NotPermitted):
-        changes.loan_mark_malicious_default(acting_user=world.cadre, loan=loan, reason="x")
+        borrowers.loan_mark_malicious_default(acting_user=world.cadre, loan=loan, reason="x")
     with pytest.raises(ApplicationError) as e:
-        changes.loan_mark_malicious_default(acting_user=world.officer, loan=loan, reason=" ")
+        borrowers.loan_mark_malicious_default(acting_user=world.officer, loan=loan, reason=" ")
     assert (e.value.code, e.value.field) == ("invalid", "reason")
     assert not BlacklistEntry.objects.exists()
 
@@ -347,23 +347,23 @@ def add_policy(world, loan, **kw):
         fiscal_paid=True,
     )
     values.update(kw)
-    return changes.insurance_policy_add(acting_user=world.officer, loan=loan, **values)
+    return borrowers.insurance_policy_add(acting_user=world.officer, loan=loan, **values)
 
 
 def test_insurance_payouts_never_exceed_the_loan(world, loan):
     policy = add_policy(world, loan)
     pay = dict(acting_user=world.officer, policy=policy, paid_on=D(2025, 6, 1), reason="借款人意外身故")
-    changes.insurance_payout_record(amount=Decimal("20000.00"), **pay)
+    borrowers.insurance_payout_record(amount=Decimal("20000.00"), **pay)
     with pytest.raises(ApplicationError) as e:
-        changes.insurance_payout_record(amount=Decimal("10000.01"), **pay)
+        borrowers.insurance_payout_record(amount=Decimal("10000.01"), **pay)
     assert rules(e.value) == {"payout_within_loan"}
-    changes.insurance_payout_record(amount=Decimal("10000.00"), **pay)
+    borrowers.insurance_payout_record(amount=Decimal("10000.00"), **pay)
     for bad in ("0", "-1", "1.001"):
         with pytest.raises(ApplicationError) as e:
-            changes.insurance_payout_record(amount=Decimal(bad), **pay)
+            borrowers.insurance_payout_record(amount=Decimal(bad), **pay)
         assert (e.value.code, e.value.field) == ("invalid", "amount")
     with pytest.raises(ApplicationError) as e:
-        changes.insurance_payout_record(amount=Decimal("1"), **{**pay, "paid_on": D(2023, 1, 1)})
+        borrowers.insurance_payout_record(amount=Decimal("1"), **{**pay, "paid_on": D(2023, 1, 1)})
     assert (e.value.code, e.value.field) == ("invalid", "paid_on")
 
 
@@ -375,7 +375,7 @@ def test_insurance_policy_rules(world, loan):
         add_policy(world, loan, policy_no="PA-002", ends_on=D(2024, 1, 10))
     assert (e.value.code, e.value.field) == ("invalid", "ends_on")
     with pytest.raises(NotPermitted):
-        changes.insurance_policy_add(
+        borrowers.insurance_policy_add(
             acting_user=world.cadre,
             loan=loan,
             kind="accident",
@@ -389,16 +389,16 @@ def test_insurance_policy_rules(world, loan):
 
 def test_borrower_event_once_and_not_in_the_future(world, loan):
     member = loan.borrower
-    event = changes.borrower_event_record(
+    event = borrowers.borrower_event_record(
         acting_user=world.officer, member=member, kind="death", occurred_on=D(2025, 5, 1), note="因病去世"
     )
     assert BorrowerEvent.objects.get() == event
     with pytest.raises(ConflictError):
-        changes.borrower_event_record(
+        borrowers.borrower_event_record(
             acting_user=world.officer, member=member, kind="death", occurred_on=D(2025, 5, 1)
         )
     with pytest.raises(ApplicationError) as e:
-        changes.borrower_event_record(
+        borrowers.borrower_event_record(
             acting_user=world.officer,
             member=member,
             kind="disability",
@@ -407,7 +407,7 @@ def test_borrower_event_once_and_not_in_the_future(world, loan):
     assert (e.value.code, e.value.field) == ("invalid", "occurred_on")
     other = HouseholdFactory(village=world.vz).members.get()
     with pytest.raises(NotPermitted):
-        changes.borrower_event_record(
+        borrowers.borrower_event_record(
             acting_user=world.officer, member=other, kind="death", occurred_on=D(2025, 1, 1)
         )
 

@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from core.exceptions import ApplicationError, NotPermitted
 from core.models import AuditEvent
-from loans.services import changes
+from loans.services import borrowers
 from tests.factories import HouseholdFactory, LoanFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -26,7 +26,7 @@ def loan(world):
 
 
 def test_officer_records_the_account_with_a_reason(world, loan):
-    changes.loan_account_set(
+    borrowers.loan_account_set(
         acting_user=world.officer, loan=loan, account_no=" 6230 5201 0000 0000 001 ", reason="借款人银行卡"
     )
     loan.refresh_from_db()
@@ -49,7 +49,7 @@ def test_officer_records_the_account_with_a_reason(world, loan):
 )
 def test_bad_input_is_refused_and_nothing_changes(world, loan, account_no, reason, field):
     with pytest.raises(ApplicationError) as refused:
-        changes.loan_account_set(acting_user=world.officer, loan=loan, account_no=account_no, reason=reason)
+        borrowers.loan_account_set(acting_user=world.officer, loan=loan, account_no=account_no, reason=reason)
     assert (refused.value.code, refused.value.field) == ("invalid", field)
     loan.refresh_from_db()
     assert loan.account_no == ""
@@ -58,10 +58,10 @@ def test_bad_input_is_refused_and_nothing_changes(world, loan, account_no, reaso
 
 def test_only_servicers_of_the_area(world, loan):
     with pytest.raises(NotPermitted):
-        changes.loan_account_set(acting_user=world.cadre, loan=loan, account_no="6230", reason="x")
+        borrowers.loan_account_set(acting_user=world.cadre, loan=loan, account_no="6230", reason="x")
     other = UserFactory(username="officer-br2", unit=world.br2, roles=["loan_officer"])
     with pytest.raises(NotPermitted):
-        changes.loan_account_set(acting_user=other, loan=loan, account_no="6230", reason="x")
+        borrowers.loan_account_set(acting_user=other, loan=loan, account_no="6230", reason="x")
 
 
 def test_page(world, loan, client_as):
@@ -81,10 +81,10 @@ def test_page(world, loan, client_as):
 def test_only_digits_make_an_account(world, loan, text):
     """Full-width digits are digits (stored as ASCII); a formula, a word or a sign is refused."""
     if text == "６２３０５２０１":
-        changes.loan_account_set(acting_user=world.officer, loan=loan, account_no=text, reason="银行卡")
+        borrowers.loan_account_set(acting_user=world.officer, loan=loan, account_no=text, reason="银行卡")
         loan.refresh_from_db()
         assert loan.account_no == "62305201"
         return
     with pytest.raises(ApplicationError) as refused:
-        changes.loan_account_set(acting_user=world.officer, loan=loan, account_no=text, reason="银行卡")
+        borrowers.loan_account_set(acting_user=world.officer, loan=loan, account_no=text, reason="银行卡")
     assert (refused.value.code, refused.value.field) == ("invalid", "account_no")
