@@ -22,10 +22,12 @@ field; only assigning it afterwards is not.
 The overnight ageing (servicing.overdue_refresh) takes `overdue` and `cure` set-based, with a
 queryset update and its history rows written in bulk; it does not call these methods."""
 
-from django.core.exceptions import PermissionDenied
-from django_fsm import can_proceed, has_transition_perm, transition
+from functools import partial
+
+from django_fsm import transition
 
 from accounts.models import Role
+from core import fsm
 
 from .permissions import can_service
 
@@ -86,6 +88,12 @@ class LoanLifecycle:
         pass
 
 
+def _history(loan, name: str, from_state: str, by, *, reason: str = "") -> None:
+    loan.state_changes.create(
+        transition=name, from_state=from_state, to_state=loan.state, by=by, reason=reason
+    )
+
+
 def take(loan, name: str, acting_user, reason: str = "", *, system: bool = False) -> str:
     """Take transition `name` on a locked loan and write its history row; the caller saves the
     loan. Returns the old state.
@@ -93,17 +101,7 @@ def take(loan, name: str, acting_user, reason: str = "", *, system: bool = False
     The services refuse the wrong state or role first, with their own messages and codes; these
     refusals are the backstop should a step ever be taken outside them: the wrong state raises
     django-fsm's TransitionNotAllowed (409 `transition_not_allowed`, core/api.py), the wrong role
-    Django's PermissionDenied (403)."""
-    method = getattr(loan, name)
-    if not system and can_proceed(method) and not has_transition_perm(method, acting_user):
-        raise PermissionDenied
-    from_state = loan.state
-    method()  # raises TransitionNotAllowed from a state the step does not leave
-    loan.state_changes.create(
-        transition=name,
-        from_state=from_state,
-        to_state=loan.state,
-        by=None if system else acting_user,
-        reason=reason,
+    Django's PermissionDenied (403), core/fsm.py's defaults."""
+    return fsm.take(
+        loan, name, acting_user, system=system, save=False, record=partial(_history, reason=reason)
     )
-    return from_state

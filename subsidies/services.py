@@ -14,9 +14,9 @@ from django.db.models import Count, Q, Sum
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django_fsm import can_proceed, has_transition_perm
 
 from accounts.models import OrgUnit, Role
+from core import fsm
 from core.audit import audit
 from core.exceptions import ApplicationError, ConflictError, NotPermitted, rule_failed
 from core.models import Notice
@@ -45,14 +45,10 @@ def previous_quarter(year: int, quarter: int) -> tuple[int, int]:
     return (year, quarter - 1) if quarter > 1 else (year - 1, 4)
 
 
-def _lock(batch: SubsidyBatch, *, no_key: bool = False) -> SubsidyBatch:
-    """Re-read the batch under a row lock. A second request for the same batch waits here until
-    the first commits, then sees the new state and is refused (409)."""
-    return (
-        SubsidyBatch.objects.select_for_update(of=("self",), no_key=no_key)
-        .select_related("county")
-        .get(pk=batch.pk)
-    )
+def _lock(batch: SubsidyBatch) -> SubsidyBatch:
+    """Re-read the batch under a row lock (core/fsm.py): a second request for the same batch
+    waits until the first commits, then sees the new state and is refused (409)."""
+    return fsm.lock(batch, related=("county",))
 
 
 class TransitionNotAllowed(ConflictError):
@@ -68,51 +64,49 @@ class TransitionNotAllowed(ConflictError):
         )
 
 
+def _denied(batch: SubsidyBatch, name: str, acting_user) -> NotPermitted:
+    if name == "approve" and acting_user.pk in (batch.computed_by_id, batch.reviewed_by_id):
+        message = (
+            _("Four-eyes rule: the batch was computed by you, so someone else must approve it.")
+            if acting_user.pk == batch.computed_by_id
+            else _("Four-eyes rule: you reviewed the batch, so someone else must approve it.")
+        )
+        return NotPermitted(
+            message,
+            "four_eyes",
+            {"rules": [{"rule": "four_eyes", "message": str(message), "source": SOURCE}]},
+        )
+    return NotPermitted(_("Only the finance staff of the batch's county may take this step."))
+
+
 def _guard(batch: SubsidyBatch, name: str, acting_user, *, system=False) -> None:
     """Refuse transition `name` from the wrong state (409) or to the wrong person (403)."""
-    method = getattr(batch, name)
-    if not can_proceed(method):
-        raise TransitionNotAllowed(batch, name)
-    if not system and not has_transition_perm(method, acting_user):
-        if name == "approve" and acting_user.pk in (batch.computed_by_id, batch.reviewed_by_id):
-            message = (
-                _("Four-eyes rule: the batch was computed by you, so someone else must approve it.")
-                if acting_user.pk == batch.computed_by_id
-                else _("Four-eyes rule: you reviewed the batch, so someone else must approve it.")
-            )
-            raise NotPermitted(
-                message,
-                "four_eyes",
-                {"rules": [{"rule": "four_eyes", "message": str(message), "source": SOURCE}]},
-            )
-        raise NotPermitted(_("Only the finance staff of the batch's county may take this step."))
+    fsm.guard(batch, name, acting_user, system=system, not_allowed=TransitionNotAllowed, denied=_denied)
 
 
 def _take(
     batch: SubsidyBatch, name: str, acting_user, *, reason: str = "", data: dict | None = None, system=False
 ):
-    """Take transition `name` on a locked batch and record it."""
-    _guard(batch, name, acting_user, system=system)
-    method = getattr(batch, name)
-    from_state = batch.state
-    method()
-    batch.save()
-    audit(
-        actor=None if system else acting_user,
-        action=f"subsidy_batch.{name}",
-        obj=batch,
-        reason=reason,
-        data={"from": from_state, "to": batch.state, **(data or {})},
-    )
+    """Take transition `name` on a locked batch and record it (an audit record)."""
 
-
-def _require_reason(reason: str, field: str = "reason") -> str:
-    reason = (reason or "").strip()
-    if not reason:
-        raise ApplicationError(
-            _("Give the reason."), "invalid", {"fields": {field: [_("Give the reason.")]}}, field=field
+    def record(batch: SubsidyBatch, name: str, from_state: str, by) -> None:
+        audit(
+            actor=by,
+            action=f"subsidy_batch.{name}",
+            obj=batch,
+            reason=reason,
+            data={"from": from_state, "to": batch.state, **(data or {})},
         )
-    return reason
+
+    fsm.take(
+        batch,
+        name,
+        acting_user,
+        system=system,
+        record=record,
+        not_allowed=TransitionNotAllowed,
+        denied=_denied,
+    )
 
 
 # ---- create ------------------------------------------------------------------------------------
@@ -321,8 +315,13 @@ def batch_finish_if_done(*, batch_id: int) -> bool:
     move the batch to computed. Any number of workers may call this at once: the row lock lets one
     at a time in, and only the first to see every chunk done finishes the batch."""
     with transaction.atomic():
-        batch = SubsidyBatch.objects.select_for_update(of=("self",), no_key=True).filter(pk=batch_id).first()
-        if batch is None or batch.state != State.COMPUTING:
+        # FOR NO KEY UPDATE: the chunks writing their lines hold the batch FOR KEY SHARE
+        # (compute.lock_batch_sql), which this lock neither waits for nor makes wait.
+        try:
+            batch = fsm.lock(SubsidyBatch(pk=batch_id), no_key=True)
+        except SubsidyBatch.DoesNotExist:
+            return False
+        if batch.state != State.COMPUTING:
             return False
         chunks = BatchChunk.objects.filter(batch=batch, run=batch.run).aggregate(
             loans=Sum("loans", filter=Q(done=True)), pending=Count("pk", filter=Q(done=False))
@@ -399,7 +398,7 @@ def batch_review(*, acting_user, batch: SubsidyBatch, comment: str = "") -> Subs
 
 def batch_send_back(*, acting_user, batch: SubsidyBatch, reason: str) -> SubsidyBatch:
     """A reviewer or approver finds a problem: back to computed, so it can be recomputed."""
-    reason = _require_reason(reason)
+    reason = fsm.require_reason(reason, "reason")
     with transaction.atomic():
         batch = _lock(batch)
         batch.reviewed_by = batch.approved_by = None
@@ -455,7 +454,7 @@ def batch_pay(
 def batch_cancel(*, acting_user, batch: SubsidyBatch, reason: str) -> SubsidyBatch:
     """Cancel before payment: the lines stay for the record but let go of their settlements,
     which the next batch considers again."""
-    reason = _require_reason(reason)
+    reason = fsm.require_reason(reason, "reason")
     with transaction.atomic():
         batch = _lock(batch)
         batch.cancelled_by = acting_user

@@ -11,10 +11,10 @@ from dateutil.relativedelta import relativedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django_fsm import can_proceed, has_transition_perm
+from django_fsm import can_proceed
 
 from accounts.models import OrgUnit, Role
-from core import uploads
+from core import fsm, uploads
 from core.audit import audit
 from core.exceptions import ApplicationError, ConflictError, NotPermitted, rule_failed
 from households.models import Household, Member
@@ -47,55 +47,51 @@ def _today() -> datetime.date:
     return timezone.localdate()
 
 
+# Joined when an application is locked: the rules and the permissions read them.
+_RELATED = ("household__village__parent__parent", "borrower", "branch__parent")
+
+
 def _lock(application: LoanApplication) -> LoanApplication:
-    """Re-read the application under a row lock. A second request for the same application
-    waits here until the first commits, then sees the new state and is refused (409)."""
-    return (
-        LoanApplication.objects.select_for_update(of=("self",))
-        .select_related("household__village__parent__parent", "borrower", "branch__parent")
-        .get(pk=application.pk)
-    )
+    """Re-read the application under a row lock (core/fsm.py): a second request for the same
+    application waits until the first commits, then sees the new state and is refused (409)."""
+    return fsm.lock(application, related=_RELATED)
+
+
+def _denied(app: LoanApplication, name: str, user) -> NotPermitted:
+    return NotPermitted(_("Your role or unit may not take this step on this application."))
 
 
 def _guard(app: LoanApplication, name: str, acting_user, *, system: bool = False) -> None:
     """Refuse transition `name` from the wrong state (409) or to the wrong role or unit (403).
     Services call this first, before judging any rule, so the answer to someone who may not
     take the step never depends on, nor reveals, the household's eligibility or the form."""
-    method = getattr(app, name)
-    if not can_proceed(method):
-        raise TransitionNotAllowed(app, name)
-    if not system and not has_transition_perm(method, acting_user):
-        raise NotPermitted(_("Your role or unit may not take this step on this application."))
+    fsm.guard(app, name, acting_user, system=system, not_allowed=TransitionNotAllowed, denied=_denied)
 
 
 def _take(app: LoanApplication, name: str, acting_user, comment: str = "", *, system: bool = False) -> str:
-    """Take transition `name` on a locked application and record it. Returns the old state."""
-    _guard(app, name, acting_user, system=system)
-    method = getattr(app, name)
-    from_state = app.state
-    method()
-    app.save()
-    ApplicationHistory.objects.create(
-        application=app,
-        transition=name,
-        from_state=from_state,
-        to_state=app.state,
-        by=acting_user if not system else None,
-        comment=comment,
-    )
-    audit(
-        actor=acting_user if not system else None,
-        action=f"application.{name}",
-        obj=app,
-        reason=comment,
-        data={"from": from_state, "to": app.state},
-    )
-    return from_state
+    """Take transition `name` on a locked application and record it: its history row and an
+    audit record. Returns the old state."""
 
+    def record(app: LoanApplication, name: str, from_state: str, by) -> None:
+        ApplicationHistory.objects.create(
+            application=app,
+            transition=name,
+            from_state=from_state,
+            to_state=app.state,
+            by=by,
+            comment=comment,
+        )
+        audit(
+            actor=by,
+            action=f"application.{name}",
+            obj=app,
+            reason=comment,
+            data={"from": from_state, "to": app.state},
+        )
 
-def _require_reason(reason: str, field: str = "comment") -> None:
-    if not (reason or "").strip():
-        raise ApplicationError(_("Give the reason."), "invalid", field=field)
+    return fsm.take(
+        app, name, acting_user, system=system, record=record, not_allowed=TransitionNotAllowed, denied=_denied
+    )
 
 
 def branch_for(household: Household) -> OrgUnit | None:
@@ -176,7 +172,7 @@ def _reasoned_step(name: str, *, acting_user, application, comment: str, final: 
     refusal also keeps the reason on the application."""
     app = _lock(application)
     _guard(app, name, acting_user)
-    _require_reason(comment)
+    fsm.require_reason(comment, "comment")
     if final:
         app.decision_reason = comment
     _take(app, name, acting_user, comment)
@@ -261,7 +257,7 @@ def objection_lodge(*, acting_user, application, text: str, objector: str = "") 
     """An objection during publicity suspends the application and returns it to village review."""
     app = _lock(application)
     _guard(app, "object", acting_user)
-    _require_reason(text, "text")
+    fsm.require_reason(text, "text")
     level = _objection_level(acting_user)
     notice = app.notices.filter(status=PublicityNotice.Status.RUNNING, level=level).first()
     _take(app, "object", acting_user, text)
@@ -325,7 +321,7 @@ def application_accept(
     """Bank acceptance with the pre-loan investigation (受理, 贷前调查)."""
     app = _lock(application)
     _guard(app, "accept", acting_user)
-    _require_reason(findings, "findings")
+    fsm.require_reason(findings, "findings")
     investigated_on = investigated_on or _today()
     if investigated_on > _today() or (app.submitted_on and investigated_on < app.submitted_on):
         raise ApplicationError(

@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Role
+from core import fsm
 from core.audit import audit
 from core.exceptions import ApplicationError, ConflictError, NotPermitted
 from households import selectors as household_selectors
@@ -78,11 +79,7 @@ def _refuse(failures: list[dict], field: str | None = None) -> None:
 def _lock_loan(loan: Loan) -> Loan:
     """The loan under a row lock: two changes to one loan at once take turns, and the second
     sees what the first did (an extension already requested, a loan already renewed)."""
-    return (
-        Loan.objects.select_for_update(of=("self",))
-        .select_related("household__village__parent__parent", "borrower", "branch__parent")
-        .get(pk=loan.pk)
-    )
+    return fsm.lock(loan, related=("household__village__parent__parent", "borrower", "branch__parent"))
 
 
 def _require_in_scope(user, loan: Loan) -> None:
