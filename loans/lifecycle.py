@@ -7,21 +7,25 @@ loan with its other figures and does the side effects (audit, settlement date...
 Kept apart from workflow.py because that module is the application's machine; a loan is a
 different record with its own states, and both are mixed into their model in models.py.
 
-    (creation) ─ disburse ─▶ active ⇄ overdue          (overdue / cure: the overnight ageing)
+    (creation) ─ disburse | import ─▶ active ⇄ overdue   (overdue / cure: the overnight ageing)
+    (creation) ─ import ─▶ settled                     (the bank's books show nothing outstanding)
     active, overdue, extended ─ extend ─▶ extended
     active, overdue, extended ─ settle | replace ─▶ settled
     active, overdue, extended ─ compensate ─▶ compensated
     active, overdue, extended ─ write_off ─▶ written_off
     compensated, written_off ─ recover ─▶ settled
 
-`disburse` is the creation itself, not a method: services.application_disburse creates the loan
-active, and the import of the bank's books (loan_imports.py) creates it active, or settled when
-the bank's list shows nothing outstanding. Creating a loan with a state is allowed on a protected
-field; only assigning it afterwards is not.
+`disburse` and `import` are the creation itself, not methods: services/applications.py's
+application_disburse creates the loan active, and the import of the bank's books
+(services/imports.py) creates it active, or settled when the bank's list shows nothing
+outstanding. Creating a loan with a state is allowed on a protected field; only assigning it
+afterwards is not. `begin` writes their history row, so every loan's history starts with how it
+began.
 
 The overnight ageing (servicing.overdue_refresh) takes `overdue` and `cure` set-based, with a
 queryset update and its history rows written in bulk; it does not call these methods."""
 
+from collections.abc import Iterable
 from functools import partial
 
 from django_fsm import transition
@@ -105,3 +109,20 @@ def take(loan, name: str, acting_user, reason: str = "", *, system: bool = False
     return fsm.take(
         loan, name, acting_user, system=system, save=False, record=partial(_history, reason=reason)
     )
+
+
+def begin(loans: Iterable, name: str, acting_user, reason: str = "") -> None:
+    """Write the first history row of loans just created, saying how each began: `disburse` at
+    the application's disbursement (whose own transition checked the role), or `import` from the
+    bank's books. A loan has no state before it exists, so the row's from_state is blank; its
+    to_state is the state the loan was created in. A whole import's rows go in bulk."""
+    # models.py imports this module (LoanLifecycle), so its model is imported here.
+    from .models import LoanStateChange
+
+    rows = [
+        LoanStateChange(
+            loan=loan, transition=name, from_state="", to_state=loan.state, by=acting_user, reason=reason
+        )
+        for loan in loans
+    ]
+    LoanStateChange.objects.bulk_create(rows, batch_size=500)

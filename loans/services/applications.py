@@ -21,7 +21,7 @@ from households.models import Household, Member
 from policies.models import Rate
 from policies.selectors import add_working_days, contract_rate_for, county_of, lpr_stale_on, profile_for
 
-from .. import eligibility
+from .. import eligibility, lifecycle
 from ..accounts import normalise_account_no
 from ..exceptions import TransitionNotAllowed
 from ..models import ApplicationHistory, InvestigationPhoto, Loan, LoanApplication, Objection, PublicityNotice
@@ -521,6 +521,7 @@ def application_disburse(
         raise ConflictError(
             _("This contract or receipt number is already used by another loan."), "duplicate_number"
         ) from None
+    lifecycle.begin([loan], "disburse", acting_user, comment)
     data = {
         "amount": str(loan.amount),
         "contract_no": loan.contract_no,

@@ -28,6 +28,7 @@ from households.models import Household, Member
 from policies.exceptions import PolicyProfileMissing, RateMissing
 from policies.selectors import contract_rate_for, profile_for, rate_kind_for
 
+from .. import lifecycle
 from ..eligibility import SOURCES
 from ..models import Loan, UseMode
 from .import_rows import COLUMNS, LoanImportPreview, LoanRow, column_error, read_file
@@ -420,6 +421,7 @@ def import_loans(*, acting_user, file, filename: str) -> int:
             )
         ]
         raise LoanImportRejected(preview) from None
+    lifecycle.begin(created, "import", acting_user)
     audit(
         actor=acting_user,
         action="loan.import",
