@@ -9,6 +9,7 @@ from .models import (
     InvestigationPhoto,
     Loan,
     LoanApplication,
+    LoanStateChange,
     Objection,
     PublicityNotice,
 )
@@ -46,6 +47,11 @@ class ReadOnlyInline(admin.TabularInline):
 class HistoryInline(ReadOnlyInline):
     model = ApplicationHistory
     fields = ("at", "transition", "from_state", "to_state", "by", "comment")
+
+
+class StateChangeInline(ReadOnlyInline):
+    model = LoanStateChange
+    fields = ("at", "transition", "from_state", "to_state", "by", "reason")
 
 
 class NoticeInline(ReadOnlyInline):
@@ -106,6 +112,8 @@ class LoanAdmin(ReadOnlyAdmin):
     search_fields = ("contract_no", "receipt_no", "household__registration_no", "borrower__name")
     list_select_related = ("household", "borrower", "branch")
     date_hierarchy = "disbursed_on"
+    # The loan's history, from how it began (disburse or import) to its last step (lifecycle.py).
+    inlines = [StateChangeInline]
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in self.model._meta.fields]
@@ -132,6 +140,14 @@ class ApplicationHistoryAdmin(ReadOnlyAdmin):
     list_filter = ("transition", "to_state")
     search_fields = ("application__household__registration_no", "comment")
     list_select_related = ("application__household", "by")
+
+
+@admin.register(LoanStateChange)
+class LoanStateChangeAdmin(ReadOnlyAdmin):
+    list_display = ("loan", "transition", "from_state", "to_state", "by", "at")
+    list_filter = ("transition", "to_state")
+    search_fields = ("loan__contract_no", "loan__household__registration_no", "reason")
+    list_select_related = ("loan", "by")
 
 
 @admin.register(InvestigationPhoto)

@@ -1,14 +1,16 @@
 """Every loan's history (LoanStateChange) starts with how the loan began: `disburse` when an
 approved application is disbursed, `import` when the bank's books are imported, from no state
-(a blank from_state) to the state the loan was created in (loans/lifecycle.py `begin`)."""
+(a blank from_state) to the state the loan was created in (loans/lifecycle.py `begin`). The
+history is shown read-only in the Django admin."""
 
 import pytest
+from django.urls import reverse
 
 from loans.models import Loan, LoanStateChange
 from loans.services import applications
 from loans.services.imports import import_loans
 from loans.workflow import State
-from tests.factories import HouseholdFactory, MemberFactory
+from tests.factories import HouseholdFactory, MemberFactory, UserFactory
 from tests.loans.test_changes import start_renewal
 from tests.loans.test_loan_import import csv_file, row
 from tests.loans.test_settlements import make_loan
@@ -68,3 +70,16 @@ def test_a_refused_disbursement_leaves_no_history(world, new_application, drive)
             acting_user=world.officer, application=app, contract_no="HT-9002", receipt_no="JJ-9002"
         )
     assert not LoanStateChange.objects.exclude(loan=taken).exists()
+
+
+def test_the_admin_shows_the_history_read_only(world, client_as, household):
+    loan = make_loan(household, world)
+    loan.state_changes.create(transition="import", from_state="", to_state=S.ACTIVE, by=world.officer)
+    client = client_as(UserFactory(username="root", is_superuser=True, is_staff=True))
+    page = client.get(reverse("admin:loans_loan_change", args=[loan.pk])).content.decode()
+    # The inline lists the row (the officer who took the step) and offers no way to change it.
+    assert 'id="state_changes-0"' in page and world.officer.name in page
+    assert 'name="_save"' not in page and 'id="state_changes-empty"' not in page
+    listing = client.get(reverse("admin:loans_loanstatechange_changelist"))
+    assert listing.status_code == 200 and loan.contract_no in listing.content.decode()
+    assert client.get(reverse("admin:loans_loanstatechange_add")).status_code == 403
