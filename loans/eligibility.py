@@ -5,32 +5,27 @@ approved amount and term) and at disbursement. The borrower's age is judged on t
 date (the day it was submitted) at every one of those steps, whatever day the step is taken.
 
 A report lists every rule, passed or not, so the API and the pages can show the whole picture;
-`require_eligible` raises one ApplicationError naming all failed rules at once."""
+`require_eligible` raises one ApplicationError naming all failed rules at once. What the rules
+read (the case, the household's load) is loaded in eligibility_facts.py; the report and the
+refusal it becomes are eligibility_report.py."""
 
 from __future__ import annotations
 
 import datetime
 from collections.abc import Callable
-from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from types import SimpleNamespace
 
 from dateutil.relativedelta import relativedelta
-from django.db.models import DecimalField, Exists, OuterRef, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
-from core.exceptions import ApplicationError
-from households import selectors as household_selectors
-from households.models import CreditRating, Household, Member
+from households.models import Household, Member
 from policies.models import PolicyProfile
-from policies.selectors import county_of, profile_for
 
-from .models import Loan, LoanApplication, UseMode
+from .eligibility_facts import ZERO, Case, application_date, load_case
+from .eligibility_report import EligibilityReport, RuleResult, raise_for
+from .models import LoanApplication, UseMode
 from .purposes import FORBIDDEN, PRODUCTIVE, Purpose
-from .workflow import IN_FLIGHT_STATES, State
-
-ZERO = Decimal("0.00")
 
 # Stable rule codes and the texts they come from (DOMAIN §3; the seed's parts and articles).
 SOURCES = {
@@ -54,82 +49,8 @@ SOURCES = {
 INDIRECT_SOURCE = "P2 §4(4)2; P2 §4(6)"
 
 
-@dataclass(frozen=True)
-class RuleResult:
-    rule: str
-    passed: bool
-    message: str
-    source: str
-    # The form field the message belongs next to on a page.
-    field: str | None = None
-
-
-@dataclass(frozen=True)
-class EligibilityReport:
-    results: list[RuleResult]
-
-    @property
-    def eligible(self) -> bool:
-        return all(r.passed for r in self.results)
-
-    @property
-    def failures(self) -> list[RuleResult]:
-        return [r for r in self.results if not r.passed]
-
-
-@dataclass(frozen=True)
-class HouseholdLoad:
-    """What the household already draws on, counted against both its credit line and the
-    household cap (DOMAIN §3 "amount"; P1 art.10, art.25)."""
-
-    outstanding: Decimal  # its open loans' outstanding principal
-    applied: Decimal  # its other in-flight applications, at the approved amount where approved
-    other_member_busy: bool  # another member has an open loan or an application in flight
-
-    @property
-    def total(self) -> Decimal:
-        return self.outstanding + self.applied
-
-
-@dataclass(frozen=True)
-class _Case:
-    """Everything the checks read, loaded once in a fixed number of queries."""
-
-    household: Household
-    borrower: Member
-    amount: Decimal | None
-    term_months: int
-    purpose_category: str
-    on_date: datetime.date  # the day of the action: the profile, the rating, the use-mode cutoff
-    applied_on: datetime.date  # the application date: the borrower's age (DOMAIN §3)
-    use_mode: str
-    capacity_attested: bool
-    bank_account_no: str
-    entity_attested: bool
-    county_id: int
-    profile: PolicyProfile
-    rating: CreditRating | None  # the one in force on on_date, whatever its grade
-    blacklisted: bool
-    load: HouseholdLoad
-
-    @property
-    def household_total(self) -> Decimal:
-        return self.load.total
-
-
 def _yuan(value: Decimal) -> str:
     return f"{value:,.2f}"
-
-
-def _money(value) -> Decimal | None:
-    """The amount as a Decimal; None when it is not a number (the amount rules then fail)."""
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        amount = Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        return None
-    return amount if amount.is_finite() else None
 
 
 # ---- the checks ------------------------------------------------------------------------------
@@ -137,7 +58,7 @@ def _money(value) -> Decimal | None:
 # person reads the application form in: who, their rating, the money, the purpose, the record.
 
 
-def _registered_poor(c: _Case):
+def _registered_poor(c: Case):
     if c.borrower.household_id != c.household.pk:
         return False, _("The borrower is not a member of this household."), "borrower"
     if c.household.is_monitored:
@@ -160,7 +81,7 @@ def _registered_poor(c: _Case):
     return False, _("The household is not a registered poor household."), "household"
 
 
-def _in_lending_county(c: _Case):
+def _in_lending_county(c: Case):
     # True by construction (the profile is looked up by the household's county); kept as a rule so
     # the report states it and a future cross-county profile lookup cannot skip it silently.
     if c.profile.county_id == c.county_id:
@@ -168,7 +89,7 @@ def _in_lending_county(c: _Case):
     return False, _("The household does not live in the county whose policy applies."), "household"
 
 
-def _valid_rating(c: _Case):
+def _valid_rating(c: Case):
     if c.rating is None:
         return (
             False,
@@ -191,11 +112,11 @@ def _valid_rating(c: _Case):
     )
 
 
-def _age(c: _Case) -> int:
+def _age(c: Case) -> int:
     return c.borrower.age_on(c.applied_on)
 
 
-def _age_range(c: _Case):
+def _age_range(c: Case):
     age, low, high = _age(c), c.profile.age_min, c.profile.age_max
     params = {"age": age, "date": c.applied_on, "min": low, "max": high}
     if low <= age <= high:
@@ -232,7 +153,7 @@ def _longest_term(start: datetime.date, last_day: datetime.date) -> int:
     return months
 
 
-def _age_plus_term(c: _Case):
+def _age_plus_term(c: Case):
     limit = c.profile.age_plus_term_max
     if limit is None:
         return True, _("This county sets no limit on age plus term."), "term_months"
@@ -285,7 +206,7 @@ def _age_plus_term(c: _Case):
     )
 
 
-def _capacity(c: _Case):
+def _capacity(c: Case):
     if not c.capacity_attested:
         return (
             False,
@@ -301,7 +222,7 @@ def _capacity(c: _Case):
     return True, _("Full civil capacity and labour or business capacity confirmed."), "capacity_attested"
 
 
-def _amount_range(c: _Case):
+def _amount_range(c: Case):
     limit = c.profile.amount_max
     if c.amount is None:
         return False, _("Enter the amount in yuan."), "amount"
@@ -313,7 +234,7 @@ def _amount_range(c: _Case):
     return True, _("%(amount)s yuan is within the limit of %(limit)s yuan per loan.") % params, "amount"
 
 
-def _credit_line(c: _Case):
+def _credit_line(c: Case):
     if c.rating is None or not c.rating.is_valid_on(c.on_date):
         return False, _("Without a valid rating the household has no credit line."), "amount"
     if c.amount is None:
@@ -353,7 +274,7 @@ def _credit_line(c: _Case):
     )
 
 
-def _amount_cap_household(c: _Case):
+def _amount_cap_household(c: Case):
     limit = c.profile.household_total_max
     current = c.household_total
     headroom = max(limit - current, ZERO)
@@ -386,7 +307,7 @@ def _amount_cap_household(c: _Case):
     )
 
 
-def _term_range(c: _Case):
+def _term_range(c: Case):
     params = {"term": c.term_months, "min": c.profile.term_min_months, "max": c.profile.term_max_months}
     if c.profile.term_min_months <= c.term_months <= c.profile.term_max_months:
         return True, _("%(term)d months is within %(min)d to %(max)d months.") % params, "term_months"
@@ -397,7 +318,7 @@ def _term_range(c: _Case):
     )
 
 
-def _productive_purpose(c: _Case):
+def _productive_purpose(c: Case):
     code = c.purpose_category
     if code not in Purpose.values:
         return (
@@ -421,7 +342,7 @@ def _productive_purpose(c: _Case):
     )
 
 
-def _forbidden_purpose(c: _Case):
+def _forbidden_purpose(c: Case):
     if c.purpose_category in FORBIDDEN:
         return (
             False,
@@ -435,7 +356,7 @@ def _forbidden_purpose(c: _Case):
     return True, _("The purpose is not a forbidden one."), "purpose_category"
 
 
-def _credit_record(c: _Case):
+def _credit_record(c: Case):
     if c.blacklisted:
         return (
             False,
@@ -445,7 +366,7 @@ def _credit_record(c: _Case):
     return True, _("The household is not on the blacklist."), "household"
 
 
-def _one_borrower(c: _Case):
+def _one_borrower(c: Case):
     if c.load.other_member_busy:
         return (
             False,
@@ -458,13 +379,13 @@ def _one_borrower(c: _Case):
     return True, _("No other member of the household borrows."), "borrower"
 
 
-def _bank_account(c: _Case):
+def _bank_account(c: Case):
     if (c.bank_account_no or "").strip():
         return True, _("The account at the lending bank is given."), "bank_account_no"
     return False, _("Enter the borrower's account at the lending bank."), "bank_account_no"
 
 
-def _use_mode(c: _Case):
+def _use_mode(c: Case):
     mode = c.use_mode
     if mode == UseMode.SELF:
         return True, _("The household borrows, uses and repays the loan itself."), "use_mode"
@@ -506,7 +427,7 @@ def _use_mode(c: _Case):
     return False, _("Unknown use mode “%(mode)s”.") % {"mode": mode}, "use_mode"
 
 
-Check = Callable[[_Case], tuple[bool, str, str | None]]
+Check = Callable[[Case], tuple[bool, str, str | None]]
 
 RULES: tuple[tuple[str, Check], ...] = (
     ("registered_poor", _registered_poor),
@@ -529,77 +450,13 @@ RULES: tuple[tuple[str, Check], ...] = (
 RULE_CODES = tuple(code for code, _check in RULES)
 
 
-def _source(code: str, case: _Case) -> str:
+def _source(code: str, case: Case) -> str:
     if code == "use_mode" and case.use_mode == UseMode.INDIRECT:
         return INDIRECT_SOURCE
     return SOURCES[code]
 
 
-# ---- loading ---------------------------------------------------------------------------------
-
-
-def household_load(
-    *, household: Household, borrower: Member | None = None, application: LoanApplication | None = None
-) -> HouseholdLoad:
-    """What the household already draws on: its open loans' outstanding and the amounts of its
-    other in-flight applications, and whether a member other than `borrower` borrows (False
-    when no borrower is given). One query whatever its history. The eligibility rules and the
-    application form's figures both read it here, so they cannot disagree."""
-    money = DecimalField(max_digits=14, decimal_places=2)
-    loans = Loan.objects.filter(household=OuterRef("pk"), state__in=Loan.OPEN_STATES)
-    applications = LoanApplication.objects.filter(household=OuterRef("pk"), state__in=IN_FLIGHT_STATES)
-    if application is not None and application.pk is not None:
-        # The application being judged is not its own competitor, nor is the loan it became.
-        applications = applications.exclude(pk=application.pk)
-        loans = loans.exclude(application_id=application.pk)
-    if (
-        application is not None
-        and application.kind == LoanApplication.Kind.RENEWAL
-        and application.related_loan_id is not None
-    ):
-        # A renewal replaces the loan it renews (closed at disbursement), so that loan's
-        # outstanding is not counted twice against the household's line and cap (P1 art.25-26).
-        loans = loans.exclude(pk=application.related_loan_id)
-    loans_total = loans.order_by().values("household").annotate(total=Sum("outstanding")).values("total")
-    # An approved application will be lent at its approved amount, not the amount asked for.
-    applied_total = (
-        applications.order_by()
-        .values("household")
-        .annotate(total=Sum(Coalesce("approved_amount", "amount")))
-        .values("total")
-    )
-    if borrower is not None:
-        other_busy = Exists(loans.exclude(borrower_id=borrower.pk)) | Exists(
-            applications.exclude(borrower_id=borrower.pk)
-        )
-    else:
-        other_busy = Value(False)
-    row = (
-        Household.objects.filter(pk=household.pk)
-        .annotate(
-            loans_total=Coalesce(Subquery(loans_total, output_field=money), Value(ZERO), output_field=money),
-            applied_total=Coalesce(
-                Subquery(applied_total, output_field=money), Value(ZERO), output_field=money
-            ),
-            other_busy=other_busy,
-        )
-        .values("loans_total", "applied_total", "other_busy")
-        .get()
-    )
-    return HouseholdLoad(
-        outstanding=row["loans_total"],
-        applied=row["applied_total"],
-        other_member_busy=bool(row["other_busy"]),
-    )
-
-
-def application_date(application: LoanApplication | None, on_date: datetime.date) -> datetime.date:
-    """The date the borrower's age is taken on (DOMAIN §3): the day the application was
-    submitted, kept for every later step; for a pre-check or a draft (one sent back to draft is
-    submitted again, and dated again) it is the day of the check."""
-    if application is not None and application.state != State.DRAFT and application.submitted_on is not None:
-        return application.submitted_on
-    return on_date
+# ---- judging ---------------------------------------------------------------------------------
 
 
 def evaluate(
@@ -627,25 +484,19 @@ def evaluate(
     the same at every step, which is what DOMAIN §3 asks, so it is carried only into errors.
 
     Raises PolicyProfileMissing when the county has no profile in force on that day."""
-    county = county_of(household.village)
-    profile = profile_for(county=county, on_date=on_date)
-    case = _Case(
+    case = load_case(
         household=household,
         borrower=borrower,
-        amount=_money(amount),
-        term_months=int(term_months or 0),
-        purpose_category=str(purpose_category or ""),
+        amount=amount,
+        term_months=term_months,
+        purpose_category=purpose_category,
         on_date=on_date,
-        applied_on=applied_on or on_date,
-        use_mode=str(use_mode or ""),
-        capacity_attested=bool(capacity_attested),
-        bank_account_no=bank_account_no or "",
-        entity_attested=bool(entity_attested),
-        county_id=county.pk,
-        profile=profile,
-        rating=household_selectors.current_rating(household, on_date),
-        blacklisted=household_selectors.active_blacklist_entry(household) is not None,
-        load=household_load(household=household, borrower=borrower, application=application),
+        applied_on=applied_on,
+        use_mode=use_mode,
+        capacity_attested=capacity_attested,
+        bank_account_no=bank_account_no,
+        entity_attested=entity_attested,
+        application=application,
     )
     results = []
     for code, check in RULES:
@@ -664,32 +515,10 @@ def registered_poor_check(
     return RuleResult("registered_poor", passed, str(message), SOURCES["registered_poor"], field)
 
 
-def _raise_for(report: EligibilityReport, stage: str) -> EligibilityReport:
-    failures = report.failures
-    if not failures:
-        return report
-    if len(failures) == 1:
-        message = failures[0].message
-    else:
-        message = _("%(count)d eligibility rules are not met: %(messages)s") % {
-            "count": len(failures),
-            "messages": " ".join(f.message for f in failures),
-        }
-    raise ApplicationError(
-        message,
-        "rule_failed",
-        {
-            "rules": [{"rule": f.rule, "message": f.message, "source": f.source} for f in failures],
-            "stage": stage,
-        },
-        field=failures[0].field,
-    )
-
-
 def require_eligible(**kwargs) -> EligibilityReport:
     """`evaluate`, raising ApplicationError("rule_failed") that lists every failed rule."""
     report = evaluate(**kwargs)
-    return _raise_for(report, kwargs.get("stage", "submission"))
+    return raise_for(report, kwargs.get("stage", "submission"))
 
 
 def _application_kwargs(application: LoanApplication, *, on_date, stage, amount=None, term_months=None):
@@ -728,18 +557,13 @@ def require_application_eligible(
     report = evaluate_application(
         application, on_date=on_date, stage=stage, amount=amount, term_months=term_months
     )
-    return _raise_for(report, stage)
+    return raise_for(report, stage)
 
 
 __all__ = [
     "RULE_CODES",
-    "EligibilityReport",
-    "HouseholdLoad",
-    "RuleResult",
-    "application_date",
     "evaluate",
     "evaluate_application",
-    "household_load",
     "registered_poor_check",
     "require_application_eligible",
     "require_eligible",

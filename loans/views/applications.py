@@ -31,7 +31,7 @@ from households import selectors as household_selectors
 from policies.models import Rate
 from policies.selectors import contract_rate_for, county_of, profile_for, rate_kind_for
 
-from .. import eligibility, selectors
+from .. import eligibility, eligibility_facts, selectors
 from ..forms import (
     AcceptanceForm,
     ApplicationFilterForm,
@@ -274,7 +274,7 @@ def _household_panel(household, application=None) -> dict:
     except ApplicationError as e:
         panel["profile_error"] = e.message
         return panel
-    load = eligibility.household_load(household=household, application=application)
+    load = eligibility_facts.household_load(household=household, application=application)
     cap = profile.household_total_max
     headroom = max(cap - load.total, ZERO)
     line = rating.credit_limit if valid else ZERO
@@ -308,7 +308,7 @@ def _evaluate_data(household, data, application=None):
         term_months=_int(data.get("term_months")) or 0,
         purpose_category=data.get("purpose_category", ""),
         on_date=today,
-        applied_on=eligibility.application_date(application, today),
+        applied_on=eligibility_facts.application_date(application, today),
         use_mode=data.get("use_mode") or UseMode.SELF,
         capacity_attested=bool(data.get("capacity_attested")),
         bank_account_no=data.get("bank_account_no", ""),
