@@ -14,7 +14,9 @@ from core.exceptions import ApplicationError
 from demo.regions import COUNTY_CODE, HOUSEHOLDS_PER_VILLAGE, SEED, TOWNSHIPS
 from households import idnumbers
 from households.models import BlacklistEntry, CreditRating, Household, Member
-from households.services import blacklist_add, household_create, rating_create
+from households.services.blacklist import blacklist_add
+from households.services.households import household_create
+from households.services.ratings import rating_create
 
 # Ages are counted back from a fixed day, not from today, so the ID numbers never change.
 BIRTH_REFERENCE = datetime.date(2025, 1, 1)

@@ -18,10 +18,13 @@ from accounts.scoping import visible_villages
 from core.api import FilterSerializer, IdFilter, parse_filters
 from core.exceptions import NotPermitted
 
-from . import idnumbers, selectors, services
+from . import idnumbers, selectors
 from .apis_blacklist import BlacklistRemovalInputSerializer, BlacklistRemovalRequestSerializer
 from .models import BlacklistEntry, CreditRating, Household, Member
 from .permissions import can_edit_households, can_keep_blacklist, can_see_full_id, rating_branch
+from .services import blacklist as blacklist_services
+from .services import households as household_services
+from .services import ratings as rating_services
 
 # ---------------------------------------------------------------------------------------------
 # Fields and output serializers
@@ -319,7 +322,7 @@ def _detail_data(request, household_pk):
     household = selectors.household_detail(user=request.user, pk=household_pk)
     numbers = {}
     if can_see_full_id(request.user):
-        numbers = services.member_id_numbers_reveal(
+        numbers = household_services.member_id_numbers_reveal(
             acting_user=request.user, members=household.members.all(), via="api"
         )
     return HouseholdSerializer(household, context={"id_numbers": numbers}).data
@@ -350,7 +353,7 @@ class HouseholdListApi(GenericAPIView):
             )
         data = HouseholdInputSerializer(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
-        household = services.household_create(acting_user=request.user, **data.validated_data)
+        household = household_services.household_create(acting_user=request.user, **data.validated_data)
         return Response(_detail_data(request, household.pk), status=status.HTTP_201_CREATED)
 
 
@@ -380,7 +383,9 @@ class HouseholdDetailApi(GenericAPIView):
             )
         data = HouseholdInputSerializer(data=request.data, partial=True, context={"request": request})
         data.is_valid(raise_exception=True)
-        services.household_update(acting_user=request.user, household=household, **data.validated_data)
+        household_services.household_update(
+            acting_user=request.user, household=household, **data.validated_data
+        )
         return Response(_detail_data(request, household.pk))
 
 
@@ -395,11 +400,11 @@ class MemberIdentityCorrectionApi(GenericAPIView):
     def post(self, request, pk, member_pk):
         household = selectors.household_get(user=request.user, pk=pk)
         member = selectors.member_get(household=household, pk=member_pk)
-        if not services.can_correct_identity(request.user):
+        if not household_services.can_correct_identity(request.user):
             raise NotPermitted(_("Only an administrator may correct a member's name or ID number."))
         data = IdentityCorrectionSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        member = services.member_identity_correct(
+        member = household_services.member_identity_correct(
             acting_user=request.user, member=member, **data.validated_data
         )
         return Response(MemberSerializer(member).data)
@@ -424,7 +429,9 @@ class RatingListApi(GenericAPIView):
             raise NotPermitted(_("Only a bank loan officer of a branch may rate households."))
         data = RatingInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        rating = services.rating_create(acting_user=request.user, household=household, **data.validated_data)
+        rating = rating_services.rating_create(
+            acting_user=request.user, household=household, **data.validated_data
+        )
         return Response(RatingSerializer(rating).data, status=status.HTTP_201_CREATED)
 
 
@@ -450,7 +457,7 @@ class BlacklistListApi(GenericAPIView):
             raise NotPermitted(_("Only the county poverty office and bank loan officers keep the blacklist."))
         data = BlacklistInputSerializer(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
-        entry = services.blacklist_add(acting_user=request.user, **data.validated_data)
+        entry = blacklist_services.blacklist_add(acting_user=request.user, **data.validated_data)
         return Response(BlacklistEntrySerializer(entry).data, status=status.HTTP_201_CREATED)
 
 
@@ -481,7 +488,7 @@ class BlacklistDetailApi(GenericAPIView):
             }
         )
         data.is_valid(raise_exception=True)
-        removal = services.blacklist_removal_request(
+        removal = blacklist_services.blacklist_removal_request(
             acting_user=request.user, entry=entry, **data.validated_data
         )
         removal = selectors.blacklist_removal_request(user=request.user, pk=removal.pk)

@@ -13,9 +13,10 @@ from rest_framework.response import Response
 from core.api import FilterSerializer, parse_filters
 from core.exceptions import NotPermitted
 
-from . import selectors, services
+from . import selectors
 from .models import BlacklistRemovalRequest
 from .permissions import can_keep_blacklist
+from .services import blacklist as blacklist_services
 
 STATE_CHOICES = [*BlacklistRemovalRequest.State.values, "all"]
 
@@ -121,7 +122,7 @@ class BlacklistRemovalApproveApi(GenericAPIView):
         require_keeper(request.user)
         data = BlacklistRemovalApproveSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        removal = services.blacklist_removal_approve(
+        removal = blacklist_services.blacklist_removal_approve(
             acting_user=request.user, removal=removal, comment=data.validated_data["comment"]
         )
         removal = selectors.blacklist_removal_request(user=request.user, pk=removal.pk)
@@ -141,7 +142,7 @@ class BlacklistRemovalRejectApi(GenericAPIView):
         require_keeper(request.user)
         data = BlacklistRemovalRejectSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        removal = services.blacklist_removal_reject(
+        removal = blacklist_services.blacklist_removal_reject(
             acting_user=request.user, removal=removal, reason=data.validated_data["reason"]
         )
         removal = selectors.blacklist_removal_request(user=request.user, pk=removal.pk)

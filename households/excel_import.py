@@ -32,7 +32,7 @@ from .excel_reading import (
     no_header,
     read_rows,
 )
-from .services import household_create
+from .services.households import household_create
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,8 @@ from accounts.scoping import visible_villages
 
 from . import idnumbers
 from .models import Household, Member
-from .services import DIMENSIONS, HOUSEHOLD_FIELDS, dimension_label
+from .services.households import HOUSEHOLD_FIELDS
+from .services.ratings import DIMENSIONS, dimension_label
 
 
 class DateInput(forms.DateInput):

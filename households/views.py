@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 from core.exceptions import ApplicationError, NotPermitted
 from policies.selectors import county_of, profile_for
 
-from . import selectors, services
+from . import selectors
 from .forms import (
     HouseholdFilterForm,
     HouseholdForm,
@@ -28,6 +28,9 @@ from .forms import (
 )
 from .models import CreditRating
 from .permissions import can_edit_households, can_keep_blacklist, can_rate, can_see_full_id
+from .services import blacklist as blacklist_services
+from .services import households as household_services
+from .services import ratings as rating_services
 
 PAGE_SIZE = 20
 
@@ -139,7 +142,7 @@ def household_detail(request, pk):
             "blacklist_history": household.blacklist_entries.all(),
             "can_edit": can_edit_households(user),
             "can_see_full_id": can_see_full_id(user),
-            "can_correct_identity": services.can_correct_identity(user),
+            "can_correct_identity": household_services.can_correct_identity(user),
             "can_rate": can_rate(user, household),
             "can_blacklist_add": keeper and entry is None,
             "can_blacklist_remove": keeper and entry is not None,
@@ -196,15 +199,17 @@ def _household_form_page(request, household=None):
         form_ok, members_ok = form.is_valid(), formset.is_valid()
         if form_ok and members_ok:
             members, member_forms = _members_from(formset)
-            fields = {f: form.cleaned_data[f] for f in services.HOUSEHOLD_FIELDS if f in form.cleaned_data}
+            fields = {
+                f: form.cleaned_data[f] for f in household_services.HOUSEHOLD_FIELDS if f in form.cleaned_data
+            }
             try:
                 if household is None:
-                    saved = services.household_create(acting_user=user, members=members, **fields)
+                    saved = household_services.household_create(acting_user=user, members=members, **fields)
                     messages.success(
                         request, _("Household %(no)s was created.") % {"no": saved.registration_no}
                     )
                 else:
-                    saved = services.household_update(
+                    saved = household_services.household_update(
                         acting_user=user, household=household, members=members, **fields
                     )
                     messages.success(
@@ -259,7 +264,9 @@ def member_id_number(request, pk, member_pk):
     household = selectors.household_get(user=request.user, pk=pk)
     member = selectors.member_get(household=household, pk=member_pk)
     _require(can_see_full_id(request.user))
-    numbers = services.member_id_numbers_reveal(acting_user=request.user, members=[member], via="page")
+    numbers = household_services.member_id_numbers_reveal(
+        acting_user=request.user, members=[member], via="page"
+    )
     return render(
         request,
         "households/member_id_number.html",
@@ -272,11 +279,11 @@ def member_correct(request, pk, member_pk):
     """An administrator corrects a member's name or ID number, with a reason (DOMAIN §2)."""
     household = selectors.household_get(user=request.user, pk=pk)
     member = selectors.member_get(household=household, pk=member_pk)
-    _require(services.can_correct_identity(request.user))
+    _require(household_services.can_correct_identity(request.user))
     form = IdentityCorrectionForm(request.POST or None, member=member)
     if request.method == "POST" and form.is_valid():
         try:
-            services.member_identity_correct(
+            household_services.member_identity_correct(
                 acting_user=request.user,
                 member=member,
                 name=form.cleaned_data["name"],
@@ -310,7 +317,7 @@ def member_correct(request, pk, member_pk):
 def _bands_for_preview(profile) -> list[dict]:
     return [
         {"grade": b.grade, "min": b.min_score, "line": f"{b.credit_limit:,.2f}"}
-        for b in services.grade_bands(profile)
+        for b in rating_services.grade_bands(profile)
     ]
 
 
@@ -339,9 +346,9 @@ def household_rate(request, pk):
         return render(request, "households/rate.html", {**context, "profile_error": e.message})
     form = RatingForm(request.POST or None, profile=profile)
     if request.method == "POST" and form.is_valid():
-        scores = {f: form.cleaned_data[f] for f, _max in services.DIMENSIONS}
+        scores = {f: form.cleaned_data[f] for f, _max in rating_services.DIMENSIONS}
         try:
-            rating = services.rating_create(
+            rating = rating_services.rating_create(
                 acting_user=request.user,
                 household=household,
                 valid_from=form.cleaned_data["valid_from"],
@@ -372,7 +379,7 @@ def household_rate(request, pk):
             **context,
             "form": form,
             "profile": profile,
-            "dimension_fields": [form[f] for f, _max in services.DIMENSIONS],
+            "dimension_fields": [form[f] for f, _max in rating_services.DIMENSIONS],
             "other_fields": [form["valid_from"], form["comment"]],
             "bands_text": _bands_text(bands),
             "preview": {
@@ -397,7 +404,7 @@ def blacklist_add(request, pk):
     form = ReasonForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.blacklist_add(
+            blacklist_services.blacklist_add(
                 acting_user=request.user, household=household, reason=form.cleaned_data["reason"]
             )
         except NotPermitted as e:

@@ -15,9 +15,10 @@ from django.views.decorators.http import require_POST
 
 from core.exceptions import ApplicationError, NotPermitted
 
-from . import selectors, services
+from . import selectors
 from .models import BlacklistRemovalRequest
 from .permissions import can_keep_blacklist
+from .services import blacklist as blacklist_services
 from .views import _page, _place_error, _require
 
 STATE_FILTERS = [*BlacklistRemovalRequest.State.values, "all"]
@@ -62,7 +63,7 @@ def removal_request_create(request, pk):
     form = RemovalRequestForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            removal = services.blacklist_removal_request(
+            removal = blacklist_services.blacklist_removal_request(
                 acting_user=request.user, entry=entry, **form.cleaned_data
             )
         except NotPermitted as e:
@@ -87,7 +88,7 @@ def removal_request_create(request, pk):
             "entry": entry,
             "form": form,
             "head": selectors.head_of(household),
-            "unsettled": services.blacklist_unsettled_loans(household),
+            "unsettled": blacklist_services.blacklist_unsettled_loans(household),
         },
     )
 
@@ -128,7 +129,7 @@ def _detail(request, removal, *, approve_form=None, reject_form=None, status=200
             "household": removal.entry.household,
             "may_decide": may_decide,
             "own_request": removal.requested_by_id == user.pk,
-            "unsettled": services.blacklist_unsettled_loans(removal.entry.household),
+            "unsettled": blacklist_services.blacklist_unsettled_loans(removal.entry.household),
             "approve_form": approve_form or DecisionForm(),
             "reject_form": reject_form or RejectForm(),
         },
@@ -149,7 +150,7 @@ def removal_request_approve(request, pk):
     form = DecisionForm(request.POST)
     if form.is_valid():
         try:
-            services.blacklist_removal_approve(
+            blacklist_services.blacklist_removal_approve(
                 acting_user=request.user, removal=removal, comment=form.cleaned_data["comment"]
             )
         except NotPermitted as e:
@@ -174,7 +175,7 @@ def removal_request_reject(request, pk):
     form = RejectForm(request.POST)
     if form.is_valid():
         try:
-            services.blacklist_removal_reject(
+            blacklist_services.blacklist_removal_reject(
                 acting_user=request.user, removal=removal, reason=form.cleaned_data["reason"]
             )
         except NotPermitted as e:

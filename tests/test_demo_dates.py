@@ -41,7 +41,7 @@ from demo import households as seed_households
 from demo import regions as seed_regions
 from demo.management.commands import seed_demo
 from households.models import CreditRating
-from households.services import rating_valid_to
+from households.services.ratings import rating_valid_to
 from loans.models import ApplicationHistory, Loan, LoanApplication, PublicityNotice
 from loans.services import applications as loan_services
 from loans.workflow import State

@@ -19,8 +19,8 @@ from accounts.models import Role
 from core.audit import audit
 from core.exceptions import ApplicationError, ConflictError, NotPermitted
 from households import selectors as household_selectors
-from households import services as household_services
 from households.models import BlacklistEntry, Member
+from households.services.blacklist import blacklist_add
 
 from ..accounts import normalise_account_no
 from ..models import BorrowerEvent, InsurancePayout, InsurancePolicy, Loan
@@ -39,7 +39,7 @@ def loan_mark_malicious_default(*, acting_user, loan: Loan, reason: str) -> Blac
         raise NotPermitted(_("Only the county poverty office and bank loan officers keep the blacklist."))
     _require_in_scope(acting_user, loan)
     reason = _require_text(reason, "reason")
-    entry = household_services.blacklist_add(acting_user=acting_user, household=loan.household, reason=reason)
+    entry = blacklist_add(acting_user=acting_user, household=loan.household, reason=reason)
     audit(
         actor=acting_user,
         action="loan.malicious_default",

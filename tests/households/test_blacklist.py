@@ -6,7 +6,7 @@ from core.exceptions import ApplicationError, ConflictError, NotPermitted
 from core.models import AuditEvent
 from households.models import BlacklistEntry
 from households.selectors import active_blacklist_entry, blacklist_entries
-from households.services import (
+from households.services.blacklist import (
     blacklist_add,
     blacklist_removal_approve,
     blacklist_removal_reject,

@@ -9,7 +9,7 @@ from core.exceptions import ApplicationError, NotPermitted
 from core.models import AuditEvent
 from households import idnumbers
 from households.models import Household, Member
-from households.services import household_create, household_update
+from households.services.households import household_create, household_update
 from tests.factories import HouseholdFactory, MemberFactory, unique_id_number
 
 from .util import counts, member, number_with_check_x

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from households import idnumbers
 from households.models import Member
-from households.services import household_create
+from households.services.households import household_create
 from tests.factories import id_number
 
 from .util import member, number_with_check_x, with_check

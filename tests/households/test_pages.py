@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from households import idnumbers
 from households.models import BlacklistEntry, BlacklistRemovalRequest, CreditRating, Household
-from households.services import blacklist_add, blacklist_removal_request
+from households.services.blacklist import blacklist_add, blacklist_removal_request
 from tests.factories import (
     CreditRatingFactory,
     HouseholdFactory,

@@ -9,7 +9,7 @@ from core.exceptions import ApplicationError, NotPermitted
 from core.models import AuditEvent
 from households.models import CreditRating
 from households.selectors import current_rating
-from households.services import grade_for, rating_create, rating_valid_to
+from households.services.ratings import grade_for, rating_create, rating_valid_to
 from tests.factories import CreditRatingFactory, HouseholdFactory, PolicyProfileFactory
 
 from .util import counts

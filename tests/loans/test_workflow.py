@@ -15,7 +15,7 @@ from accounts.models import Role
 from core.exceptions import ApplicationError, ConflictError, NotPermitted
 from core.models import AuditEvent
 from households.models import CreditRating
-from households.services import blacklist_add
+from households.services.blacklist import blacklist_add
 from loans.exceptions import TransitionNotAllowed
 from loans.models import ApplicationHistory, Loan, LoanApplication, Objection, PublicityNotice
 from loans.services import applications

@@ -10,7 +10,7 @@ from django.urls import reverse
 from accounts.models import Role, User
 from core.exceptions import NotPermitted
 from core.models import AuditEvent
-from households.services import blacklist_add, blacklist_removal_approve, blacklist_removal_request
+from households.services.blacklist import blacklist_add, blacklist_removal_approve, blacklist_removal_request
 from subsidies.models import SubsidyBatch
 from subsidies.services import batch_approve
 from tests.factories import HouseholdFactory, UserFactory

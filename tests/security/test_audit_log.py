@@ -29,8 +29,8 @@ from core import views as core_views
 from core.audit import audit, changes
 from core.middleware import client_address
 from core.models import AuditEvent
-from households import services as household_services
 from households.models import Member
+from households.services import households as household_services
 from tests.factories import HouseholdFactory, LoanFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

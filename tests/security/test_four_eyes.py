@@ -13,7 +13,7 @@ from accounts.models import Role
 from core.exceptions import ConflictError, NotPermitted
 from core.models import AuditEvent
 from households.models import BlacklistEntry, BlacklistRemovalRequest
-from households.services import (
+from households.services.blacklist import (
     blacklist_add,
     blacklist_removal_approve,
     blacklist_removal_reject,

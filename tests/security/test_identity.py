@@ -13,7 +13,7 @@ from core.exceptions import ApplicationError
 from core.models import AuditEvent
 from households import idnumbers
 from households.models import Member
-from households.services import household_update
+from households.services.households import household_update
 from loans.models import Loan, LoanApplication
 from tests.factories import HouseholdFactory, LoanFactory, MemberFactory, UserFactory, unique_id_number
 

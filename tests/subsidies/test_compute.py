@@ -16,8 +16,8 @@ import time_machine
 from django.db import IntegrityError, connection, transaction
 
 from core.exceptions import ApplicationError
-from households import services as household_services
 from households.models import BlacklistEntry, Household
+from households.services import blacklist as household_blacklist
 from loans.models import Loan, Settlement
 from policies.models import PolicyProfile, Rate
 from policies.selectors import LPR_SINCE, rate_kind_for, tenor_for
@@ -268,7 +268,7 @@ def at(*args) -> datetime.datetime:
 def test_blacklisted_household(world, make_loan, settle, compute_now, added_at, removed_at, reason, claimed):
     loan = make_loan()
     settle(loan, Q3_START, Q3_END, interest_due="555.83", paid_on=Q3_END)
-    entry = household_services.blacklist_add(
+    entry = household_blacklist.blacklist_add(
         acting_user=world.county_office, household=loan.household, reason="恶意逃废债务"
     )
     BlacklistEntry.objects.filter(pk=entry.pk).update(added_at=added_at, removed_at=removed_at)
@@ -284,7 +284,7 @@ def test_withheld_while_blacklisted_then_paid_by_the_next_batch(
 ):
     loan = make_loan()
     settlement = settle(loan, Q3_START, Q3_END, interest_due="555.83", paid_on=Q3_END)
-    entry = household_services.blacklist_add(
+    entry = household_blacklist.blacklist_add(
         acting_user=world.county_office, household=loan.household, reason="恶意逃废债务"
     )
     BlacklistEntry.objects.filter(pk=entry.pk).update(added_at=at(2025, 10, 5, 10))
@@ -297,10 +297,10 @@ def test_withheld_while_blacklisted_then_paid_by_the_next_batch(
         False,
     )
 
-    removal = household_services.blacklist_removal_request(
+    removal = household_blacklist.blacklist_removal_request(
         acting_user=world.county_office, entry=entry, basis="exception", reason="已还清"
     )
-    household_services.blacklist_removal_approve(acting_user=world.officer, removal=removal)
+    household_blacklist.blacklist_removal_approve(acting_user=world.officer, removal=removal)
     today_is(monkeypatch, D(2026, 1, 10))
     q4_batch = compute_now(2025, 4)
     # The Q3 settlement, paid in Q3 and no longer withheld: 555.83 as in the full quarter.
