@@ -13,6 +13,7 @@ from django.db.models import Count, F, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core import fsm
 from core.audit import audit
 from core.exceptions import ApplicationError, ConflictError, NotPermitted
 from policies.models import PolicyProfile
@@ -45,7 +46,7 @@ def repayment_record(
     require_servicer(acting_user)
     # The row lock makes two repayments entered at once take turns: the second sees the first's
     # outstanding and cannot repay more than is left.
-    loan = Loan.objects.select_for_update().get(pk=loan.pk)
+    loan = fsm.lock(loan)
     _require_in_scope(acting_user, loan)
     if loan.state not in Loan.OPEN_STATES:
         raise ConflictError(

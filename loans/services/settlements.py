@@ -22,6 +22,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core import fsm
 from core.audit import audit
 from core.exceptions import ApplicationError, ConflictError
 
@@ -151,7 +152,7 @@ def settlement_record_manual(
     formula is stored `needs_review`."""
     require_servicer(acting_user)
     reason = _require_reason(reason)
-    loan = Loan.objects.select_for_update().get(pk=loan.pk)
+    loan = fsm.lock(loan)
     _require_in_scope(acting_user, loan)
     values = dict(
         period_start=period_start,
