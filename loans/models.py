@@ -382,7 +382,8 @@ class Loan(FSMModelMixin, LoanLifecycle, models.Model):
 
 class LoanStateChange(models.Model):
     """One row per step of a loan's lifecycle (lifecycle.py): who, when, from, to and why. The
-    overnight ageing writes its rows in bulk, without a person."""
+    first says how the loan began (disburse or import), from a blank from_state. The overnight
+    ageing writes its rows in bulk, without a person."""
 
     loan = models.ForeignKey(
         Loan, on_delete=models.CASCADE, related_name="state_changes", verbose_name=_("loan")
