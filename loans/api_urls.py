@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .apis import applications, changes, checks, eligibility, imports, servicing
+from .apis import applications, changes, checks, eligibility, imports, loans, servicing
 
 urlpatterns = [
     path("eligibility/", eligibility.EligibilityView.as_view(), name="api-eligibility"),
@@ -24,8 +24,8 @@ urlpatterns = [
         name="api-application-objections",
     ),
     path("applications/<int:pk>/photos/", applications.PhotoListApi.as_view(), name="api-application-photos"),
-    path("loans/", applications.LoanListApi.as_view(), name="api-loan-list"),
-    path("loans/<int:pk>/", applications.LoanDetailApi.as_view(), name="api-loan-detail"),
+    path("loans/", loans.LoanListApi.as_view(), name="api-loan-list"),
+    path("loans/<int:pk>/", loans.LoanDetailApi.as_view(), name="api-loan-detail"),
     path("loan-imports/", imports.LoanImportApi.as_view(), name="api-loan-import"),
     path("settlement-imports/", servicing.SettlementImportApi.as_view(), name="api-settlement-imports"),
     path(

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import applications, changes, checks, loans, servicing
+from .views import applications, bank, changes, checks, loans, publicity, servicing
 
 app_name = "loans"
 
@@ -62,19 +62,19 @@ urlpatterns = [
     path("", applications.application_list, name="application_list"),
     path("new/<int:household_pk>/", applications.application_create, name="application_create"),
     path("eligibility/", applications.eligibility_check, name="eligibility_check"),
-    path("publicity/", applications.publicity_board, name="publicity_board"),
-    path("publicity/notice/", applications.publicity_notice_print, name="publicity_notice_print"),
-    path("acceptance/", applications.acceptance_queue, name="acceptance_queue"),
-    path("approval/", applications.approval_queue, name="approval_queue"),
-    path("disbursement/", applications.disbursement_queue, name="disbursement_queue"),
+    path("publicity/", publicity.publicity_board, name="publicity_board"),
+    path("publicity/notice/", publicity.publicity_notice_print, name="publicity_notice_print"),
+    path("acceptance/", bank.acceptance_queue, name="acceptance_queue"),
+    path("approval/", bank.approval_queue, name="approval_queue"),
+    path("disbursement/", bank.disbursement_queue, name="disbursement_queue"),
     path("<int:pk>/", applications.application_detail, name="application_detail"),
     path("<int:pk>/edit/", applications.application_edit, name="application_edit"),
     path(
         "<int:pk>/transition/<str:name>/", applications.application_transition, name="application_transition"
     ),
-    path("<int:pk>/objection/", applications.objection_create, name="objection_create"),
-    path("<int:pk>/accept/", applications.application_accept, name="application_accept"),
-    path("<int:pk>/approve/", applications.application_approve, name="application_approve"),
-    path("<int:pk>/disburse/", applications.application_disburse, name="application_disburse"),
+    path("<int:pk>/objection/", publicity.objection_create, name="objection_create"),
+    path("<int:pk>/accept/", bank.application_accept, name="application_accept"),
+    path("<int:pk>/approve/", bank.application_approve, name="application_approve"),
+    path("<int:pk>/disburse/", bank.application_disburse, name="application_disburse"),
     path("<int:pk>/photos/<int:photo_pk>/", applications.investigation_photo, name="investigation_photo"),
 ]

@@ -1,7 +1,8 @@
-"""REST API for loan applications and loans (API.md). Serializers only check the shape of the
-input (the 400 `invalid` answers) and format the output; every step is a service in applications.py,
-which owns the rules, the roles, the row lock and the history row. Scope comes from the
-selectors: an application outside the user's area answers 404 on every route."""
+"""REST API for loan applications (API.md; the loans themselves are in loans.py). Serializers only
+check the shape of the input (the 400 `invalid` answers) and format the output; every step is a
+service in applications.py, which owns the rules, the roles, the row lock and the history row.
+Scope comes from the selectors: an application outside the user's area answers 404 on every
+route."""
 
 from __future__ import annotations
 
@@ -27,8 +28,6 @@ from ..models import (
     LoanApplication,
     Objection,
     PublicityNotice,
-    Repayment,
-    Settlement,
     UseMode,
 )
 from ..purposes import Purpose
@@ -36,9 +35,6 @@ from ..services import applications
 from ..workflow import STEP_LABELS, State
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
-
-# What a client shows on the button for each step. `object` is listed too: a publicity runner
-# may take it, through `objections/` or `transitions/object/`.
 
 
 # ---------------------------------------------------------------------------------------------
@@ -189,108 +185,6 @@ class TransitionSerializer(serializers.Serializer):
     target_display = serializers.CharField()
 
 
-class LoanSerializer(serializers.ModelSerializer):
-    household_registration_no = serializers.CharField(source="household.registration_no", read_only=True)
-    borrower_name = serializers.CharField(source="borrower.name", read_only=True)
-    branch_name = serializers.CharField(source="branch.name", read_only=True)
-    state_display = serializers.CharField(source="get_state_display", read_only=True)
-
-    class Meta:
-        model = Loan
-        fields = [
-            "id",
-            "application",
-            "contract_no",
-            "receipt_no",
-            "account_no",
-            "household",
-            "household_registration_no",
-            "borrower",
-            "borrower_name",
-            "branch",
-            "branch_name",
-            "amount",
-            "rate",
-            "rate_basis",
-            "term_months",
-            "disbursed_on",
-            "maturity_on",
-            "outstanding",
-            "classification",
-            "days_past_due",
-            "state",
-            "state_display",
-            "purpose_category",
-            "use_mode",
-        ]
-        read_only_fields = fields
-
-
-class SettlementSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = Settlement
-        fields = [
-            "id",
-            "period_start",
-            "period_end",
-            "principal",
-            "rate",
-            "interest_due",
-            "interest_paid",
-            "penalty_paid",
-            "paid_on",
-            "source",
-        ]
-        read_only_fields = fields
-
-
-class RepaymentSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = Repayment
-        fields = ["id", "paid_on", "principal", "outstanding_after"]
-        read_only_fields = fields
-
-
-class LoanDetailSerializer(LoanSerializer):
-    """The loan with its latest settlements and repayments (newest first) and totals over all."""
-
-    original_loan_contract_no = serializers.CharField(
-        source="original_loan.contract_no", read_only=True, default=None, allow_null=True
-    )
-    settlements = SettlementSerializer(source="recent_settlements", many=True, read_only=True)
-    repayments = RepaymentSerializer(source="recent_repayments", many=True, read_only=True)
-    settlement_totals = serializers.SerializerMethodField()
-    repayment_totals = serializers.SerializerMethodField()
-
-    class Meta(LoanSerializer.Meta):
-        fields = [
-            *LoanSerializer.Meta.fields,
-            "imported",
-            "entity_name",
-            "settled_on",
-            "original_loan",
-            "original_loan_contract_no",
-            "settlement_totals",
-            "settlements",
-            "repayment_totals",
-            "repayments",
-        ]
-        read_only_fields = fields
-
-    def get_settlement_totals(self, loan) -> dict:
-        zero = "0.00"
-        return {
-            "count": loan.settlement_count or 0,
-            "interest_due": str(loan.settlement_interest_due or zero),
-            "interest_paid": str(loan.settlement_interest_paid or zero),
-            "penalty_paid": str(loan.settlement_penalty_paid or zero),
-            "last_paid_on": loan.settlement_last_paid_on,
-        }
-
-    def get_repayment_totals(self, loan) -> dict:
-        return {"count": loan.repayment_count or 0, "principal": str(loan.repayment_principal or "0.00")}
-
-
 # ---------------------------------------------------------------------------------------------
 # Input serializers (shape only)
 # ---------------------------------------------------------------------------------------------
@@ -341,11 +235,6 @@ class ApplicationUpdateSerializer(ApplicationInputSerializer):
 
 class ApplicationFilterSerializer(FilterSerializer):
     state = serializers.ChoiceField(choices=State.choices, required=False, allow_blank=True)
-    household = IdFilter()
-
-
-class LoanFilterSerializer(FilterSerializer):
-    state = serializers.ChoiceField(choices=Loan.State.choices, required=False, allow_blank=True)
     household = IdFilter()
 
 
@@ -621,26 +510,3 @@ class PhotoListApi(GenericAPIView):
         return Response(
             PhotoSerializer(photo, context={"request": request}).data, status=status.HTTP_201_CREATED
         )
-
-
-class LoanListApi(GenericAPIView):
-    """Disbursed loans of households in the user's area, newest first (read-only here)."""
-
-    serializer_class = LoanSerializer
-
-    @extend_schema(parameters=[LoanFilterSerializer], responses=LoanSerializer(many=True))
-    def get(self, request):
-        filters = parse_filters(LoanFilterSerializer, request)
-        qs = selectors.loan_list(
-            user=request.user, state=filters.get("state"), household=filters.get("household")
-        )
-        page = self.paginate_queryset(qs)
-        return self.get_paginated_response(LoanSerializer(page, many=True).data)
-
-
-class LoanDetailApi(GenericAPIView):
-    serializer_class = LoanDetailSerializer
-
-    def get(self, request, pk):
-        loan = selectors.loan_detail(user=request.user, pk=pk)
-        return Response(LoanDetailSerializer(loan).data)

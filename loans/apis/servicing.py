@@ -18,7 +18,7 @@ from .. import selectors
 from ..models import Repayment
 from ..permissions import require_servicer
 from ..services import servicing, settlement_list, settlements
-from .applications import LoanSerializer, SettlementSerializer
+from .loans import LoanSerializer, SettlementSerializer
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
 

@@ -2,7 +2,7 @@
 
 from django import template
 
-from ..views.applications import can_apply_for
+from ..views.application_parts import can_apply_for
 
 register = template.Library()
 

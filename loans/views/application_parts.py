@@ -1,0 +1,294 @@
+"""What the application pages are built from: the rule list with its sources, a service's
+refusal put next to its field or in the rule list, the gate before a step, the step buttons this
+user may press now, and the summary at the top of every step page."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
+from django_fsm import can_proceed
+
+from accounts.models import Role
+from core.exceptions import ApplicationError
+from core.pages import place_error, shows
+
+from .. import eligibility, selectors
+from ..forms import (
+    CommentForm,
+)
+from ..models import LoanApplication
+from ..workflow import STEP_LABELS, State
+
+PAGE_SIZE = 20
+
+# What each step is called on its button, and what the page says once it is done.
+STEP_DONE = {
+    "submit": gettext_lazy("The application was submitted for village review."),
+    "send_back": gettext_lazy("The application was sent back to draft for changes."),
+    "village_approve": gettext_lazy("Village review passed; the publicity notices are up."),
+    "village_reject": gettext_lazy("The application was rejected."),
+    "withdraw": gettext_lazy("The application was withdrawn."),
+    "decline": gettext_lazy("The bank declined the application."),
+    "reject": gettext_lazy("The application was rejected."),
+    "return_to_officer": gettext_lazy("The application was returned to the loan officer."),
+}
+# Steps taken with a comment only, through the generic endpoint; the others have their own forms.
+SIMPLE_STEPS = frozenset(STEP_DONE)
+REASON_STEPS = frozenset(
+    {"send_back", "village_reject", "withdraw", "decline", "reject", "return_to_officer"}
+)
+DANGER_STEPS = frozenset({"village_reject", "withdraw", "decline", "reject", "object"})
+# The reason box says what the reason is for: two refusals on one page must not look alike.
+REASON_LABELS = {
+    "send_back": gettext_lazy("What must be changed"),
+    "village_reject": gettext_lazy("Reason for rejection"),
+    "withdraw": gettext_lazy("Reason for withdrawal"),
+    "decline": gettext_lazy("Reason for declining"),
+    "reject": gettext_lazy("Reason for rejection"),
+    "return_to_officer": gettext_lazy("What the officer must add or correct"),
+}
+FORM_STEPS = {
+    "object": "loans:objection_create",
+    "accept": "loans:application_accept",
+    "approve": "loans:application_approve",
+    "disburse": "loans:application_disburse",
+}
+
+# People read the rule's name before its message (DOMAIN §3).
+RULE_NAMES = {
+    "registered_poor": gettext_lazy("Registered poor household"),
+    "in_lending_county": gettext_lazy("In the lending county"),
+    "valid_rating": gettext_lazy("Valid credit rating"),
+    "age_range": gettext_lazy("Borrower age"),
+    "age_plus_term": gettext_lazy("Age plus term"),
+    "capacity": gettext_lazy("Civil and labour capacity"),
+    "amount_range": gettext_lazy("Amount per loan"),
+    "credit_line": gettext_lazy("Within the credit line"),
+    "amount_cap_household": gettext_lazy("Household total"),
+    "term_range": gettext_lazy("Term"),
+    "productive_purpose": gettext_lazy("Productive purpose"),
+    "forbidden_purpose": gettext_lazy("Forbidden purposes"),
+    "credit_record": gettext_lazy("Credit record and blacklist"),
+    "one_borrower_per_household": gettext_lazy("One borrower per household"),
+    "bank_account": gettext_lazy("Account at the lending bank"),
+    "use_mode": gettext_lazy("Use mode"),
+    "consent_publicity": gettext_lazy("Consent to publicity"),
+    "consent_credit_query": gettext_lazy("Consent to the credit report query"),
+    "serving_branch": gettext_lazy("A bank branch serves the township"),
+    "approved_not_above_requested": gettext_lazy("Approved amount within the request"),
+}
+# Where a failed rule's message goes on the application form when the error does not say.
+RULE_FIELDS = {
+    "age_range": "borrower",
+    "age_plus_term": "term_months",
+    "capacity": "capacity_attested",
+    "amount_range": "amount",
+    "credit_line": "amount",
+    "amount_cap_household": "amount",
+    "term_range": "term_months",
+    "productive_purpose": "purpose_category",
+    "forbidden_purpose": "purpose_category",
+    "one_borrower_per_household": "borrower",
+    "bank_account": "bank_account_no",
+    "use_mode": "use_mode",
+    "consent_publicity": "consent_publicity",
+    "consent_credit_query": "consent_credit_query",
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------------------------
+
+
+def require(allowed: bool) -> None:
+    if not allowed:
+        raise PermissionDenied
+
+
+def can_apply_for(user, household) -> bool:
+    """Only a cadre of the household's village enters its applications (as the service says)."""
+    return (
+        user.is_authenticated and user.has_role(Role.VILLAGE_CADRE) and user.unit_id == household.village_id
+    )
+
+
+def page_of(request, qs):
+    return Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+
+
+def with_source(message, source) -> str:
+    return (
+        _("%(message)s (source: %(source)s)") % {"message": message, "source": source}
+        if source
+        else str(message)
+    )
+
+
+def rule_row(rule: dict) -> dict:
+    code = rule.get("rule", "")
+    return {
+        "rule": code,
+        "name": str(RULE_NAMES.get(code, code)),
+        "passed": rule.get("passed", False),
+        "message": str(rule.get("message", "")),
+        "source": rule.get("source", ""),
+        "field": rule.get("field") or RULE_FIELDS.get(code),
+        "hint": with_source(rule.get("message", ""), rule.get("source", "")),
+    }
+
+
+def report_dict(report) -> dict:
+    """An EligibilityReport as the pages and the live panel show it."""
+    rows = [
+        rule_row(
+            {"rule": r.rule, "passed": r.passed, "message": r.message, "source": r.source, "field": r.field}
+        )
+        for r in report.results
+    ]
+    failed = sum(1 for r in rows if not r["passed"])
+    total = len(rows)
+    if failed:
+        verdict = ngettext(
+            "%(failed)d of %(total)d rules is not met.", "%(failed)d of %(total)d rules are not met.", failed
+        ) % {"failed": failed, "total": total}
+    else:
+        verdict = _("All %(total)d rules are met.") % {"total": total}
+    return {
+        "eligible": report.eligible,
+        "rows": rows,
+        "failed": failed,
+        "passed": total - failed,
+        "total": total,
+        "verdict": verdict,
+    }
+
+
+def _add(form, field, message) -> bool:
+    """Add `message` next to `field` when the form shows that field; answers whether it did."""
+    if shows(form, field):
+        form.add_error(field, message)
+        return True
+    return False
+
+
+def place_rule_error(exc: ApplicationError, form, default_field: str | None = None) -> list[dict]:
+    """Put a service's error where it belongs. A failed rule goes next to its field when the form
+    has it (with its source); the rules that belong to no field of this form are returned, for
+    the page's rule list. Any other error goes next to `exc.field` (or `default_field`) or at the
+    top of the form."""
+    extra = exc.extra if isinstance(exc.extra, dict) else {}
+    rules = extra.get("rules") or []
+    if rules:
+        leftover = []
+        for raw in rules:
+            row = rule_row(raw)
+            field = row["field"] or (exc.field if len(rules) == 1 else None)
+            if not _add(form, field, with_source(row["message"], row["source"])):
+                leftover.append(row)
+        return leftover
+    place_error(form, exc, default_field=default_field)
+    return []
+
+
+def place_validation_error(exc: ValidationError, form) -> None:
+    if hasattr(exc, "error_dict"):
+        for field, msgs in exc.message_dict.items():
+            for msg in msgs:
+                if not _add(form, field, msg):
+                    form.add_error(None, msg)
+    else:
+        form.add_error(None, exc.messages)
+
+
+def step_gate(request, app: LoanApplication, name: str):
+    """None when this user may take step `name` now. A step the state allows but the user's
+    role, unit or four-eyes does not is a 403; a step the state does not allow (it moved on
+    meanwhile) sends the user back to the application with a message."""
+    if name in selectors.available_transitions(application=app, user=request.user):
+        return None
+    if can_proceed(getattr(app, name)):
+        raise PermissionDenied
+    messages.warning(
+        request,
+        _("This step is not possible while the application is “%(state)s”.")
+        % {"state": app.get_state_display()},
+    )
+    return redirect("loans:application_detail", pk=app.pk)
+
+
+def to_int(value) -> int | None:
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+
+
+def application_report(app: LoanApplication) -> dict:
+    """The rules judged on today for a stored application, for the detail and the bank's forms."""
+    try:
+        # Once approved, the loan will be lent at the approved amount and term: judge those.
+        report = eligibility.evaluate_application(
+            app,
+            on_date=timezone.localdate(),
+            stage="check",
+            amount=app.approved_amount,
+            term_months=app.approved_term_months,
+        )
+    except ApplicationError as e:
+        return {"error": e.message, "rows": []}
+    return report_dict(report)
+
+
+def steps_for(request, app, *, failed: str | None = None, failed_form=None) -> list[dict]:
+    """The buttons and small forms for the steps this user may take now, in workflow order."""
+    available = selectors.available_transitions(application=app, user=request.user)
+    steps = []
+    for name in available:
+        step = {"name": name, "label": STEP_LABELS.get(name, name), "danger": name in DANGER_STEPS}
+        if name in FORM_STEPS:
+            step["url"] = reverse(FORM_STEPS[name], args=[app.pk])
+        elif name in SIMPLE_STEPS:
+            step["url"] = reverse("loans:application_transition", args=[app.pk, name])
+            step["reason"] = name in REASON_STEPS
+            step["form"] = failed_form if name == failed and failed_form is not None else comment_form(name)
+        else:
+            continue
+        steps.append(step)
+    # Forward steps first, then the ones that send back, refuse or withdraw.
+    steps.sort(key=lambda s: (s.get("reason", False), s["danger"]))
+    return steps
+
+
+def comment_form(name: str, data=None) -> CommentForm:
+    form = CommentForm(data, prefix=name, reason_required=name in REASON_STEPS)
+    if name in REASON_LABELS:
+        form.fields["comment"].label = REASON_LABELS[name]
+    return form
+
+
+def four_eyes(app, user) -> bool:
+    """An approver of the bank who investigated this application: they see it but may not decide."""
+    return (
+        app.state == State.BANK_APPROVAL
+        and user.has_role(Role.APPROVER)
+        and app.investigated_by_id is not None
+        and app.investigated_by_id == user.pk
+    )
+
+
+def summary_context(request, app) -> dict:
+    borrower = app.borrower
+    return {
+        "app": app,
+        # Masked on every step page (#10): a full number is shown only by the audited "show full
+        # ID number" action on the household page the summary links to (DOMAIN §2).
+        "borrower_id_number": borrower.id_number_masked,
+        "borrower_age": borrower.age_on(timezone.localdate()),
+    }
