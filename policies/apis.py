@@ -18,7 +18,7 @@ from accounts.scoping import visible_counties
 from core.api import FilterSerializer, IdFilter, parse_filters
 from core.api_schema import ErrorSerializer
 
-from . import selectors, services
+from . import calendar_files, selectors, services
 from .models import PolicyProfile, Rate
 
 
@@ -160,7 +160,7 @@ class CalendarImportApi(APIView):
         if dry_run:
             result = services.calendar_import_check(**arguments)
             if not result.ok:
-                raise services.CalendarImportRejected(result)
+                raise calendar_files.CalendarImportRejected(result)
         else:
             result = services.calendar_year_import(**arguments)
         return Response(

@@ -11,7 +11,8 @@ shares (core/tabular.py): its size, then its type by content (an XLSX is a ZIP, 
 uncompressed size is checked before openpyxl opens it), then its number of rows, counted while
 streaming and never read past the cap, and the length of every cell. Nothing here touches the
 database; `services.calendar_import_check` and `services.calendar_year_import` use
-it and store the year through `calendar_year_define`."""
+it, answer a `CalendarImportResult` (or raise `CalendarImportRejected`) and store the year through
+`calendar_year_define`."""
 
 from __future__ import annotations
 
@@ -19,11 +20,25 @@ import csv
 import datetime
 import io
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from django.utils.translation import gettext as _
 
 from core import tabular
-from core.tabular import CellError, FileRefused, RowError, cell_date, cell_text, is_blank, normalise
+from core.exceptions import ApplicationError
+from core.tabular import (
+    CellError,
+    FileRefused,
+    RowError,
+    cell_date,
+    cell_text,
+    header_map,
+    is_blank,
+    normalise,
+)
+
+if TYPE_CHECKING:
+    from .models import CalendarYear
 
 # The size every import takes (core/uploads.py); a year's file is a few KB.
 MAX_FILE_SIZE = tabular.MAX_FILE_SIZE
@@ -49,7 +64,6 @@ COLUMNS = (
     Column("name", "名称", ("name", "节日", "节假日", "节日名称", "节假日名称")),
 )
 BY_KEY = {c.key: c for c in COLUMNS}
-HEADER_KEYS = {normalise(word).lower(): c.key for c in COLUMNS for word in (c.header, *c.aliases)}
 # The words of the notice: "放假调休" days rest, "上班" days work.
 KIND_WORDS = {
     **dict.fromkeys(("休息", "放假", "休", "假", "holiday", "rest"), HOLIDAY),
@@ -82,12 +96,7 @@ class ParsedFile:
 
 
 def _header(cells) -> dict[str, int]:
-    found: dict[str, int] = {}
-    for position, cell in enumerate(cells or ()):
-        key = HEADER_KEYS.get(normalise(cell_text(cell)).lower()) if not is_blank(cell) else None
-        if key and key not in found:
-            found[key] = position
-    return found
+    return header_map(cells, COLUMNS, fold_case=True)[0]
 
 
 def _is_header(cells) -> bool:
@@ -276,3 +285,85 @@ def template_csv(year: int) -> bytes:
     writer.writerow([national_day.isoformat(), "休息", "国庆节"])
     writer.writerow([worked.isoformat(), "上班", "国庆节"])
     return out.getvalue().encode("utf-8-sig")
+
+
+# ---- what importing a file would store ------------------------------------------------------------
+
+
+@dataclass
+class CalendarImportResult:
+    """What importing a calendar file would store: every row, every problem, the year's holidays
+    as ranges and its adjusted working days, and the year stored now (replaced on import)."""
+
+    year: int
+    filename: str
+    source: str
+    replace: bool
+    file_type: str = ""
+    rows: list[CalendarRow] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+    holidays: list[tuple[datetime.date, datetime.date, str]] = field(default_factory=list)
+    workdays: list[tuple[datetime.date, str]] = field(default_factory=list)
+    existing: CalendarYear | None = None
+    working_days: int | None = None
+    rest_days: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors and bool(self.rows)
+
+    @property
+    def code(self) -> str:
+        """The refusal's code: a whole-file refusal names itself, row errors are `invalid`."""
+        return next((e.code for e in self.errors if e.row is None and e.code != "invalid"), "invalid")
+
+    @property
+    def holiday_table(self) -> list[dict]:
+        return [
+            {
+                "start": start,
+                "end": end,
+                "name": name,
+                "days": (end - start).days + 1,
+                "weekdays": sum(
+                    1
+                    for n in range((end - start).days + 1)
+                    if (start + datetime.timedelta(days=n)).weekday() < 5
+                ),
+            }
+            for start, end, name in self.holidays
+        ]
+
+    def summary(self) -> dict:
+        return {
+            "year": self.year,
+            "file_type": self.file_type,
+            "rows": len(self.rows),
+            "holidays": [
+                {"start": str(h["start"]), "end": str(h["end"]), "name": h["name"], "days": h["days"]}
+                for h in self.holiday_table
+            ],
+            "workdays": [{"date": str(day), "name": name} for day, name in self.workdays],
+            "working_days": self.working_days,
+            "rest_days": self.rest_days,
+            "replaces": self.existing is not None,
+        }
+
+
+class CalendarImportRejected(ApplicationError):
+    """The file was refused or has errors; nothing was stored. The errors are on `result`."""
+
+    def __init__(self, result: CalendarImportResult):
+        super().__init__(
+            _("The file has %(n)d errors; nothing was imported.") % {"n": len(result.errors)}
+            if result.code == "invalid"
+            else result.errors[0].message,
+            result.code,
+            {
+                "rows": [
+                    {"row": e.row, "column": e.column, "message": e.message, "code": e.code}
+                    for e in result.errors
+                ]
+            },
+        )
+        self.result = result

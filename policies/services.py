@@ -7,7 +7,6 @@ think of them together with the writes ("the policies services")."""
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
@@ -27,8 +26,6 @@ from .selectors import add_working_days, is_working_day, latest_profile, rate_fo
 
 __all__ = [
     "PARAMETER_FIELDS",
-    "CalendarImportRejected",
-    "CalendarImportResult",
     "add_working_days",
     "calendar_import_check",
     "calendar_year_define",
@@ -447,88 +444,9 @@ def calendar_year_define(
 # ---- the calendar from a file --------------------------------------------------------------------
 
 
-@dataclass
-class CalendarImportResult:
-    """What importing a calendar file would store: every row, every problem, the year's holidays
-    as ranges and its adjusted working days, and the year stored now (replaced on import)."""
-
-    year: int
-    filename: str
-    source: str
-    replace: bool
-    file_type: str = ""
-    rows: list[calendar_files.CalendarRow] = field(default_factory=list)
-    errors: list[RowError] = field(default_factory=list)
-    holidays: list[tuple[datetime.date, datetime.date, str]] = field(default_factory=list)
-    workdays: list[tuple[datetime.date, str]] = field(default_factory=list)
-    existing: CalendarYear | None = None
-    working_days: int | None = None
-    rest_days: int | None = None
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors and bool(self.rows)
-
-    @property
-    def code(self) -> str:
-        """The refusal's code: a whole-file refusal names itself, row errors are `invalid`."""
-        return next((e.code for e in self.errors if e.row is None and e.code != "invalid"), "invalid")
-
-    @property
-    def holiday_table(self) -> list[dict]:
-        return [
-            {
-                "start": start,
-                "end": end,
-                "name": name,
-                "days": (end - start).days + 1,
-                "weekdays": sum(
-                    1
-                    for n in range((end - start).days + 1)
-                    if (start + datetime.timedelta(days=n)).weekday() < 5
-                ),
-            }
-            for start, end, name in self.holidays
-        ]
-
-    def summary(self) -> dict:
-        return {
-            "year": self.year,
-            "file_type": self.file_type,
-            "rows": len(self.rows),
-            "holidays": [
-                {"start": str(h["start"]), "end": str(h["end"]), "name": h["name"], "days": h["days"]}
-                for h in self.holiday_table
-            ],
-            "workdays": [{"date": str(day), "name": name} for day, name in self.workdays],
-            "working_days": self.working_days,
-            "rest_days": self.rest_days,
-            "replaces": self.existing is not None,
-        }
-
-
-class CalendarImportRejected(ApplicationError):
-    """The file was refused or has errors; nothing was stored. The errors are on `result`."""
-
-    def __init__(self, result: CalendarImportResult):
-        super().__init__(
-            _("The file has %(n)d errors; nothing was imported.") % {"n": len(result.errors)}
-            if result.code == "invalid"
-            else result.errors[0].message,
-            result.code,
-            {
-                "rows": [
-                    {"row": e.row, "column": e.column, "message": e.message, "code": e.code}
-                    for e in result.errors
-                ]
-            },
-        )
-        self.result = result
-
-
 def calendar_import_check(
     *, acting_user, file, filename: str, year: int, source: str, replace: bool = False
-) -> CalendarImportResult:
+) -> calendar_files.CalendarImportResult:
     """The preview of a calendar file (see `calendar_files`): every row read and checked, the
     year as it would be stored, and every problem with its row and column. Writes nothing.
     Storing a year already in the calendar needs `replace`, as on the page."""
@@ -537,7 +455,7 @@ def calendar_import_check(
     if head:
         raise ValidationError(head)
     parsed = calendar_files.read_calendar_file(file, year=year)
-    result = CalendarImportResult(
+    result = calendar_files.CalendarImportResult(
         year=year,
         filename=filename,
         source=source.strip(),
@@ -593,15 +511,15 @@ def calendar_import_check(
 @transaction.atomic
 def calendar_year_import(
     *, acting_user, file, filename: str, year: int, source: str, replace: bool = False
-) -> CalendarImportResult:
+) -> calendar_files.CalendarImportResult:
     """Store a year from a calendar file, all or nothing: the file is checked again as in the
     preview, and the year is stored through `calendar_year_define`, whose audit record names
-    the file. Raises CalendarImportRejected when anything is wrong."""
+    the file. Raises calendar_files.CalendarImportRejected when anything is wrong."""
     result = calendar_import_check(
         acting_user=acting_user, file=file, filename=filename, year=year, source=source, replace=replace
     )
     if not result.ok:
-        raise CalendarImportRejected(result)
+        raise calendar_files.CalendarImportRejected(result)
     calendar_year_define(
         acting_user=acting_user,
         year=year,

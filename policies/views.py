@@ -374,7 +374,7 @@ def _import_page(request, form, status=200):
     )
 
 
-def _preview(request, result: services.CalendarImportResult, *, token=None, rejected=False, status=200):
+def _preview(request, result: calendar_files.CalendarImportResult, *, token=None, rejected=False, status=200):
     return render(
         request,
         "policies/calendar_import_preview.html",
@@ -452,7 +452,7 @@ class CalendarImportConfirmView(AdminRequiredMixin, View):
                 request, _("There is no file waiting to be imported, or it has expired; upload it again.")
             )
             return redirect("policies:calendar_import")
-        except services.CalendarImportRejected as e:
+        except calendar_files.CalendarImportRejected as e:
             # Something changed since the preview (another administrator stored the year meanwhile).
             return _preview(request, e.result, rejected=True, status=409)
         except ApplicationError as error:

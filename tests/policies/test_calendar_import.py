@@ -219,7 +219,7 @@ def test_a_bad_row_is_reported_with_its_row_column_and_code(world, bad_row, code
     # The header is row 1, so the bad row is row 3.
     assert errors_of(result) == {(code, 3, column)}
     assert not result.ok
-    with pytest.raises(services.CalendarImportRejected) as caught:
+    with pytest.raises(calendar_files.CalendarImportRejected) as caught:
         services.calendar_year_import(
             acting_user=world.admin, file=upload(csv_bytes(rows)), filename="f.csv", year=2027, source=NOTICE
         )
@@ -404,7 +404,7 @@ def test_a_stored_year_is_replaced_only_when_asked(world):
     result = check(world.admin, csv_bytes(GOOD_ROWS))
     assert errors_of(result) == {("calendar_year_exists", None, "")}
     assert result.existing.source == "第一版"
-    with pytest.raises(services.CalendarImportRejected) as caught:
+    with pytest.raises(calendar_files.CalendarImportRejected) as caught:
         services.calendar_year_import(
             acting_user=world.admin,
             file=upload(csv_bytes(GOOD_ROWS)),
