@@ -18,14 +18,9 @@ from django.utils import timezone
 from demo.dates import clock
 from demo.regions import SEED
 from households.models import Household, Member
+from loans.choices import Classification
 from loans.interest import interest_for, schedule, settlement_dates
-from loans.models import (
-    BorrowerEvent,
-    Classification,
-    InsurancePolicy,
-    Loan,
-    PostLoanCheck,
-)
+from loans.models import BorrowerEvent, InsurancePolicy, Loan, PostLoanCheck
 from loans.services import borrowers, changes, import_rows, servicing, settlement_list
 from loans.services import imports as loan_imports
 from loans.services.checks import check_record, check_schedule_ensure

@@ -18,7 +18,7 @@ from django.db.models import Q
 
 from policies.models import PolicyProfile
 
-from .models import CLASSIFICATION_ORDER, Classification
+from .choices import CLASSIFICATION_ORDER, Classification
 
 
 def worse(a: str, b: str) -> str:

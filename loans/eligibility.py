@@ -22,9 +22,10 @@ from django.utils.translation import gettext as _
 from households.models import Household, Member
 from policies.models import PolicyProfile
 
+from .choices import UseMode
 from .eligibility_facts import ZERO, Case, application_date, load_case
 from .eligibility_report import EligibilityReport, RuleResult, raise_for
-from .models import LoanApplication, UseMode
+from .models import LoanApplication
 from .purposes import FORBIDDEN, PRODUCTIVE, Purpose
 
 # Stable rule codes and the texts they come from (DOMAIN §3; the seed's parts and articles).

@@ -13,7 +13,8 @@ from accounts.scoping import visible_villages
 from core import uploads
 from households.forms import DateInput, VillageChoiceField
 
-from .models import LoanApplication, PublicityNotice, UseMode
+from .choices import UseMode
+from .models import LoanApplication, PublicityNotice
 from .purposes import FORBIDDEN, PRODUCTIVE, Purpose
 from .workflow import State
 

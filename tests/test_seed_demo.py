@@ -26,11 +26,10 @@ from demo import regions as seed_regions
 from households import idnumbers
 from households.models import BlacklistEntry, CreditRating, Household, Member
 from loans import selectors as loan_selectors
+from loans.choices import CLASSIFICATION_ORDER, Classification
 from loans.models import (
-    CLASSIFICATION_ORDER,
     ApplicationHistory,
     BorrowerEvent,
-    Classification,
     ClassificationChange,
     Extension,
     InsurancePayout,

@@ -21,15 +21,8 @@ from core.exceptions import NotPermitted
 from core.uploads import PhotoField
 
 from .. import selectors
-from ..models import (
-    ApplicationHistory,
-    InvestigationPhoto,
-    Loan,
-    LoanApplication,
-    Objection,
-    PublicityNotice,
-    UseMode,
-)
+from ..choices import UseMode
+from ..models import ApplicationHistory, InvestigationPhoto, Loan, LoanApplication, Objection, PublicityNotice
 from ..purposes import Purpose
 from ..services import applications
 from ..workflow import STEP_LABELS, State

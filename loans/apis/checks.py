@@ -18,7 +18,8 @@ from core.exceptions import NotPermitted
 from core.uploads import PHOTO_MAX_COUNT, PhotoField
 
 from .. import selectors
-from ..models import Classification, PostLoanCheck
+from ..choices import Classification
+from ..models import PostLoanCheck
 from ..services import checks
 
 

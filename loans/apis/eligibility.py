@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 from households import selectors as household_selectors
 
 from .. import eligibility, selectors
-from ..models import UseMode
+from ..choices import UseMode
 from ..purposes import Purpose
 
 

@@ -28,8 +28,9 @@ from policies.models import PolicyProfile
 from policies.selectors import county_of, profile_for
 
 from .. import eligibility, lifecycle, selectors
+from ..choices import UseMode
 from ..classification import classification_floor, worse
-from ..models import ClassificationChange, Extension, Loan, LoanApplication, UseMode
+from ..models import ClassificationChange, Extension, Loan, LoanApplication
 from ..workflow import State
 from . import applications
 

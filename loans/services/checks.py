@@ -25,16 +25,9 @@ from core.exceptions import ApplicationError, ConflictError, NotPermitted, rule_
 from policies.models import PolicyProfile
 from policies.selectors import county_of, profile_for
 
+from ..choices import CLASSIFICATION_ORDER, Classification
 from ..classification import at_least, classification_floor
-from ..models import (
-    CLASSIFICATION_ORDER,
-    CheckPhoto,
-    Classification,
-    ClassificationChange,
-    Extension,
-    Loan,
-    PostLoanCheck,
-)
+from ..models import CheckPhoto, ClassificationChange, Extension, Loan, PostLoanCheck
 from .servicing import _profiles_by_county
 
 logger = logging.getLogger(__name__)

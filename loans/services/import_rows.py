@@ -39,7 +39,8 @@ from core.tabular import normalise as _normalise
 from households import idnumbers
 from households.models import Household, Member
 
-from ..models import Loan, UseMode
+from ..choices import UseMode
+from ..models import Loan
 from ..purposes import Purpose
 
 MAX_ROWS = 5_000

@@ -29,8 +29,9 @@ from policies.exceptions import PolicyProfileMissing, RateMissing
 from policies.selectors import contract_rate_for, profile_for, rate_kind_for
 
 from .. import lifecycle
+from ..choices import UseMode
 from ..eligibility import SOURCES
-from ..models import Loan, UseMode
+from ..models import Loan
 from .import_rows import COLUMNS, LoanImportPreview, LoanRow, column_error, read_file
 
 QUERY_CHUNK = 900

@@ -27,8 +27,9 @@ from households import selectors as household_selectors
 from policies.selectors import county_of, profile_for
 
 from .. import eligibility, eligibility_facts, selectors
+from ..choices import UseMode
 from ..forms import ApplicationFilterForm, ApplicationForm
-from ..models import PublicityNotice, UseMode
+from ..models import PublicityNotice
 from ..services import applications
 from ..workflow import FINAL_STATES, State
 from .application_parts import (

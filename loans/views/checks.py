@@ -23,8 +23,8 @@ from core.exceptions import ApplicationError, NotPermitted
 from core.pages import place_error
 
 from .. import selectors
+from ..choices import Classification
 from ..forms import MultipleImageField
-from ..models import Classification
 from ..services import checks
 
 PAGE_SIZE = 50

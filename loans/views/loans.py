@@ -30,12 +30,9 @@ from policies.exceptions import PolicyProfileMissing
 from policies.models import PolicyProfile
 
 from .. import interest, selectors
+from ..choices import Classification
 from ..classification import BUCKETS, bucket_for
-from ..models import (
-    Classification,
-    Extension,
-    Loan,
-)
+from ..models import Extension, Loan
 from ..permissions import can_service
 from ..services import changes, import_rows
 from ..services import imports as loan_imports

@@ -10,7 +10,8 @@ from django.test import override_settings
 from playwright.sync_api import Page, expect
 
 from accounts.models import Role
-from loans.models import Loan, Settlement, UseMode
+from loans.choices import UseMode
+from loans.models import Loan, Settlement
 from subsidies import services
 from subsidies.models import BatchChunk, SubsidyBatch
 from subsidies.workflow import State

@@ -12,9 +12,9 @@ from django.utils import timezone
 from core.exceptions import ApplicationError, ConflictError, NotPermitted
 from core.models import AuditEvent
 from households.models import BlacklistEntry
+from loans.choices import Classification
 from loans.models import (
     BorrowerEvent,
-    Classification,
     ClassificationChange,
     Extension,
     InsurancePolicy,

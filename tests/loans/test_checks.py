@@ -15,7 +15,8 @@ from PIL import Image
 
 from core.exceptions import ApplicationError, ConflictError, NotPermitted
 from core.models import AuditEvent
-from loans.models import CheckPhoto, Classification, ClassificationChange, Extension, Loan, PostLoanCheck
+from loans.choices import Classification
+from loans.models import CheckPhoto, ClassificationChange, Extension, Loan, PostLoanCheck
 from loans.services import checks
 from loans.tasks import schedule_checks
 from tests.factories import HouseholdFactory

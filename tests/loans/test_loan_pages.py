@@ -10,9 +10,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from loans.choices import Classification
 from loans.models import (
     BorrowerEvent,
-    Classification,
     ClassificationChange,
     Extension,
     InsurancePayout,

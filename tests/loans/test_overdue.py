@@ -8,7 +8,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from loans.models import Classification, ClassificationChange, Loan, Settlement
+from loans.choices import Classification
+from loans.models import ClassificationChange, Loan, Settlement
 from loans.services import servicing
 from loans.tasks import refresh_overdue
 from policies.models import PolicyProfile

@@ -26,7 +26,8 @@ from schemathesis import checks as st_checks
 from schemathesis.generation import GenerationMode
 
 from households.models import BlacklistEntry
-from loans.models import Classification, Extension, PostLoanCheck, Repayment, Settlement
+from loans.choices import Classification
+from loans.models import Extension, PostLoanCheck, Repayment, Settlement
 from policies.models import Rate
 from subsidies.models import ExcludedReason, SubsidyBatch, SubsidyLine
 from tests.factories import CreditRatingFactory, HouseholdFactory, LoanFactory, application_create
