@@ -26,13 +26,13 @@ from core.tabular import (
     FileRefused,
     RowError,
     file_too_large_message,  # noqa: F401 (the upload form's message)
+    header_map,
     read_table,
 )
 from core.tabular import CellError as _CellError
 from core.tabular import cell_date as _date
 from core.tabular import cell_money as _money
 from core.tabular import cell_text as _text
-from core.tabular import header_key as _header_key
 from core.tabular import is_blank as _blank
 from core.tabular import is_number as _is_number
 from core.tabular import normalise as _normalise
@@ -167,25 +167,7 @@ class LoanImportPreview:
 
 
 def _is_header(cells) -> bool:
-    return len(_header_map(cells)[0]) >= 3
-
-
-def _header_map(cells) -> tuple[dict[str, int], list[str]]:
-    lookup = {}
-    for column in COLUMNS:
-        for name in (column.header, *column.aliases):
-            lookup[_header_key(name)] = column.key
-    found: dict[str, int] = {}
-    twice = []
-    for index, text in enumerate(cells):
-        key = lookup.get(_header_key(text))
-        if key is None:
-            continue
-        if key in found:
-            twice.append(BY_KEY[key].header)
-        else:
-            found[key] = index
-    return found, twice
+    return len(header_map(cells, COLUMNS)[0]) >= 3
 
 
 # ---------------------------------------------------------------------------------------------
@@ -403,7 +385,7 @@ def _read_table(table, preview: LoanImportPreview) -> list[LoanRow]:
         return []
     preview.sheet = table.sheet
     header_row = table.header_row
-    columns, twice = _header_map(table.header)
+    columns, twice = header_map(table.header, COLUMNS)
     for header in twice:
         errors.append(
             RowError(

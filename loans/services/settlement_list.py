@@ -26,7 +26,7 @@ from core.exceptions import ApplicationError
 # The shared reader and cell readers (core/tabular.py), so a list is bounded, and dates and
 # amounts are read (and their problems worded), the same way in every file the system takes.
 from core.tabular import CellError as _CellError
-from core.tabular import FileRefused, RowError, read_table
+from core.tabular import FileRefused, RowError, header_map, read_table
 from core.tabular import cell_date as _date
 from core.tabular import cell_money as _money
 from core.tabular import cell_text as _text
@@ -95,6 +95,11 @@ class Column:
     header: str
     required: bool = True
 
+    @property
+    def aliases(self) -> tuple[str, ...]:
+        """Either the Chinese header or the API's English name identifies a column."""
+        return (self.key,)
+
 
 COLUMNS = (
     Column("contract_no", "借款合同编号"),
@@ -108,8 +113,6 @@ COLUMNS = (
     Column("paid_on", "支付日期", False),
 )
 BY_KEY = {c.key: c for c in COLUMNS}
-# Either the Chinese header or the API's English name identifies a column.
-HEADER_KEYS = {**{c.header: c.key for c in COLUMNS}, **{c.key: c.key for c in COLUMNS}}
 
 
 # The downloadable template's notes, in the file's own language like its headers.
@@ -238,15 +241,6 @@ class SettlementImportRejected(ApplicationError):
         self.result = result
 
 
-def _columns(cells) -> dict[str, int]:
-    found = {}
-    for position, cell in enumerate(cells):
-        key = HEADER_KEYS.get(_normalise(str(cell)) if cell is not None else "")
-        if key and key not in found:
-            found[key] = position
-    return found
-
-
 def _no_header() -> RowError:
     return RowError(
         None,
@@ -336,7 +330,7 @@ def _read_list(file, filename: str, result: SettlementImportResult) -> None:
     try:
         with read_table(
             file,
-            is_header=lambda cells: len(_columns(cells)) >= 3,
+            is_header=lambda cells: len(header_map(cells, COLUMNS)[0]) >= 3,
             max_rows=MAX_ROWS,
             search_rows=HEADER_SEARCH_ROWS,
         ) as table:
@@ -351,7 +345,8 @@ def _read_rows(table, result: SettlementImportResult) -> None:
     if table is None:
         result.errors.append(_no_header())
         return
-    columns = _columns(table.header)
+    # A column named twice is read from its first cell.
+    columns = header_map(table.header, COLUMNS)[0]
     missing = [c for c in COLUMNS if c.required and c.key not in columns]
     for column in missing:
         message = _("This required column is missing from the header row.")
