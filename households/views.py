@@ -15,6 +15,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from core.exceptions import ApplicationError, NotPermitted
+from core.pages import place_error, place_messages
 from policies.selectors import county_of, profile_for
 
 from . import selectors
@@ -40,37 +41,33 @@ def _page(request, qs):
 
 
 def _place_error(exc: ApplicationError, form, member_forms=None, member_errors=None) -> None:
-    """Show a service's error where it belongs: by `extra.fields` when it has them (a member's
-    field as ``members: {"<index>": {"id_number": [...]}}``), else by `exc.field`, else at the
-    top of the form. `member_forms[i]` is the form of the i-th member given to the service."""
-    member_forms = member_forms or []
-
-    def add(target, field, msgs):
-        visible = field in target.fields and not target.fields[field].widget.is_hidden
-        target.add_error(field if visible else None, [str(m) for m in msgs])
-
+    """Show a service's error where it belongs: a member's field (``members: {"<index>":
+    {"id_number": [...]}}`` in `extra.fields`, or `exc.field` ``members.<index>.<name>``) on that
+    member's form, `member_forms[i]` being the form of the i-th member given to the service;
+    everything else where `core.pages.place_error` puts it (by `extra.fields`, else by
+    `exc.field`, else at the top of the form)."""
     fields = exc.extra.get("fields") if isinstance(exc.extra, dict) else None
-    if not fields:
-        field = exc.field or "__all__"
-        if field.startswith("members."):
-            _members, index, name = (field.split(".") + ["", ""])[:3]
-            fields = {"members": {index: {name: [exc.message]}}}
-        else:
-            fields = {field: [exc.message]}
-    for key, msgs in fields.items():
-        if key == "members" and member_errors is not None:
-            if isinstance(msgs, dict):
-                for index, item in msgs.items():
-                    i = int(index) if str(index).isdigit() else -1
-                    for name, member_msgs in item.items():
-                        if 0 <= i < len(member_forms):
-                            add(member_forms[i], name, member_msgs)
-                        else:
-                            member_errors.extend(str(m) for m in member_msgs)
+    if not fields and (exc.field or "").startswith("members."):
+        _members, index, name = (exc.field.split(".") + ["", ""])[:3]
+        fields = {"members": {index: {name: [exc.message]}}}
+    if member_errors is None or not isinstance(fields, dict) or "members" not in fields:
+        place_error(form, exc)
+        return
+    _place_member_errors(fields["members"], member_forms or [], member_errors)
+    place_messages(form, {key: msgs for key, msgs in fields.items() if key != "members"})
+
+
+def _place_member_errors(members, member_forms, member_errors: list) -> None:
+    if not isinstance(members, dict):
+        member_errors.extend(str(m) for m in members)
+        return
+    for index, item in members.items():
+        i = int(index) if str(index).isdigit() else -1
+        for name, msgs in item.items():
+            if 0 <= i < len(member_forms):
+                place_messages(member_forms[i], {name: msgs})
             else:
                 member_errors.extend(str(m) for m in msgs)
-        else:
-            add(form, key, msgs)
 
 
 def _require(allowed: bool) -> None:
@@ -423,7 +420,7 @@ def blacklist_add(request, pk):
 
 @login_required
 def blacklist(request):
-    qs = selectors.blacklist_entries(user=request.user, active=True).prefetch_related("household__members")
+    qs = selectors.blacklist_entries(user=request.user, active=True, with_members=True)
     page = _page(request, qs)
     rows = [{"entry": e, "head": selectors.head_of(e.household)} for e in page.object_list]
     return render(

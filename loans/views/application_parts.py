@@ -5,7 +5,7 @@ user may press now, and the summary at the top of every step page."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -178,11 +178,11 @@ def _add(form, field, message) -> bool:
     return False
 
 
-def place_rule_error(exc: ApplicationError, form, default_field: str | None = None) -> list[dict]:
-    """Put a service's error where it belongs. A failed rule goes next to its field when the form
-    has it (with its source); the rules that belong to no field of this form are returned, for
-    the page's rule list. Any other error goes next to `exc.field` (or `default_field`) or at the
-    top of the form."""
+def place_rule_error(form, exc: ApplicationError, *, default_field: str | None = None) -> list[dict]:
+    """Put a service's error where it belongs (the `place` of `core.pages.run_form_step`). A
+    failed rule goes next to its field when the form has it (with its source); the rules that
+    belong to no field of this form are returned, for the page's rule list. Any other error goes
+    where `core.pages.place_error` puts it."""
     extra = exc.extra if isinstance(exc.extra, dict) else {}
     rules = extra.get("rules") or []
     if rules:
@@ -195,16 +195,6 @@ def place_rule_error(exc: ApplicationError, form, default_field: str | None = No
         return leftover
     place_error(form, exc, default_field=default_field)
     return []
-
-
-def place_validation_error(exc: ValidationError, form) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, msgs in exc.message_dict.items():
-            for msg in msgs:
-                if not _add(form, field, msg):
-                    form.add_error(None, msg)
-    else:
-        form.add_error(None, exc.messages)
 
 
 def step_gate(request, app: LoanApplication, name: str):

@@ -12,7 +12,6 @@ from decimal import Decimal, InvalidOperation
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import redirect, render
@@ -22,7 +21,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.models import Role
-from core.exceptions import ApplicationError, NotPermitted
+from core.exceptions import ApplicationError
+from core.pages import NOT_POSTED, run_form_step
 from households import selectors as household_selectors
 from policies.selectors import county_of, profile_for
 
@@ -41,7 +41,6 @@ from .application_parts import (
     four_eyes,
     page_of,
     place_rule_error,
-    place_validation_error,
     report_dict,
     require,
     step_gate,
@@ -134,43 +133,37 @@ def _application_form_page(request, *, household, application=None):
         head = household_selectors.head_of(household)
         initial = {"borrower": head.pk if head else None, "use_mode": UseMode.SELF}
     form = ApplicationForm(request.POST or None, household=household, initial=initial)
-    status = 200
-    leftover: list[dict] = []
-    if request.method == "POST":
-        status = 400
-        submit = request.POST.get("action") == "submit"
-        if form.is_valid():
-            try:
-                # Saving and submitting are one step for the user: if the submission is refused,
-                # nothing is saved, and the form comes back with the reasons beside the fields.
-                with transaction.atomic():
-                    if application is None:
-                        saved = applications.application_create(
-                            acting_user=user, household=household, **form.service_fields()
-                        )
-                    else:
-                        saved = applications.application_update(
-                            acting_user=user, application=application, **form.service_fields()
-                        )
-                    if submit:
-                        saved = applications.application_submit(acting_user=user, application=saved)
-            except NotPermitted as e:
-                raise PermissionDenied(e.message) from None
-            except ApplicationError as e:
-                leftover = place_rule_error(e, form)
-                status = e.status_code
-            except ValidationError as e:
-                place_validation_error(e, form)
+    submit = request.POST.get("action") == "submit"
+
+    def save(_data):
+        # Saving and submitting are one step for the user: if the submission is refused,
+        # nothing is saved, and the form comes back with the reasons beside the fields.
+        with transaction.atomic():
+            if application is None:
+                saved = applications.application_create(
+                    acting_user=user, household=household, **form.service_fields()
+                )
             else:
-                if submit:
-                    messages.success(request, STEP_DONE["submit"])
-                else:
-                    messages.success(
-                        request,
-                        _("Draft #%(no)d was saved. Submit it for village review when it is ready.")
-                        % {"no": saved.pk},
-                    )
-                return redirect("loans:application_detail", pk=saved.pk)
+                saved = applications.application_update(
+                    acting_user=user, application=application, **form.service_fields()
+                )
+            if submit:
+                saved = applications.application_submit(acting_user=user, application=saved)
+        return saved
+
+    outcome = run_form_step(form, save, place=place_rule_error) if request.method == "POST" else NOT_POSTED
+    status, leftover = outcome.status, outcome.leftover
+    if outcome.ok:
+        saved = outcome.result
+        if submit:
+            messages.success(request, STEP_DONE["submit"])
+        else:
+            messages.success(
+                request,
+                _("Draft #%(no)d was saved. Submit it for village review when it is ready.")
+                % {"no": saved.pk},
+            )
+        return redirect("loans:application_detail", pk=saved.pk)
     if form.is_bound:
         data = request.POST
     elif application is not None:
@@ -329,23 +322,22 @@ def application_transition(request, pk, name):
     if gate is not None:
         return gate
     form = comment_form(name, request.POST)
-    status, rule_errors = 400, []
-    if form.is_valid():
-        try:
-            applications.TRANSITIONS[name](
-                acting_user=request.user, application=app, comment=form.cleaned_data["comment"]
-            )
-        except NotPermitted as e:
-            raise PermissionDenied(e.message) from None
-        except ApplicationError as e:
-            rule_errors = place_rule_error(e, form, default_field="comment")
-            status = e.status_code
-        else:
-            messages.success(request, STEP_DONE[name])
-            return redirect("loans:application_detail", pk=app.pk)
+    outcome = run_form_step(
+        form,
+        lambda data: applications.TRANSITIONS[name](
+            acting_user=request.user, application=app, comment=data["comment"]
+        ),
+        place=place_rule_error,
+        default_field="comment",
+    )
+    if outcome.ok:
+        messages.success(request, STEP_DONE[name])
+        return redirect("loans:application_detail", pk=app.pk)
     # The service rolled back; show the application as it is now.
     app = selectors.application_detail(user=request.user, pk=pk)
-    return _detail_page(request, app, failed=name, failed_form=form, rule_errors=rule_errors, status=status)
+    return _detail_page(
+        request, app, failed=name, failed_form=form, rule_errors=outcome.leftover, status=outcome.status
+    )
 
 
 @login_required

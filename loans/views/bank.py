@@ -7,14 +7,14 @@ from __future__ import annotations
 from dateutil.relativedelta import relativedelta
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Role
-from core.exceptions import ApplicationError, NotPermitted
+from core.exceptions import ApplicationError
+from core.pages import NOT_POSTED, run_form_step
 from policies.models import Rate
 from policies.selectors import contract_rate_for, county_of, profile_for, rate_kind_for
 
@@ -31,7 +31,6 @@ from .application_parts import (
     four_eyes,
     page_of,
     place_rule_error,
-    place_validation_error,
     require,
     step_gate,
     steps_for,
@@ -77,28 +76,6 @@ def disbursement_queue(request):
 # ---------------------------------------------------------------------------------------------
 
 
-_FAILED = object()
-
-
-def _run_form_step(request, form, call, *, default_field: str | None = None):
-    """Run a bank step for a posted form: `call(cleaned_data)` calls the service. Answers
-    (result, status, rule_errors); `result` is `_FAILED` when the form or the service said no,
-    with the messages placed next to their fields."""
-    if request.method != "POST":
-        return _FAILED, 200, []
-    if not form.is_valid():
-        return _FAILED, 400, []
-    try:
-        return call(form.cleaned_data), 200, []
-    except NotPermitted as e:
-        raise PermissionDenied(e.message) from None
-    except ApplicationError as e:
-        return _FAILED, e.status_code, place_rule_error(e, form, default_field=default_field)
-    except ValidationError as e:
-        place_validation_error(e, form)
-        return _FAILED, 400, []
-
-
 @login_required
 def application_accept(request, pk):
     app = selectors.application_detail(user=request.user, pk=pk)
@@ -122,8 +99,8 @@ def application_accept(request, pk):
                 comment=data["comment"],
             )
 
-    result, status, rule_errors = _run_form_step(request, form, accept)
-    if result is not _FAILED:
+    outcome = run_form_step(form, accept, place=place_rule_error) if request.method == "POST" else NOT_POSTED
+    if outcome.ok:
         messages.success(request, _("Accepted; the application now waits for review and approval."))
         return redirect("loans:application_detail", pk=app.pk)
     return render(
@@ -132,12 +109,12 @@ def application_accept(request, pk):
         {
             **summary_context(request, app),
             "form": form,
-            "rule_errors": rule_errors,
+            "rule_errors": outcome.leftover,
             "report": application_report(app),
             "photos": app.photos.all(),
             "steps": [s for s in steps_for(request, app) if s["name"] != "accept"],
         },
-        status=status,
+        status=outcome.status,
     )
 
 
@@ -184,18 +161,18 @@ def application_approve(request, pk):
     if gate is not None:
         return gate
     form = ApprovalForm(request.POST or None, application=app)
-    result, status, rule_errors = _run_form_step(
-        request,
-        form,
-        lambda data: applications.application_approve(
+
+    def approve(data):
+        return applications.application_approve(
             acting_user=request.user,
             application=app,
             amount=data["amount"],
             term_months=data["term_months"],
             comment=data["comment"],
-        ),
-    )
-    if result is not _FAILED:
+        )
+
+    outcome = run_form_step(form, approve, place=place_rule_error) if request.method == "POST" else NOT_POSTED
+    if outcome.ok:
         messages.success(request, _("Approved; the loan officer can now disburse it."))
         return redirect("loans:application_detail", pk=app.pk)
     rates = _rate_buckets(app, timezone.localdate())
@@ -206,14 +183,14 @@ def application_approve(request, pk):
         {
             **summary_context(request, app),
             "form": form,
-            "rule_errors": rule_errors,
+            "rule_errors": outcome.leftover,
             "rates": rates,
             "rate_now": _bucket_for(rates["buckets"], term),
             "report": application_report(app),
             "photos": app.photos.all(),
             "steps": [s for s in steps_for(request, app) if s["name"] != "approve"],
         },
-        status=status,
+        status=outcome.status,
     )
 
 
@@ -224,10 +201,9 @@ def application_disburse(request, pk):
     if gate is not None:
         return gate
     form = DisbursementForm(request.POST or None, application=app)
-    loan, status, rule_errors = _run_form_step(
-        request,
-        form,
-        lambda data: applications.application_disburse(
+
+    def disburse(data):
+        return applications.application_disburse(
             acting_user=request.user,
             application=app,
             contract_no=data["contract_no"],
@@ -235,10 +211,13 @@ def application_disburse(request, pk):
             account_no=data["account_no"],
             disbursed_on=data["disbursed_on"],
             comment=data["comment"],
-        ),
-        default_field="contract_no",
-    )
-    if loan is not _FAILED:
+        )
+
+    outcome = NOT_POSTED
+    if request.method == "POST":
+        outcome = run_form_step(form, disburse, place=place_rule_error, default_field="contract_no")
+    if outcome.ok:
+        loan = outcome.result
         messages.success(
             request,
             _(
@@ -266,7 +245,7 @@ def application_disburse(request, pk):
         {
             **summary_context(request, app),
             "form": form,
-            "rule_errors": rule_errors,
+            "rule_errors": outcome.leftover,
             "maturity": start + relativedelta(months=app.approved_term_months or app.term_months),
             "term": app.approved_term_months or app.term_months,
             "contract_on": start,
@@ -276,5 +255,5 @@ def application_disburse(request, pk):
             "lpr_stale": lpr_stale,
             "report": application_report(app),
         },
-        status=status,
+        status=outcome.status,
     )

@@ -16,8 +16,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.models import Role
-from core.exceptions import ApplicationError, NotPermitted
-from core.pages import place_error
+from core.exceptions import ApplicationError
+from core.pages import run_form_step
 
 from .. import selectors
 from ..models import BorrowerEvent, InsurancePolicy, Loan
@@ -31,20 +31,6 @@ DATE_INPUT = forms.DateInput(attrs={"type": "date"})
 
 def _loan(request, pk) -> Loan:
     return selectors.loan_get(user=request.user, pk=pk)
-
-
-def _run(form: forms.Form, action):
-    """Call the service with the form's data; its refusal is shown next to the field. Returns
-    (result, status): result is None when the form or the service said no."""
-    if not form.is_valid():
-        return None, 400
-    try:
-        return action(form.cleaned_data), 200
-    except NotPermitted:
-        raise PermissionDenied from None
-    except ApplicationError as e:
-        place_error(form, e)
-        return None, e.status_code
 
 
 def _page(request, loan, form, *, title, intro="", status=200, **extra):
@@ -72,10 +58,11 @@ def extension_request(request, pk):
     form = ExtensionRequestForm(request.POST or None)
     status = 200
     if request.method == "POST":
-        done, status = _run(
+        outcome = run_form_step(
             form, lambda d: changes.extension_request(acting_user=request.user, loan=loan, **d)
         )
-        if done is not None:
+        status = outcome.status
+        if outcome.ok:
             messages.success(request, _("The extension was requested; an approver decides on it."))
             return redirect("loans:change_extension_request", pk=loan.pk)
     return _page(
@@ -176,10 +163,11 @@ def _follow_up(request, pk, *, service, title, intro, done_message):
     form = FollowUpForm(request.POST or None, initial=initial)
     status = 200
     if request.method == "POST":
-        app, status = _run(form, lambda d: service(acting_user=request.user, loan=loan, **d))
-        if app is not None:
+        outcome = run_form_step(form, lambda d: service(acting_user=request.user, loan=loan, **d))
+        status = outcome.status
+        if outcome.ok:
             messages.success(request, done_message)
-            return redirect(reverse("loans:application_detail", args=[app.pk]))
+            return redirect(reverse("loans:application_detail", args=[outcome.result.pk]))
     return _page(request, loan, form, title=title, intro=intro, status=status)
 
 
@@ -226,10 +214,11 @@ def malicious_default(request, pk):
     form = ReasonForm(request.POST or None)
     status = 200
     if request.method == "POST":
-        entry, status = _run(
+        outcome = run_form_step(
             form, lambda d: borrowers.loan_mark_malicious_default(acting_user=request.user, loan=loan, **d)
         )
-        if entry is not None:
+        status = outcome.status
+        if outcome.ok:
             messages.success(request, _("The household was put on the blacklist."))
             return redirect("loans:change_insurance", pk=loan.pk)
     return _page(
@@ -265,8 +254,11 @@ def borrower_event(request, pk):
     )
     status = 200
     if request.method == "POST":
-        event, status = _run(form, lambda d: borrowers.borrower_event_record(acting_user=request.user, **d))
-        if event is not None:
+        outcome = run_form_step(
+            form, lambda d: borrowers.borrower_event_record(acting_user=request.user, **d)
+        )
+        status = outcome.status
+        if outcome.ok:
             messages.success(request, _("The event was recorded."))
             return redirect("loans:change_insurance", pk=loan.pk)
     return _page(
@@ -297,10 +289,11 @@ def insurance(request, pk):
     form = InsurancePolicyForm(request.POST or None)
     status = 200
     if request.method == "POST":
-        policy, status = _run(
+        outcome = run_form_step(
             form, lambda d: borrowers.insurance_policy_add(acting_user=request.user, loan=loan, **d)
         )
-        if policy is not None:
+        status = outcome.status
+        if outcome.ok:
             messages.success(request, _("The insurance policy was recorded."))
             return redirect("loans:change_insurance", pk=loan.pk)
     policies = selectors.insurance_policies(loan=loan)
@@ -325,10 +318,11 @@ def insurance_payout(request, policy_pk):
     form = PayoutForm(request.POST or None, initial={"paid_on": timezone.localdate()})
     status = 200
     if request.method == "POST":
-        payout, status = _run(
+        outcome = run_form_step(
             form, lambda d: borrowers.insurance_payout_record(acting_user=request.user, policy=policy, **d)
         )
-        if payout is not None:
+        status = outcome.status
+        if outcome.ok:
             messages.success(request, _("The insurance payout was recorded."))
             return redirect("loans:change_insurance", pk=policy.loan_id)
     return _page(
@@ -369,10 +363,11 @@ def account(request, pk):
     form = AccountForm(request.POST or None, initial={"account_no": loan.account_no})
     status = 200
     if request.method == "POST":
-        result, status = _run(
+        outcome = run_form_step(
             form, lambda d: borrowers.loan_account_set(acting_user=request.user, loan=loan, **d)
         )
-        if result is not None:
+        status = outcome.status
+        if outcome.ok:
             messages.success(request, _("The account was recorded."))
             return redirect("loans:book_detail", pk=loan.pk)
     return _page(

@@ -19,8 +19,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from core import uploads
-from core.exceptions import ApplicationError, NotPermitted
-from core.pages import place_error
+from core.exceptions import ApplicationError
+from core.pages import run_form_step
 
 from .. import selectors
 from ..choices import Classification
@@ -112,18 +112,13 @@ def check_record(request, pk):
     form = CheckForm(request.POST or None, request.FILES or None, floor=floor, initial=initial)
     status = 200
     if request.method == "POST":
-        status = 400
-        if form.is_valid():
-            try:
-                checks.check_record(acting_user=request.user, check=check, **form.cleaned_data)
-            except NotPermitted:
-                raise PermissionDenied from None
-            except ApplicationError as e:
-                place_error(form, e)
-                status = e.status_code
-            else:
-                messages.success(request, _("The post-loan check was recorded and the next one scheduled."))
-                return redirect("loans:book_detail", loan.pk)
+        outcome = run_form_step(
+            form, lambda data: checks.check_record(acting_user=request.user, check=check, **data)
+        )
+        status = outcome.status
+        if outcome.ok:
+            messages.success(request, _("The post-loan check was recorded and the next one scheduled."))
+            return redirect("loans:book_detail", loan.pk)
     return render(
         request,
         "loans/check_form.html",

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -14,7 +13,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.models import OrgUnit
-from core.exceptions import ApplicationError, NotPermitted
+from core.pages import NOT_POSTED, run_form_step
 
 from .. import selectors
 from ..forms import (
@@ -123,31 +122,28 @@ def objection_create(request, pk):
     if gate is not None:
         return gate
     form = ObjectionForm(request.POST or None)
-    status = 200
+    outcome = NOT_POSTED
     if request.method == "POST":
-        status = 400
-        if form.is_valid():
-            try:
-                applications.objection_lodge(
-                    acting_user=request.user,
-                    application=app,
-                    text=form.cleaned_data["text"],
-                    objector=form.cleaned_data["objector"],
-                )
-            except NotPermitted as e:
-                raise PermissionDenied(e.message) from None
-            except ApplicationError as e:
-                place_rule_error(e, form, default_field="text")
-                status = e.status_code
-            else:
-                messages.success(
-                    request,
-                    _(
-                        "The objection was recorded. Publicity is suspended and the application is back "
-                        "at village review."
-                    ),
-                )
-                return redirect("loans:application_detail", pk=app.pk)
+        outcome = run_form_step(
+            form,
+            lambda data: applications.objection_lodge(
+                acting_user=request.user, application=app, text=data["text"], objector=data["objector"]
+            ),
+            place=place_rule_error,
+            default_field="text",
+        )
+        if outcome.ok:
+            messages.success(
+                request,
+                _(
+                    "The objection was recorded. Publicity is suspended and the application is back "
+                    "at village review."
+                ),
+            )
+            return redirect("loans:application_detail", pk=app.pk)
     return render(
-        request, "loans/objection_form.html", {**summary_context(request, app), "form": form}, status=status
+        request,
+        "loans/objection_form.html",
+        {**summary_context(request, app), "form": form},
+        status=outcome.status,
     )

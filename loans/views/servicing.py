@@ -11,7 +11,6 @@ from pathlib import PurePath
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
 from django.http import HttpResponse
@@ -22,8 +21,8 @@ from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from core.exceptions import ApplicationError, NotPermitted
-from core.pages import place_error
+from core.exceptions import ApplicationError
+from core.pages import run_form_step
 
 from .. import selectors
 from ..models import Loan, Settlement
@@ -276,22 +275,19 @@ def settlement_manual(request, pk):
     )
     status = 200
     if request.method == "POST":
-        status = 400
-        if form.is_valid():
-            try:
-                settlement = settlement_services.settlement_record_manual(
-                    acting_user=request.user, loan=loan, **form.cleaned_data
-                )
-            except NotPermitted:
-                raise PermissionDenied from None
-            except ApplicationError as e:
-                place_error(form, e)
-                status = e.status_code
-            else:
-                messages.success(request, _("The settlement was recorded."))
-                if settlement.needs_review:
-                    messages.warning(request, _flag_message(settlement))
-                return redirect(_loan_url(loan))
+        outcome = run_form_step(
+            form,
+            lambda data: settlement_services.settlement_record_manual(
+                acting_user=request.user, loan=loan, **data
+            ),
+        )
+        status = outcome.status
+        if outcome.ok:
+            settlement = outcome.result
+            messages.success(request, _("The settlement was recorded."))
+            if settlement.needs_review:
+                messages.warning(request, _flag_message(settlement))
+            return redirect(_loan_url(loan))
     settlements = selectors.settlement_list(loan=loan)
     return render(
         request,
@@ -329,20 +325,16 @@ def settlement_confirm(request, pk):
     form = SettlementConfirmForm(request.POST or None)
     status = 200
     if request.method == "POST":
-        status = 400
-        if form.is_valid():
-            try:
-                settlement_services.settlement_confirm(
-                    acting_user=request.user, settlement=settlement, reason=form.cleaned_data["reason"]
-                )
-            except NotPermitted:
-                raise PermissionDenied from None
-            except ApplicationError as e:
-                place_error(form, e)
-                status = e.status_code
-            else:
-                messages.success(request, _("The interest was confirmed; the settlement can be subsidized."))
-                return redirect(_loan_url(loan))
+        outcome = run_form_step(
+            form,
+            lambda data: settlement_services.settlement_confirm(
+                acting_user=request.user, settlement=settlement, reason=data["reason"]
+            ),
+        )
+        status = outcome.status
+        if outcome.ok:
+            messages.success(request, _("The interest was confirmed; the settlement can be subsidized."))
+            return redirect(_loan_url(loan))
     return render(
         request,
         "loans/servicing_settlement_confirm.html",
@@ -372,23 +364,17 @@ def repayment_create(request, pk):
     form = RepaymentForm(request.POST or None, initial={"paid_on": timezone.localdate()})
     status = 200
     if request.method == "POST":
-        status = 400
-        if form.is_valid():
-            try:
-                repayment = servicing.repayment_record(
-                    acting_user=request.user, loan=loan, **form.cleaned_data
-                )
-            except NotPermitted:
-                raise PermissionDenied from None
-            except ApplicationError as e:
-                place_error(form, e)
-                status = e.status_code
+        outcome = run_form_step(
+            form, lambda data: servicing.repayment_record(acting_user=request.user, loan=loan, **data)
+        )
+        status = outcome.status
+        if outcome.ok:
+            repayment = outcome.result
+            if repayment.outstanding_after == 0:
+                messages.success(request, _("The repayment was recorded and the loan is settled (结清)."))
             else:
-                if repayment.outstanding_after == 0:
-                    messages.success(request, _("The repayment was recorded and the loan is settled (结清)."))
-                else:
-                    messages.success(request, _("The repayment was recorded."))
-                return redirect(_loan_url(loan))
+                messages.success(request, _("The repayment was recorded."))
+            return redirect(_loan_url(loan))
     return render(
         request,
         "loans/servicing_repayment_form.html",
