@@ -13,8 +13,6 @@ from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
-from accounts.models import OrgUnit
-from accounts.scoping import visible_villages
 from core.api import FilterSerializer, IdFilter, parse_filters
 from core.exceptions import NotPermitted
 
@@ -220,7 +218,7 @@ MONEY_INPUT = {"max_digits": 14, "decimal_places": 2, "min_value": 0, "required"
 
 class HouseholdInputSerializer(serializers.Serializer):
     registration_no = serializers.CharField(max_length=32)
-    village = serializers.PrimaryKeyRelatedField(queryset=OrgUnit.objects.none())
+    village = serializers.PrimaryKeyRelatedField(queryset=selectors.village_choices())
     poverty_status = serializers.ChoiceField(choices=Household.PovertyStatus.choices, required=False)
     exited_on = serializers.DateField(required=False, allow_null=True)
     address = serializers.CharField(max_length=200, required=False, allow_blank=True)
@@ -236,7 +234,7 @@ class HouseholdInputSerializer(serializers.Serializer):
         # A village outside the user's area is answered exactly like one that does not exist.
         request = self.context.get("request")
         if request is not None:
-            self.fields["village"].queryset = visible_villages(request.user)
+            self.fields["village"].queryset = selectors.village_choices(user=request.user)
 
 
 class HouseholdFilterSerializer(FilterSerializer):
@@ -280,14 +278,14 @@ class RatingInputSerializer(serializers.Serializer):
 
 
 class BlacklistInputSerializer(serializers.Serializer):
-    household = serializers.PrimaryKeyRelatedField(queryset=Household.objects.none())
+    household = serializers.PrimaryKeyRelatedField(queryset=selectors.household_choices())
     reason = serializers.CharField()
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         request = self.context.get("request")
         if request is not None:
-            self.fields["household"].queryset = selectors.household_list(user=request.user)
+            self.fields["household"].queryset = selectors.household_choices(user=request.user)
 
 
 class ReasonSerializer(serializers.Serializer):

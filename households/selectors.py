@@ -10,7 +10,8 @@ from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from accounts.scoping import village_q, visible_regions
+from accounts.models import OrgUnit
+from accounts.scoping import village_q, visible_regions, visible_villages
 
 from . import idnumbers
 from .models import BlacklistEntry, BlacklistRemovalRequest, CreditRating, Household, Member
@@ -62,6 +63,20 @@ def with_list_data(qs: QuerySet[Household]) -> QuerySet[Household]:
         Prefetch("ratings", queryset=ratings_in_force(on), to_attr="current_ratings"),
         Prefetch("blacklist_entries", queryset=active_blacklist(), to_attr="active_blacklist"),
     )
+
+
+def household_choices(*, user=None) -> QuerySet[Household]:
+    """The households an input may name: the user's (as `household_list`), or none before the
+    request is known (an API field's class-level placeholder, which the schema reads its model
+    from)."""
+    return household_list(user=user) if user is not None else Household.objects.none()
+
+
+def village_choices(*, user=None) -> QuerySet[OrgUnit]:
+    """The villages an input may name: the user's (accounts.scoping), or none before the request
+    is known (as `household_choices`). A village outside the user's area is answered exactly like
+    one that does not exist."""
+    return visible_villages(user) if user is not None else OrgUnit.objects.none()
 
 
 def household_search(*, user, q: str = "", village_id=None, status: str = "") -> QuerySet[Household]:
@@ -154,11 +169,17 @@ def rating_list(*, household: Household) -> QuerySet[CreditRating]:
     return household.ratings.select_related("branch", "rated_by", "profile").order_by("-valid_from", "-id")
 
 
-def blacklist_entries(*, user, active: bool | None = True, household_id=None) -> QuerySet[BlacklistEntry]:
-    """Blacklist entries of households in the user's area; `active` None means all of them."""
+def blacklist_entries(
+    *, user, active: bool | None = True, household_id=None, with_members: bool = False
+) -> QuerySet[BlacklistEntry]:
+    """Blacklist entries of households in the user's area; `active` None means all of them.
+    `with_members` prefetches each household's members, so a list can name the head (`head_of`)
+    without a query per row."""
     qs = BlacklistEntry.objects.filter(village_q(user, "household__village")).select_related(
         "household__village__parent", "added_by", "removed_by"
     )
+    if with_members:
+        qs = qs.prefetch_related("household__members")
     if active is True:
         qs = qs.filter(removed_at__isnull=True)
     elif active is False:

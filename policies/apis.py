@@ -250,11 +250,10 @@ class PolicyProfileViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vie
     permission_classes = [permissions.IsAuthenticated, AdminWrites]
 
     def get_queryset(self):
-        queryset = selectors.profile_list(user=self.request.user)
+        county = None
         if self.action == "list":
-            if county := parse_filters(ProfileFilterSerializer, self.request).get("county"):
-                queryset = queryset.filter(county_id=county)
-        return queryset
+            county = parse_filters(ProfileFilterSerializer, self.request).get("county") or None
+        return selectors.profile_list(user=self.request.user, county_id=county)
 
     @extend_schema(
         request=PolicyProfileInputSerializer,
@@ -301,14 +300,8 @@ class RateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     permission_classes = [permissions.IsAuthenticated, AdminWrites]
 
     def get_queryset(self):
-        queryset = selectors.rate_list()
-        if self.action == "list":
-            filters = parse_filters(RateFilterSerializer, self.request)
-            if kind := filters.get("kind"):
-                queryset = queryset.filter(kind=kind)
-            if tenor := filters.get("tenor"):
-                queryset = queryset.filter(tenor=tenor)
-        return queryset
+        filters = parse_filters(RateFilterSerializer, self.request) if self.action == "list" else {}
+        return selectors.rate_list(kind=filters.get("kind") or "", tenor=filters.get("tenor") or "")
 
     @extend_schema(
         request=RateSerializer,

@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import OrgUnit
-from accounts.scoping import county_q
+from accounts.scoping import county_q, visible_counties
 from core.exceptions import ApplicationError
 
 from .exceptions import CalendarMissing, PolicyProfileMissing, RateMissing
@@ -38,19 +38,40 @@ def county_of(unit: OrgUnit) -> OrgUnit:
     return unit
 
 
-def profile_list(*, user, on_date: datetime.date | None = None) -> QuerySet[PolicyProfile]:
-    """Profiles of the counties the user sees, each annotated with `next_from` (the day the next
-    version of the same county takes over, or None) so a list can say which one is in force
-    without a query per row. See `profile_status`."""
+def profile_list(
+    *, user, on_date: datetime.date | None = None, county_id: int | None = None
+) -> QuerySet[PolicyProfile]:
+    """Profiles of the counties the user sees (of one of them with `county_id`), each annotated
+    with `next_from` (the day the next version of the same county takes over, or None) so a list
+    can say which one is in force without a query per row. See `profile_status`."""
     following = PolicyProfile.objects.filter(
         county=OuterRef("county"), effective_from__gt=OuterRef("effective_from")
     ).order_by("effective_from")
-    return (
+    qs = (
         PolicyProfile.objects.filter(county_q(user, "county"))
         .select_related("county", "created_by")
         .annotate(next_from=Subquery(following.values("effective_from")[:1]))
         .order_by("county__code", "-effective_from")
     )
+    if county_id is not None:
+        qs = qs.filter(county_id=county_id)
+    return qs
+
+
+def profile_to_copy(*, user, pk: int | None = None, county_id: int | None = None) -> PolicyProfile | None:
+    """The profile a new version is prefilled from: the one given by `pk`, else the county's
+    latest (scheduled or in force); None when there is none the user sees."""
+    profiles = profile_list(user=user)
+    if pk is not None:
+        return profiles.filter(pk=pk).first()
+    if county_id is not None:
+        return profiles.filter(county_id=county_id).first()
+    return None
+
+
+def county_choices(*, user) -> QuerySet[OrgUnit]:
+    """The counties the user sees, by code: the ones a profile can be listed or entered for."""
+    return visible_counties(user).order_by("code")
 
 
 def profile_status(profile: PolicyProfile, on_date: datetime.date | None = None) -> str:
@@ -159,17 +180,22 @@ def rate_for(*, basis: str, term_months: int, on_date: datetime.date) -> Rate:
     return rate
 
 
-def rate_list() -> QuerySet[Rate]:
-    """All rates (national data, the same for every user), newest first, with `next_from` so a
-    list can mark the one in force per tenor."""
+def rate_list(*, kind: str = "", tenor: str = "") -> QuerySet[Rate]:
+    """All rates (national data, the same for every user), or those of one `kind` and `tenor`,
+    newest first, with `next_from` so a list can mark the one in force per tenor."""
     following = Rate.objects.filter(
         kind=OuterRef("kind"), tenor=OuterRef("tenor"), effective_from__gt=OuterRef("effective_from")
     ).order_by("effective_from")
-    return (
+    qs = (
         Rate.objects.select_related("created_by")
         .annotate(next_from=Subquery(following.values("effective_from")[:1]))
         .order_by("-effective_from", "kind", "tenor")
     )
+    if kind:
+        qs = qs.filter(kind=kind)
+    if tenor:
+        qs = qs.filter(tenor=tenor)
+    return qs
 
 
 # ---- working-day calendar ----------------------------------------------------------------------
@@ -229,6 +255,15 @@ def calendar_years() -> QuerySet[CalendarYear]:
         )
         .order_by("-year")
     )
+
+
+def stored_years(*, since: int) -> set[int]:
+    """The years from `since` on that the calendar holds."""
+    return set(CalendarYear.objects.filter(year__gte=since).values_list("year", flat=True))
+
+
+def calendar_year_stored(year: int) -> bool:
+    return CalendarYear.objects.filter(year=year).exists()
 
 
 def calendar_special_days(*, year: int) -> QuerySet[CalendarDay]:

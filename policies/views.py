@@ -19,7 +19,6 @@ from django.views import View
 from django.views.generic import DetailView, FormView, ListView, TemplateView
 
 from accounts.models import Role
-from accounts.scoping import visible_counties
 from core import uploads
 from core.exceptions import ApplicationError
 
@@ -33,7 +32,7 @@ from .forms import (
     RateForm,
     WorkingDaysForm,
 )
-from .models import CalendarYear, PolicyProfile
+from .models import PolicyProfile
 
 
 def _is_admin(user) -> bool:
@@ -104,11 +103,10 @@ class ProfileListView(LoginRequiredMixin, ListView):
     context_object_name = "profiles"
 
     def get_queryset(self):
-        queryset = selectors.profile_list(user=self.request.user)
         county = self.request.GET.get("county", "")
-        if county.isdigit():
-            queryset = queryset.filter(county_id=int(county))
-        return queryset
+        return selectors.profile_list(
+            user=self.request.user, county_id=int(county) if county.isdigit() else None
+        )
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
@@ -118,7 +116,7 @@ class ProfileListView(LoginRequiredMixin, ListView):
             profile.effective_to = (
                 profile.next_from - datetime.timedelta(days=1) if profile.next_from else None
             )
-        ctx["counties"] = visible_counties(self.request.user).order_by("code")
+        ctx["counties"] = selectors.county_choices(user=self.request.user)
         ctx["county"] = self.request.GET.get("county", "")
         ctx["is_admin"] = _is_admin(self.request.user)
         ctx["today"] = today
@@ -138,7 +136,7 @@ class ProfileDetailView(LoginRequiredMixin, DetailView):
         profile = ctx["profile"]
         today = timezone.localdate()
         profile.status = selectors.profile_status(profile, today)
-        versions = list(selectors.profile_list(user=self.request.user).filter(county_id=profile.county_id))
+        versions = list(selectors.profile_list(user=self.request.user, county_id=profile.county_id))
         for version in versions:
             version.status = selectors.profile_status(version, today)
         ctx["versions"] = versions
@@ -157,15 +155,13 @@ class ProfileCreateView(AdminRequiredMixin, FormView):
     def get_base(self):
         if hasattr(self, "_base"):
             return self._base
-        profiles = selectors.profile_list(user=self.request.user)
         source, county = self.request.GET.get("from", ""), self.request.GET.get("county", "")
-        base = None
-        if source.isdigit():
-            base = profiles.filter(pk=int(source)).first()
-        elif county.isdigit():
-            base = profiles.filter(county_id=int(county)).first()
-        self._base = base
-        return base
+        self._base = selectors.profile_to_copy(
+            user=self.request.user,
+            pk=int(source) if source.isdigit() else None,
+            county_id=int(county) if county.isdigit() else None,
+        )
+        return self._base
 
     def get_form_kwargs(self):
         return {**super().get_form_kwargs(), "user": self.request.user}
@@ -178,9 +174,9 @@ class ProfileCreateView(AdminRequiredMixin, FormView):
             if county.isdigit():
                 initial["county"] = int(county)
             else:
-                counties = list(visible_counties(self.request.user).values_list("pk", flat=True)[:2])
+                counties = list(selectors.county_choices(user=self.request.user)[:2])
                 if len(counties) == 1:
-                    initial["county"] = counties[0]
+                    initial["county"] = counties[0].pk
             return initial
         initial = {name: getattr(base, name) for name in services.PARAMETER_FIELDS}
         initial.update(county=base.county_id, name=base.name, effective_from=timezone.localdate())
@@ -217,11 +213,7 @@ class RateListView(LoginRequiredMixin, ListView):
     context_object_name = "rates"
 
     def get_queryset(self):
-        queryset = selectors.rate_list()
-        kind = self.request.GET.get("kind", "")
-        if kind:
-            queryset = queryset.filter(kind=kind)
-        return queryset
+        return selectors.rate_list(kind=self.request.GET.get("kind", ""))
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
@@ -260,7 +252,7 @@ class RateListView(LoginRequiredMixin, ListView):
 def _first_missing_year(today: datetime.date, stored: set[int] | None = None) -> int:
     """The first year from this one on that the calendar lacks: the one an admin enters next."""
     if stored is None:
-        stored = set(CalendarYear.objects.filter(year__gte=today.year).values_list("year", flat=True))
+        stored = selectors.stored_years(since=today.year)
     return next(y for y in range(today.year, today.year + 100) if y not in stored)
 
 
@@ -336,7 +328,7 @@ class CalendarView(AdminRequiredMixin, TemplateView):
         form = CalendarYearForm(request.POST)
         if form.is_valid():
             year = form.cleaned_data["year"]
-            if CalendarYear.objects.filter(year=year).exists() and not form.cleaned_data["replace"]:
+            if selectors.calendar_year_stored(year) and not form.cleaned_data["replace"]:
                 form.add_error(
                     "replace",
                     _("%(year)s is already in the calendar; tick this box to replace it.") % {"year": year},

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema, extend_schema_field
@@ -12,7 +11,6 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
 from accounts.models import OrgUnit
-from accounts.scoping import county_q
 from core.api import FilterSerializer, IdFilter, parse_filters
 from core.exceptions import NotPermitted
 
@@ -81,9 +79,7 @@ class BatchSerializer(serializers.ModelSerializer):
 
 
 class BatchInputSerializer(serializers.Serializer):
-    county = serializers.PrimaryKeyRelatedField(
-        queryset=OrgUnit.objects.filter(kind=OrgUnit.Kind.COUNTY), required=False
-    )
+    county = serializers.PrimaryKeyRelatedField(queryset=selectors.counties(), required=False)
     year = serializers.IntegerField(min_value=2000, max_value=2100)
     quarter = serializers.IntegerField(min_value=1, max_value=4)
 
@@ -174,12 +170,12 @@ class BatchListApi(GenericAPIView):
     @extend_schema(parameters=[BatchFilterSerializer], responses=BatchSerializer(many=True))
     def get(self, request):
         filters = parse_filters(BatchFilterSerializer, request)
-        qs = selectors.batch_list(user=request.user)
-        if state := filters.get("state"):
-            qs = qs.filter(state=state)
-        for key in ("year", "quarter"):
-            if (value := filters.get(key)) is not None:
-                qs = qs.filter(**{key: value})
+        qs = selectors.batch_list(
+            user=request.user,
+            year=filters.get("year"),
+            quarter=filters.get("quarter"),
+            state=filters.get("state") or "",
+        )
         page = self.paginate_queryset(qs)
         return self.get_paginated_response(BatchSerializer(page, many=True).data)
 
@@ -194,7 +190,7 @@ class BatchListApi(GenericAPIView):
                 raise NotPermitted(_("Only the finance staff of the county may create its subsidy batches."))
             county = unit
         # A county the user cannot see is 404, as if it did not exist.
-        county = get_object_or_404(OrgUnit.objects.filter(county_q(request.user, "")), pk=county.pk)
+        county = selectors.county_get(user=request.user, pk=county.pk)
         if not is_county_finance(request.user, county.pk):
             raise NotPermitted(_("Only the finance staff of the county may create its subsidy batches."))
         batch = services.batch_create(

@@ -10,17 +10,43 @@ from django.db.models.functions import Trim
 from django.shortcuts import get_object_or_404
 
 from accounts.models import OrgUnit
-from accounts.scoping import county_q, village_q
+from accounts.scoping import county_q, village_q, visible_villages
 
 from .models import WAITING_REASONS, ExcludedReason, SubsidyBatch, SubsidyLine
 
 ZERO = Decimal("0.00")
 
 
-def batch_list(*, user) -> QuerySet[SubsidyBatch]:
-    return SubsidyBatch.objects.filter(county_q(user, "county")).select_related(
+def batch_list(
+    *, user, year: int | None = None, quarter: int | None = None, state: str = ""
+) -> QuerySet[SubsidyBatch]:
+    """The batches of the user's counties; of one year, quarter or state when given."""
+    qs = SubsidyBatch.objects.filter(county_q(user, "county")).select_related(
         "county", "computed_by", "reviewed_by", "approved_by", "paid_by", "profile"
     )
+    if state:
+        qs = qs.filter(state=state)
+    if year is not None:
+        qs = qs.filter(year=year)
+    if quarter is not None:
+        qs = qs.filter(quarter=quarter)
+    return qs
+
+
+def counties() -> QuerySet[OrgUnit]:
+    """Every county: what a new batch's input may name. Whether the user sees the one named is
+    decided after (`county_get`), so another county answers 404 like one that does not exist."""
+    return OrgUnit.objects.filter(kind=OrgUnit.Kind.COUNTY)
+
+
+def county_get(*, user, pk) -> OrgUnit:
+    """A unit of the user's counties, or 404."""
+    return get_object_or_404(OrgUnit.objects.filter(county_q(user, "")), pk=pk)
+
+
+def batch_village(*, user, batch: SubsidyBatch, pk) -> OrgUnit:
+    """A village of the batch's county that the user sees, or 404."""
+    return get_object_or_404(visible_villages(user).filter(parent__parent=batch.county_id), pk=pk)
 
 
 def batch_get(*, user, pk) -> SubsidyBatch:

@@ -38,12 +38,10 @@ def _can_create(user) -> bool:
 @login_required
 def batch_list(request, create_form=None):
     filters = BatchFilterForm(request.GET or None)
-    qs = selectors.batch_list(user=request.user)
-    if filters.is_bound and filters.is_valid():
-        if year := filters.cleaned_data.get("year"):
-            qs = qs.filter(year=year)
-        if state := filters.cleaned_data.get("state"):
-            qs = qs.filter(state=state)
+    criteria = filters.cleaned_data if filters.is_bound and filters.is_valid() else {}
+    qs = selectors.batch_list(
+        user=request.user, year=criteria.get("year") or None, state=criteria.get("state") or ""
+    )
     page_obj = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     can_create = _can_create(request.user)
     context = {

@@ -13,14 +13,12 @@ import tempfile
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpResponse
-from django.shortcuts import get_object_or_404
 from django.template import engines
 from django.urls import reverse
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from accounts.scoping import visible_villages
 from core.audit import audit
 from core.exceptions import ConflictError
 
@@ -151,8 +149,7 @@ def export_public_pdf(request, batch, lines):
     if value := request.GET.get("village"):
         if not value.isdigit():
             raise Http404
-        villages = visible_villages(request.user).filter(parent__parent=batch.county_id)
-        village = get_object_or_404(villages, pk=int(value))
+        village = selectors.batch_village(user=request.user, batch=batch, pk=int(value))
     data, result = exports.public_pdf(batch=batch, lines=lines, village=village)
     _record(request, batch, "public_pdf", result)
     name = exports.filename(batch, "public", "pdf")
