@@ -269,5 +269,5 @@ class LineListApi(GenericAPIView):
         batch = _batch(request, pk)
         filters = parse_filters(LineFilterSerializer, request)
         qs = selectors.line_filter(selectors.line_list(user=request.user, batch=batch), **filters)
-        page = self.paginate_queryset(qs.order_by("village__code", "loan_id", "period_start", "id"))
+        page = self.paginate_queryset(selectors.lines_in_order(qs))
         return self.get_paginated_response(LineSerializer(page, many=True).data)

@@ -88,6 +88,13 @@ def line_filter(
     return qs
 
 
+def lines_in_order(qs: QuerySet[SubsidyLine], *, by_township: bool = False) -> QuerySet[SubsidyLine]:
+    """Lines as the lists show them: by village (after its township with `by_township`, as the
+    page groups them), then loan and period."""
+    village = ("village__parent__code", "village__code") if by_township else ("village__code",)
+    return qs.order_by(*village, "loan_id", "period_start", "id")
+
+
 def village_totals(lines: QuerySet[SubsidyLine]) -> list[dict]:
     """Per village: lines, households, loans with a subsidy, excluded lines and the amount, ordered
     by township and village. Two queries however many lines."""

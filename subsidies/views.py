@@ -170,13 +170,14 @@ def batch_lines(request, pk):
     batch = selectors.batch_get(user=request.user, pk=pk)
     filters = LineFilterForm(request.GET or None, user=request.user, county=batch.county)
     criteria = filters.cleaned_data if filters.is_bound and filters.is_valid() else {}
-    qs = selectors.line_filter(
+    lines = selectors.line_filter(
         selectors.line_list(user=request.user, batch=batch),
         village=criteria.get("village"),
         township=criteria.get("township"),
         reason=criteria.get("reason") or "",
         q=criteria.get("q") or "",
-    ).order_by("village__parent__code", "village__code", "loan_id", "period_start", "id")
+    )
+    qs = selectors.lines_in_order(lines, by_township=True)
     page_obj = Paginator(qs, LINE_PAGE_SIZE).get_page(request.GET.get("page"))
     context = {
         "batch": batch,
