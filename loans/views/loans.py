@@ -5,14 +5,12 @@ import's work is in services/imports.py, these views keep the file between previ
 from __future__ import annotations
 
 import datetime
-import uuid
 from pathlib import PurePath
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
@@ -25,6 +23,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import Role
 from accounts.scoping import visible_villages
+from core import uploads
 from policies import selectors as policy_selectors
 from policies.exceptions import PolicyProfileMissing
 from policies.models import PolicyProfile
@@ -38,10 +37,8 @@ from ..services import changes, import_rows
 from ..services import imports as loan_imports
 
 PAGE_SIZE = 20
-SESSION_KEY = "loans_book_import"
-UPLOAD_DIR = "loan-imports"
-# A preview never confirmed leaves its file behind; older files go at the next upload.
-STALE_AFTER = datetime.timedelta(hours=24)
+# The file waits here between the preview and the confirmation (core.uploads.Staging).
+STAGING = uploads.Staging(session_key="loans_book_import", folder="loan-imports")
 SHOW_ERRORS = 500
 SHOW_LOANS = 300
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -258,31 +255,6 @@ def _allowed(request) -> None:
         raise PermissionDenied
 
 
-def _pending_name(token: str) -> str:
-    # Built only from the server's own uuid, never from anything the browser sends.
-    return f"{UPLOAD_DIR}/{uuid.UUID(hex=token).hex}"
-
-
-def _discard(token: str | None) -> None:
-    if token:
-        default_storage.delete(_pending_name(token))
-
-
-def _sweep_stale() -> None:
-    try:
-        _dirs, files = default_storage.listdir(UPLOAD_DIR)
-    except (FileNotFoundError, NotImplementedError):
-        return
-    cutoff = timezone.now() - STALE_AFTER
-    for name in files:
-        path = f"{UPLOAD_DIR}/{name}"
-        try:
-            if default_storage.get_modified_time(path) < cutoff:
-                default_storage.delete(path)
-        except (FileNotFoundError, NotImplementedError):
-            continue
-
-
 def _clean_filename(name: str) -> str:
     return PurePath(name.replace("\\", "/")).name[:100] or "import.csv"
 
@@ -312,14 +284,12 @@ def book_import(request):
     preview = loan_imports.parse_loans(upload, filename, user=request.user)
 
     # A new upload replaces whatever was waiting for confirmation.
-    _discard(request.session.pop(SESSION_KEY, {}).get("token"))
-    _sweep_stale()
     token = None
     if preview.ok:
-        token = uuid.uuid4().hex
-        upload.seek(0)
-        default_storage.save(_pending_name(token), upload)
-        request.session[SESSION_KEY] = {"token": token, "filename": filename}
+        token = STAGING.stage(request.session, upload, filename=filename)
+    else:
+        STAGING.discard(request.session)
+        STAGING.sweep_stale()
     return render(
         request, "loans/book_import_preview.html", _preview_context(preview, filename=filename, token=token)
     )
@@ -329,16 +299,15 @@ def book_import(request):
 @require_POST
 def book_import_commit(request):
     _allowed(request)
-    pending = request.session.get(SESSION_KEY) or {}
-    token = pending.get("token")
-    if not token or request.POST.get("token") != token or not default_storage.exists(_pending_name(token)):
+    pending = STAGING.pending(request.session, request.POST.get("token"))
+    if pending is None:
         messages.error(
             request, _("There is no file waiting to be imported, or it has expired; upload it again.")
         )
         return HttpResponseRedirect(reverse("loans:book_import"))
     filename = pending["filename"]
     try:
-        with default_storage.open(_pending_name(token), "rb") as file:
+        with STAGING.open(pending) as file:
             count = loan_imports.import_loans(acting_user=request.user, file=file, filename=filename)
     except loan_imports.LoanImportRejected as e:
         # Something changed since the preview (another import took a contract number meanwhile).
@@ -346,8 +315,7 @@ def book_import_commit(request):
         return render(request, "loans/book_import_preview.html", context, status=409)
     finally:
         # One attempt per upload: the file (personal data) is not kept after it.
-        request.session.pop(SESSION_KEY, None)
-        _discard(token)
+        STAGING.discard(request.session)
     messages.success(
         request, _("Imported %(n)d existing loans from %(filename)s.") % {"n": count, "filename": filename}
     )

@@ -5,13 +5,11 @@ settlement_list.py; these views handle forms, the pending upload and the answer.
 
 from __future__ import annotations
 
-import uuid
 from pathlib import PurePath
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
@@ -21,6 +19,7 @@ from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from core import uploads
 from core.exceptions import ApplicationError
 from core.pages import run_form_step
 
@@ -30,8 +29,8 @@ from ..permissions import can_service, require_servicer
 from ..services import servicing, settlement_list
 from ..services import settlements as settlement_services
 
-SESSION_KEY = "loans_settlement_import"
-UPLOAD_DIR = "imports"
+# The list waits here between the preview and the confirmation (core.uploads.Staging).
+STAGING = uploads.Staging(session_key="loans_settlement_import", folder="imports", prefix="settlements-")
 SHOW_ERRORS = 500
 SHOW_ROWS = 300
 PAGE_SIZE = 50
@@ -101,16 +100,6 @@ class SettlementImportForm(forms.Form):
         return upload
 
 
-def _pending_name(token: str, suffix: str) -> str:
-    # Built only from the server's own uuid and a fixed suffix, never from the browser's input.
-    return f"{UPLOAD_DIR}/settlements-{uuid.UUID(hex=token).hex}{suffix}"
-
-
-def _discard(pending: dict) -> None:
-    if pending.get("token"):
-        default_storage.delete(_pending_name(pending["token"], pending["suffix"]))
-
-
 def _preview_context(result: settlement_list.SettlementImportResult, **extra) -> dict:
     return {
         "result": result,
@@ -155,19 +144,14 @@ def settlement_import(request):
     result = settlement_list.settlement_import_check(
         user=request.user, file=upload, filename=filename, end_date_counted=counted
     )
-    _discard(request.session.pop(SESSION_KEY, {}))
     token = None
     if result.ok:
-        token = uuid.uuid4().hex
         suffix = ".csv" if filename.lower().endswith(".csv") else ".xlsx"
-        upload.seek(0)
-        default_storage.save(_pending_name(token, suffix), upload)
-        request.session[SESSION_KEY] = {
-            "token": token,
-            "suffix": suffix,
-            "filename": filename,
-            "end_date_counted": counted,
-        }
+        token = STAGING.stage(
+            request.session, upload, suffix=suffix, filename=filename, end_date_counted=counted
+        )
+    else:
+        STAGING.discard(request.session)
     return render(
         request,
         "loans/servicing_import_preview.html",
@@ -180,18 +164,16 @@ def settlement_import_commit(request):
     require_servicer(request.user, page=True)
     if request.method != "POST":
         return redirect("loans:settlement_import")
-    pending = request.session.get(SESSION_KEY) or {}
-    token = pending.get("token")
-    if not token or request.POST.get("token") != token:
+    pending = STAGING.pending(request.session, request.POST.get("token"))
+    if pending is None:
         messages.error(
             request, _("There is no file waiting to be imported, or it has expired; upload it again.")
         )
         return redirect("loans:settlement_import")
-    name = _pending_name(token, pending["suffix"])
     filename = pending["filename"]
     counted = bool(pending.get("end_date_counted"))
     try:
-        with default_storage.open(name, "rb") as file:
+        with STAGING.open(pending) as file:
             result = settlement_list.settlement_import(
                 acting_user=request.user, file=file, filename=filename, end_date_counted=counted
             )
@@ -208,8 +190,7 @@ def settlement_import_commit(request):
         context = _import_context(SettlementImportForm(), conflict=str(e.message))
         return render(request, "loans/servicing_import.html", context, status=e.status_code)
     finally:
-        request.session.pop(SESSION_KEY, None)
-        default_storage.delete(name)
+        STAGING.discard(request.session)
     messages.success(
         request,
         _(
