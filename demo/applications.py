@@ -16,6 +16,7 @@ from core.exceptions import ApplicationError
 from demo.dates import clock
 from demo.regions import ACCOUNTS, SEED, TOWNSHIPS, VILLAGE_CADRES
 from households.models import BlacklistEntry, CreditRating, Household, Member
+from loans import steps as loan_steps
 from loans.models import Loan, LoanApplication
 from loans.services import applications as loan_services
 from loans.workflow import State
@@ -528,7 +529,7 @@ class SeedApplications:
             case "village_approve":
                 s.application_village_approve(acting_user=cadre, application=app, comment=step.text)
             case "send_back" | "village_reject" | "withdraw":
-                s.TRANSITIONS[step.name](acting_user=cadre, application=app, comment=step.text)
+                loan_steps.STEPS[step.name].service(acting_user=cadre, application=app, comment=step.text)
             case "object":
                 s.objection_lodge(
                     acting_user=actors[step.by], application=app, text=step.text, objector=step.objector

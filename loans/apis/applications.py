@@ -20,7 +20,7 @@ from core.api import FilterSerializer, IdFilter, parse_filters
 from core.exceptions import NotPermitted
 from core.uploads import PhotoField
 
-from .. import selectors
+from .. import selectors, steps
 from ..choices import UseMode
 from ..models import ApplicationHistory, InvestigationPhoto, Loan, LoanApplication, Objection, PublicityNotice
 from ..purposes import Purpose
@@ -296,18 +296,12 @@ class PhotoInputSerializer(serializers.Serializer):
     caption = serializers.CharField(max_length=200, required=False, allow_blank=True)
 
 
-# The body each step takes; its fields are the service's keyword arguments.
-TRANSITION_INPUTS = {
-    "submit": CommentInputSerializer,
-    "send_back": ReasonInputSerializer,
-    "village_approve": CommentInputSerializer,
-    "village_reject": ReasonInputSerializer,
-    "withdraw": ReasonInputSerializer,
+# The body of each kind of step input (loans/steps.py); its fields are the service's keyword arguments.
+STEP_INPUTS = {
+    "comment": CommentInputSerializer,
+    "reason": ReasonInputSerializer,
     "accept": AcceptInputSerializer,
-    "decline": ReasonInputSerializer,
     "approve": ApproveInputSerializer,
-    "reject": ReasonInputSerializer,
-    "return_to_officer": ReasonInputSerializer,
     "disburse": DisburseInputSerializer,
 }
 
@@ -444,12 +438,12 @@ class TransitionApi(GenericAPIView):
                 acting_user=request.user, application=application, **data.validated_data
             )
             return Response(_detail_data(request, pk))
-        step = applications.TRANSITIONS.get(name)
+        step = steps.STEPS.get(name)
         if step is None:
             raise NotFound()
-        data = TRANSITION_INPUTS.get(name, CommentInputSerializer)(data=request.data)
+        data = STEP_INPUTS[step.takes](data=request.data)
         data.is_valid(raise_exception=True)
-        step(acting_user=request.user, application=application, **data.validated_data)
+        steps.take(name, application=application, user=request.user, data=data.validated_data)
         return Response(_detail_data(request, pk))
 
 

@@ -539,19 +539,3 @@ def application_disburse(
 
         renewal_replace(acting_user=acting_user, application=app, new_loan=loan)
     return loan
-
-
-# The transitions the API and pages may post, by name (end_publicity belongs to the daily task).
-TRANSITIONS = {
-    "submit": application_submit,
-    "send_back": application_send_back,
-    "village_approve": application_village_approve,
-    "village_reject": application_village_reject,
-    "withdraw": application_withdraw,
-    "accept": application_accept,
-    "decline": application_decline,
-    "approve": application_approve,
-    "reject": application_reject,
-    "return_to_officer": application_return_to_officer,
-    "disburse": application_disburse,
-}

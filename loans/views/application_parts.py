@@ -18,7 +18,7 @@ from accounts.models import Role
 from core.exceptions import ApplicationError
 from core.pages import place_error, shows
 
-from .. import eligibility, selectors
+from .. import eligibility, selectors, steps
 from ..forms import (
     CommentForm,
 )
@@ -26,39 +26,6 @@ from ..models import LoanApplication
 from ..workflow import STEP_LABELS, State
 
 PAGE_SIZE = 20
-
-# What each step is called on its button, and what the page says once it is done.
-STEP_DONE = {
-    "submit": gettext_lazy("The application was submitted for village review."),
-    "send_back": gettext_lazy("The application was sent back to draft for changes."),
-    "village_approve": gettext_lazy("Village review passed; the publicity notices are up."),
-    "village_reject": gettext_lazy("The application was rejected."),
-    "withdraw": gettext_lazy("The application was withdrawn."),
-    "decline": gettext_lazy("The bank declined the application."),
-    "reject": gettext_lazy("The application was rejected."),
-    "return_to_officer": gettext_lazy("The application was returned to the loan officer."),
-}
-# Steps taken with a comment only, through the generic endpoint; the others have their own forms.
-SIMPLE_STEPS = frozenset(STEP_DONE)
-REASON_STEPS = frozenset(
-    {"send_back", "village_reject", "withdraw", "decline", "reject", "return_to_officer"}
-)
-DANGER_STEPS = frozenset({"village_reject", "withdraw", "decline", "reject", "object"})
-# The reason box says what the reason is for: two refusals on one page must not look alike.
-REASON_LABELS = {
-    "send_back": gettext_lazy("What must be changed"),
-    "village_reject": gettext_lazy("Reason for rejection"),
-    "withdraw": gettext_lazy("Reason for withdrawal"),
-    "decline": gettext_lazy("Reason for declining"),
-    "reject": gettext_lazy("Reason for rejection"),
-    "return_to_officer": gettext_lazy("What the officer must add or correct"),
-}
-FORM_STEPS = {
-    "object": "loans:objection_create",
-    "accept": "loans:application_accept",
-    "approve": "loans:application_approve",
-    "disburse": "loans:application_disburse",
-}
 
 # People read the rule's name before its message (DOMAIN §3).
 RULE_NAMES = {
@@ -239,27 +206,29 @@ def application_report(app: LoanApplication) -> dict:
 def steps_for(request, app, *, failed: str | None = None, failed_form=None) -> list[dict]:
     """The buttons and small forms for the steps this user may take now, in workflow order."""
     available = selectors.available_transitions(application=app, user=request.user)
-    steps = []
+    buttons = []
     for name in available:
-        step = {"name": name, "label": STEP_LABELS.get(name, name), "danger": name in DANGER_STEPS}
-        if name in FORM_STEPS:
-            step["url"] = reverse(FORM_STEPS[name], args=[app.pk])
-        elif name in SIMPLE_STEPS:
-            step["url"] = reverse("loans:application_transition", args=[app.pk, name])
-            step["reason"] = name in REASON_STEPS
-            step["form"] = failed_form if name == failed and failed_form is not None else comment_form(name)
-        else:
+        offer = steps.offered(name)
+        if offer is None:  # the daily task's step (end of publicity) has no button
             continue
-        steps.append(step)
+        step = {"name": name, "label": STEP_LABELS.get(name, name), "danger": offer.danger}
+        if offer.form:
+            step["url"] = reverse(offer.form, args=[app.pk])
+        else:
+            step["url"] = reverse("loans:application_transition", args=[app.pk, name])
+            step["reason"] = offer.reason_required
+            step["form"] = failed_form if name == failed and failed_form is not None else comment_form(name)
+        buttons.append(step)
     # Forward steps first, then the ones that send back, refuse or withdraw.
-    steps.sort(key=lambda s: (s.get("reason", False), s["danger"]))
-    return steps
+    buttons.sort(key=lambda s: (s.get("reason", False), s["danger"]))
+    return buttons
 
 
 def comment_form(name: str, data=None) -> CommentForm:
-    form = CommentForm(data, prefix=name, reason_required=name in REASON_STEPS)
-    if name in REASON_LABELS:
-        form.fields["comment"].label = REASON_LABELS[name]
+    step = steps.STEPS[name]
+    form = CommentForm(data, prefix=name, reason_required=step.reason_required)
+    if step.reason_label:
+        form.fields["comment"].label = step.reason_label
     return form
 
 

@@ -26,15 +26,13 @@ from core.pages import NOT_POSTED, run_form_step
 from households import selectors as household_selectors
 from policies.selectors import county_of, profile_for
 
-from .. import eligibility, eligibility_facts, selectors
+from .. import eligibility, eligibility_facts, selectors, steps
 from ..choices import UseMode
 from ..forms import ApplicationFilterForm, ApplicationForm
 from ..models import PublicityNotice
 from ..services import applications
 from ..workflow import FINAL_STATES, State
 from .application_parts import (
-    SIMPLE_STEPS,
-    STEP_DONE,
     application_report,
     can_apply_for,
     comment_form,
@@ -156,7 +154,7 @@ def _application_form_page(request, *, household, application=None):
     if outcome.ok:
         saved = outcome.result
         if submit:
-            messages.success(request, STEP_DONE["submit"])
+            messages.success(request, steps.STEPS["submit"].done)
         else:
             messages.success(
                 request,
@@ -315,7 +313,8 @@ def application_transition(request, pk, name):
     """One of the simple steps (submit, village review, withdraw, decline, reject, return). On
     success back to the application with a message; on a refusal the application page again,
     with the reasons next to the comment or in the rule list."""
-    if name not in SIMPLE_STEPS:
+    step = steps.STEPS.get(name)
+    if step is None or step.form:  # unknown, or a step with its own page
         raise Http404
     app = selectors.application_detail(user=request.user, pk=pk)
     gate = step_gate(request, app, name)
@@ -324,14 +323,12 @@ def application_transition(request, pk, name):
     form = comment_form(name, request.POST)
     outcome = run_form_step(
         form,
-        lambda data: applications.TRANSITIONS[name](
-            acting_user=request.user, application=app, comment=data["comment"]
-        ),
+        lambda data: steps.take(name, application=app, user=request.user, data={"comment": data["comment"]}),
         place=place_rule_error,
         default_field="comment",
     )
     if outcome.ok:
-        messages.success(request, STEP_DONE[name])
+        messages.success(request, step.done)
         return redirect("loans:application_detail", pk=app.pk)
     # The service rolled back; show the application as it is now.
     app = selectors.application_detail(user=request.user, pk=pk)

@@ -16,6 +16,7 @@ from core.exceptions import ApplicationError, ConflictError, NotPermitted
 from core.models import AuditEvent
 from households.models import CreditRating
 from households.services.blacklist import blacklist_add
+from loans import steps
 from loans.exceptions import TransitionNotAllowed
 from loans.models import ApplicationHistory, Loan, LoanApplication, Objection, PublicityNotice
 from loans.services import applications
@@ -282,7 +283,7 @@ def test_nobody_may_end_publicity_by_hand(world, outsiders, new_application, dri
     app = drive(new_application(), State.PUBLICITY)
     for user in outsiders.values():
         assert not has_transition_perm(app.end_publicity, user)
-    assert "end_publicity" not in applications.TRANSITIONS
+    assert "end_publicity" not in steps.STEPS
 
 
 # ---- (b) wrong source state ----------------------------------------------------------------------
