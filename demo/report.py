@@ -9,13 +9,13 @@ from django.db.models import Count
 from accounts.models import User
 from demo.regions import ACCOUNTS, COUNTY_CODE, PASSWORD, VILLAGE_CADRES, unit_path
 from households.models import Household
+from loans.classification import BUCKETS
 from loans.models import (
     ClassificationChange,
     Loan,
     LoanApplication,
     Settlement,
 )
-from loans.services.servicing import BUCKETS
 from loans.workflow import State
 from subsidies.models import SubsidyBatch
 

@@ -1,5 +1,6 @@
-"""Pages for importing households from Excel and exporting the list. The work is in excel.py;
-these views handle the upload, keep the file between preview and commit, and answer."""
+"""Pages for importing households from Excel and exporting the list. The work is in excel.py (the
+layout and the export), excel_reading.py and excel_import.py; these views handle the upload, keep
+the file between preview and commit (core.uploads.Staging), and answer."""
 
 from __future__ import annotations
 

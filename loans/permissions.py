@@ -31,3 +31,13 @@ def require_servicer(user, message: str | None = None, *, page: bool = False) ->
     if page:
         raise PermissionDenied
     raise NotPermitted(message or not_permitted_message())
+
+
+def require_loan_in_scope(user, loan) -> None:
+    """Refuse a loan outside the user's area (403 `permission_denied`): services re-check what the
+    edges already scoped, since a service may be called with any loan."""
+    # Imported here: the selectors read the models, which the permissions must not need at import.
+    from .selectors import loan_list
+
+    if not loan_list(user=user).filter(pk=loan.pk).exists():
+        raise NotPermitted(_("This loan is outside your area."))

@@ -34,6 +34,7 @@ from households import selectors as household_selectors
 from households.models import Household, Member
 from policies.models import CalendarDay, CalendarYear
 
+from .classification import BUCKET_BY_KEY, BUCKETS, Bucket
 from .models import (
     ApplicationHistory,
     BorrowerEvent,
@@ -451,12 +452,23 @@ def extension_get(*, user, pk) -> Extension:
     return get_object_or_404(Extension.objects.filter(loan__in=loan_list(user=user).values("pk")), pk=pk)
 
 
-def overdue_loans(*, user, bucket: str = "") -> QuerySet[Loan]:
-    """The overdue list's page rows: `services.servicing.overdue_list` (kept beside the ageing it
-    describes) with the township joined."""
-    # Imported here: the servicing services read `loan_list` from this module.
-    from .services.servicing import overdue_list
+def overdue_list(*, user, bucket: str = "") -> QuerySet[Loan]:
+    """Open loans past due in the user's area, the longest overdue first."""
+    qs = loan_list(user=user).filter(state__in=Loan.OPEN_STATES, days_past_due__gt=0)
+    if bucket in BUCKET_BY_KEY:
+        qs = qs.filter(BUCKET_BY_KEY[bucket].q())
+    return qs.order_by("-days_past_due", "pk")
 
+
+def overdue_bucket_counts(*, user) -> list[tuple[Bucket, int]]:
+    """How many loans fall in each bucket, in one query."""
+    qs = loan_list(user=user).filter(state__in=Loan.OPEN_STATES, days_past_due__gt=0)
+    totals = qs.aggregate(**{f"b{i}": Count("pk", filter=b.q()) for i, b in enumerate(BUCKETS)})
+    return [(b, totals[f"b{i}"]) for i, b in enumerate(BUCKETS)]
+
+
+def overdue_loans(*, user, bucket: str = "") -> QuerySet[Loan]:
+    """The overdue list's page rows: `overdue_list` with the township joined."""
     return overdue_list(user=user, bucket=bucket).select_related(
         "household__village__parent", "borrower", "branch"
     )
@@ -466,17 +478,64 @@ def overdue_loans(*, user, bucket: str = "") -> QuerySet[Loan]:
 # Post-loan checks
 
 
-def check_get(*, user, pk) -> PostLoanCheck:
-    """A check of an open loan in the user's area (`services.checks.check_list`, kept beside the
-    floor it schedules), with what its form shows joined."""
-    # Imported here: the check services import the servicing ones, which read this module.
-    from .services.checks import check_list
+# How soon a check counts as due (the list's first tab), and the list's two tabs.
+DUE_SOON_DAYS = 30
 
+
+class Status:
+    DUE = "due"
+    OVERDUE = "overdue"
+    CHOICES = (DUE, OVERDUE)
+
+
+def check_list(*, user) -> QuerySet[PostLoanCheck]:
+    """Checks of open loans in the user's area (bank staff: the townships their branch serves;
+    cadres: their village), with what a list row shows already joined."""
+    return (
+        PostLoanCheck.objects.filter(
+            village_q(user, "loan__household__village"), loan__state__in=Loan.OPEN_STATES
+        )
+        .select_related("loan__household__village__parent", "loan__borrower", "loan__branch", "officer")
+        .prefetch_related(Prefetch("photos", queryset=CheckPhoto.objects.order_by("id")))
+    )
+
+
+def _due_q(on_date: datetime.date, status: str = "") -> Q:
+    soon = on_date + datetime.timedelta(days=DUE_SOON_DAYS)
+    if status == Status.OVERDUE:
+        return Q(due_on__lt=on_date)
+    if status == Status.DUE:
+        return Q(due_on__gte=on_date, due_on__lte=soon)
+    return Q(due_on__lte=soon)
+
+
+def checks_due(*, user, on_date: datetime.date, status: str = "") -> QuerySet[PostLoanCheck]:
+    """Open checks due within 30 days (`due`), past their due date (`overdue`), or both (no
+    status), in the user's area; the earliest due first."""
+    return (
+        check_list(user=user)
+        .filter(done_on__isnull=True)
+        .filter(_due_q(on_date, status))
+        .order_by("due_on", "pk")
+    )
+
+
+def checks_due_counts(*, user, on_date: datetime.date) -> dict[str, int]:
+    """How many checks are due soon and overdue, in one query."""
+    qs = PostLoanCheck.objects.filter(
+        village_q(user, "loan__household__village"), loan__state__in=Loan.OPEN_STATES, done_on__isnull=True
+    )
+    return qs.aggregate(
+        due=Count("pk", filter=_due_q(on_date, Status.DUE)),
+        overdue=Count("pk", filter=_due_q(on_date, Status.OVERDUE)),
+    )
+
+
+def check_get(*, user, pk) -> PostLoanCheck:
+    """A check of an open loan in the user's area (`check_list`), with what its form shows joined."""
     return get_object_or_404(check_list(user=user), pk=pk)
 
 
 def check_photo_get(*, user, pk, photo_pk) -> CheckPhoto:
-    from .services.checks import check_list
-
     check = get_object_or_404(PostLoanCheck.objects.filter(pk__in=check_list(user=user).values("pk")), pk=pk)
     return get_object_or_404(CheckPhoto, pk=photo_pk, post_loan_check=check)

@@ -362,3 +362,13 @@ def lpr_warnings(today: datetime.date) -> list[ReferenceDataWarning]:
 def reference_data_warnings(today: datetime.date) -> list[ReferenceDataWarning]:
     """Every reference-data warning for `today`, calendar first (two queries)."""
     return calendar_warnings(today) + lpr_warnings(today)
+
+
+def profiles_by_county(on_date: datetime.date) -> dict[int, PolicyProfile]:
+    """The profile in force on `on_date` for every county, in one query."""
+    found: dict[int, PolicyProfile] = {}
+    for profile in PolicyProfile.objects.filter(effective_from__lte=on_date).order_by(
+        "county_id", "-effective_from"
+    ):
+        found.setdefault(profile.county_id, profile)
+    return found

@@ -27,6 +27,7 @@ from households import idnumbers
 from households.models import BlacklistEntry, CreditRating, Household, Member
 from loans import selectors as loan_selectors
 from loans.choices import CLASSIFICATION_ORDER, Classification
+from loans.classification import BUCKETS
 from loans.models import (
     ApplicationHistory,
     BorrowerEvent,
@@ -42,7 +43,7 @@ from loans.models import (
 )
 from loans.services import applications as loan_services
 from loans.services.changes import EXTENSION_CLASS_REASON
-from loans.services.servicing import AUTO_REASON, BUCKETS, overdue_refresh
+from loans.services.servicing import AUTO_REASON, overdue_refresh
 from loans.workflow import State
 from policies.models import CalendarDay, PolicyProfile
 from tests.conftest import login_request, moment

@@ -57,7 +57,7 @@ class CheckSerializer(serializers.ModelSerializer):
 
 
 class CheckFilter(FilterSerializer):
-    status = serializers.ChoiceField(choices=list(checks.Status.CHOICES), required=False, allow_blank=True)
+    status = serializers.ChoiceField(choices=list(selectors.Status.CHOICES), required=False, allow_blank=True)
 
 
 class CheckListApi(GenericAPIView):
@@ -69,7 +69,7 @@ class CheckListApi(GenericAPIView):
     @extend_schema(parameters=[CheckFilter], responses=CheckSerializer(many=True))
     def get(self, request):
         filters = parse_filters(CheckFilter, request)
-        qs = checks.checks_due(
+        qs = selectors.checks_due(
             user=request.user, on_date=timezone.localdate(), status=filters.get("status", "")
         )
         page = self.paginate_queryset(qs)

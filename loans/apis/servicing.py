@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from core.api import FilterSerializer, parse_filters
 
 from .. import selectors
+from ..classification import BUCKET_BY_KEY
 from ..models import Repayment
 from ..permissions import require_servicer
 from ..services import servicing, settlement_list, settlements
@@ -158,7 +159,7 @@ class RepaymentListApi(GenericAPIView):
 
 
 class OverdueFilter(FilterSerializer):
-    bucket = serializers.ChoiceField(choices=list(servicing.BUCKET_BY_KEY), required=False, allow_blank=True)
+    bucket = serializers.ChoiceField(choices=list(BUCKET_BY_KEY), required=False, allow_blank=True)
 
 
 class OverdueListApi(GenericAPIView):
@@ -169,6 +170,6 @@ class OverdueListApi(GenericAPIView):
     @extend_schema(parameters=[OverdueFilter], responses=LoanSerializer(many=True))
     def get(self, request):
         filters = parse_filters(OverdueFilter, request)
-        qs = servicing.overdue_list(user=request.user, bucket=filters.get("bucket", ""))
+        qs = selectors.overdue_list(user=request.user, bucket=filters.get("bucket", ""))
         page = self.paginate_queryset(qs)
         return self.get_paginated_response(LoanSerializer(page, many=True).data)

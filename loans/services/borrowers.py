@@ -13,9 +13,11 @@ from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Role
+from core import fsm
 from core.audit import audit
 from core.exceptions import ApplicationError, ConflictError, NotPermitted
 from households import selectors as household_selectors
@@ -24,8 +26,8 @@ from households.services.blacklist import blacklist_add
 
 from ..accounts import normalise_account_no
 from ..models import BorrowerEvent, InsurancePayout, InsurancePolicy, Loan
-from ..permissions import require_servicer
-from .changes import _failure, _lock_loan, _refuse, _require_in_scope, _require_text, _today
+from ..permissions import require_loan_in_scope, require_servicer
+from .changes import lock_loan, refuse, rule_failure
 
 # ---------------------------------------------------------------------------------------------
 # Malicious default (恶意逃债)
@@ -37,8 +39,8 @@ def loan_mark_malicious_default(*, acting_user, loan: Loan, reason: str) -> Blac
     (P1 art.22); the blacklist then blocks new applications, renewals and extensions."""
     if not acting_user.has_role(Role.LOAN_OFFICER, Role.COUNTY_OFFICE):
         raise NotPermitted(_("Only the county poverty office and bank loan officers keep the blacklist."))
-    _require_in_scope(acting_user, loan)
-    reason = _require_text(reason, "reason")
+    require_loan_in_scope(acting_user, loan)
+    reason = fsm.require_reason(reason, "reason")
     entry = blacklist_add(acting_user=acting_user, household=loan.household, reason=reason)
     audit(
         actor=acting_user,
@@ -59,7 +61,7 @@ def _insurance_and_events_only() -> str:
 
 
 def _not_future(day: datetime.date, field: str) -> None:
-    if day > _today():
+    if day > timezone.localdate():
         raise ApplicationError(_("The date cannot be in the future."), "invalid", field=field)
 
 
@@ -110,7 +112,7 @@ def insurance_policy_add(
     fiscal_paid: bool = False,
 ) -> InsurancePolicy:
     require_servicer(acting_user, _insurance_and_events_only())
-    _require_in_scope(acting_user, loan)
+    require_loan_in_scope(acting_user, loan)
     if Decimal(premium) < 0:
         raise ApplicationError(_("The premium cannot be negative."), "invalid", field="premium")
     if ends_on <= starts_on:
@@ -154,8 +156,8 @@ def insurance_payout_record(
     require_servicer(acting_user, _insurance_and_events_only())
     # The policy row lock makes two payouts entered at once take turns on the total.
     policy = InsurancePolicy.objects.select_for_update(of=("self",)).select_related("loan").get(pk=policy.pk)
-    _require_in_scope(acting_user, policy.loan)
-    reason = _require_text(reason, "reason")
+    require_loan_in_scope(acting_user, policy.loan)
+    reason = fsm.require_reason(reason, "reason")
     amount = Decimal(amount)
     if amount <= 0:
         raise ApplicationError(_("The amount paid must be more than zero."), "invalid", field="amount")
@@ -171,9 +173,9 @@ def insurance_payout_record(
     paid = policy.payouts.aggregate(total=Sum("amount"))["total"] or Decimal("0.00")
     limit = policy.loan.amount
     if paid + amount > limit:
-        _refuse(
+        refuse(
             [
-                _failure(
+                rule_failure(
                     "payout_within_loan",
                     _(
                         "%(paid)s yuan is already paid on this policy; with %(amount)s more it would exceed "
@@ -209,15 +211,15 @@ def loan_account_set(*, acting_user, loan: Loan, account_no: str, reason: str) -
     bank debits interest from and the subsidy is paid to (DOMAIN §3; P3 §3.6). A subsidy batch
     is not reviewed while a loan it pays has none. Audited with the old and new account."""
     require_servicer(acting_user, _("Only loan officers and administrators record a loan's account."))
-    loan = _lock_loan(loan)
-    _require_in_scope(acting_user, loan)
+    loan = lock_loan(loan)
+    require_loan_in_scope(acting_user, loan)
     account_no = (account_no or "").strip()
     if not account_no:
         raise ApplicationError(
             _("Enter the borrower's account at the lending bank."), "invalid", field="account_no"
         )
     account_no = normalise_account_no(account_no)
-    reason = _require_text(reason, "reason")
+    reason = fsm.require_reason(reason, "reason")
     old = loan.account_no
     if old == account_no:
         return loan

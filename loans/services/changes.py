@@ -31,6 +31,7 @@ from .. import eligibility, lifecycle, selectors
 from ..choices import UseMode
 from ..classification import classification_floor, worse
 from ..models import ClassificationChange, Extension, Loan, LoanApplication
+from ..permissions import require_loan_in_scope
 from ..workflow import State
 from . import applications
 
@@ -59,11 +60,11 @@ def _today() -> datetime.date:
     return timezone.localdate()
 
 
-def _failure(rule: str, message) -> dict:
+def rule_failure(rule: str, message) -> dict:
     return {"rule": rule, "message": str(message), "source": SOURCES[rule]}
 
 
-def _refuse(failures: list[dict], field: str | None = None) -> None:
+def refuse(failures: list[dict], field: str | None = None) -> None:
     """Raise one rule_failed error naming every broken rule, in the eligibility engine's shape."""
     if not failures:
         return
@@ -77,26 +78,14 @@ def _refuse(failures: list[dict], field: str | None = None) -> None:
     raise ApplicationError(message, "rule_failed", {"rules": failures}, field=field)
 
 
-def _lock_loan(loan: Loan) -> Loan:
+def lock_loan(loan: Loan) -> Loan:
     """The loan under a row lock: two changes to one loan at once take turns, and the second
     sees what the first did (an extension already requested, a loan already renewed)."""
     return fsm.lock(loan, related=("household__village__parent__parent", "borrower", "branch__parent"))
 
 
-def _require_in_scope(user, loan: Loan) -> None:
-    if not selectors.loan_list(user=user).filter(pk=loan.pk).exists():
-        raise NotPermitted(_("This loan is outside your area."))
-
-
 def _profile(loan: Loan, on_date: datetime.date) -> PolicyProfile:
     return profile_for(county=county_of(loan.household.village), on_date=on_date)
-
-
-def _require_text(value: str, field: str) -> str:
-    value = (value or "").strip() if isinstance(value, str) else ""
-    if not value:
-        raise ApplicationError(_("Give the reason."), "invalid", field=field)
-    return value
 
 
 def _common_failures(loan: Loan, profile: PolicyProfile, on_date: datetime.date, action) -> list[dict]:
@@ -104,7 +93,7 @@ def _common_failures(loan: Loan, profile: PolicyProfile, on_date: datetime.date,
     failures = []
     if loan.state not in Loan.OPEN_STATES:
         failures.append(
-            _failure(
+            rule_failure(
                 "loan_open",
                 _("This loan is %(state)s; only an open loan can be %(action)s.")
                 % {"state": loan.get_state_display(), "action": action},
@@ -112,7 +101,7 @@ def _common_failures(loan: Loan, profile: PolicyProfile, on_date: datetime.date,
         )
     if loan.use_mode != UseMode.SELF:
         failures.append(
-            _failure(
+            rule_failure(
                 "cooperative_loan",
                 _("A cooperative or entrusted loan (%(mode)s) cannot be %(action)s.")
                 % {"mode": loan.get_use_mode_display(), "action": action},
@@ -120,7 +109,7 @@ def _common_failures(loan: Loan, profile: PolicyProfile, on_date: datetime.date,
         )
     if household_selectors.active_blacklist_entry(loan.household) is not None:
         failures.append(
-            _failure(
+            rule_failure(
                 "credit_record",
                 _(
                     "The household is on the blacklist (a serious violation or major bad record), so the "
@@ -134,7 +123,7 @@ def _common_failures(loan: Loan, profile: PolicyProfile, on_date: datetime.date,
     )
     if not poor.passed:
         failures.append(
-            _failure(
+            rule_failure(
                 "registered_poor",
                 _("The household no longer meets the conditions: %(why)s") % {"why": poor.message},
             )
@@ -167,11 +156,11 @@ def can_decide_extension(user, loan: Loan) -> bool:
 def extension_request(*, acting_user, loan: Loan, months: int, reason: str) -> Extension:
     """A loan officer of the loan's branch asks for an extension for a borrower who cannot repay
     for non-subjective reasons; an approver other than the officer decides."""
-    loan = _lock_loan(loan)
+    loan = lock_loan(loan)
     if not can_request_extension(acting_user, loan):
         raise NotPermitted(_("Only a loan officer of the loan's branch requests its extension."))
-    _require_in_scope(acting_user, loan)
-    reason = _require_text(reason, "reason")
+    require_loan_in_scope(acting_user, loan)
+    reason = fsm.require_reason(reason, "reason")
     try:
         months = int(months)
     except (TypeError, ValueError):
@@ -184,7 +173,7 @@ def extension_request(*, acting_user, loan: Loan, months: int, reason: str) -> E
     done = loan.extensions.filter(status__in=COUNTED_EXTENSIONS).count()
     if done >= profile.extension_max_count:
         failures.append(
-            _failure(
+            rule_failure(
                 "extension_once",
                 _(
                     "This loan already has %(done)d extension requested or approved; "
@@ -196,13 +185,13 @@ def extension_request(*, acting_user, loan: Loan, months: int, reason: str) -> E
     limit = extension_max_months(loan, profile)
     if months > limit:
         failures.append(
-            _failure(
+            rule_failure(
                 "extension_length",
                 _("A loan of %(term)d months may be extended by at most %(limit)d months; %(months)d asked.")
                 % {"term": loan.term_months, "limit": limit, "months": months},
             )
         )
-    _refuse(failures, field="months")
+    refuse(failures, field="months")
     extension = Extension(
         loan=loan,
         months=months,
@@ -230,10 +219,10 @@ def extension_decide(*, acting_user, extension: Extension, approve: bool, commen
     Approval moves the maturity, marks the loan extended and classifies it at least special
     mention (DOMAIN §5)."""
     extension = Extension.objects.select_for_update().get(pk=extension.pk)
-    loan = _lock_loan(extension.loan)
+    loan = lock_loan(extension.loan)
     if not can_decide_extension(acting_user, loan):
         raise NotPermitted(_("Only an approver of the loan's bank decides on its extension."))
-    _require_in_scope(acting_user, loan)
+    require_loan_in_scope(acting_user, loan)
     if acting_user.pk == extension.requested_by_id:
         raise NotPermitted(
             _("You requested this extension, so another approver must decide on it (four-eyes)."),
@@ -247,7 +236,7 @@ def extension_decide(*, acting_user, extension: Extension, approve: bool, commen
         )
     comment = (comment or "").strip()
     if not approve:
-        _require_text(comment, "comment")
+        fsm.require_reason(comment, "comment")
     elif loan.state not in Loan.OPEN_STATES or loan.maturity_on != extension.old_maturity_on:
         raise ConflictError(
             _("The loan has changed since the extension was requested; request it again."), "loan_changed"
@@ -328,7 +317,7 @@ def _renewal_failures(loan: Loan, profile: PolicyProfile, on_date, *, amount, te
     done = _chain_renewals(loan)
     if done >= profile.renewal_max_count:
         failures.append(
-            _failure(
+            rule_failure(
                 "renewal_once",
                 _("This loan has already been renewed %(done)d time(s); at most %(max)d is allowed.")
                 % {"done": done, "max": profile.renewal_max_count},
@@ -336,7 +325,7 @@ def _renewal_failures(loan: Loan, profile: PolicyProfile, on_date, *, amount, te
         )
     if term_months > profile.renewal_max_months:
         failures.append(
-            _failure(
+            rule_failure(
                 "renewal_term",
                 _("A renewal may last at most %(max)d months; %(term)d asked.")
                 % {"max": profile.renewal_max_months, "term": term_months},
@@ -344,7 +333,7 @@ def _renewal_failures(loan: Loan, profile: PolicyProfile, on_date, *, amount, te
         )
     if amount is not None and amount > loan.outstanding:
         failures.append(
-            _failure(
+            rule_failure(
                 "renewal_amount",
                 _(
                     "A renewal replaces the %(outstanding)s yuan outstanding; more money is an additional "
@@ -390,15 +379,15 @@ def renewal_start(
     """A renewal (续贷) application entered by the household's village cadre. It then goes through
     the whole workflow again: village review, publicity and the bank (P1 art.26). Disbursing it
     closes the old loan (applications.application_disburse → renewal_replace)."""
-    loan = _lock_loan(loan)
+    loan = lock_loan(loan)
     if not can_start_follow_up(acting_user, loan):
         raise NotPermitted(_("Only a cadre of the household's village starts a renewal."))
-    _require_in_scope(acting_user, loan)
+    require_loan_in_scope(acting_user, loan)
     amount = loan.outstanding if amount is None else Decimal(amount)
     term_months = int(term_months)
     today = _today()
     profile = _profile(loan, today)
-    _refuse(_renewal_failures(loan, profile, today, amount=amount, term_months=term_months))
+    refuse(_renewal_failures(loan, profile, today, amount=amount, term_months=term_months))
     app = applications.application_create(
         acting_user=acting_user,
         household=loan.household,
@@ -419,14 +408,14 @@ def renewal_replace(*, acting_user, application: LoanApplication, new_loan: Loan
     The new loan points at the chain's first loan, not at the loan it replaces: the subsidy
     support period runs from the first loan of the chain (P1 art.24, DOMAIN §6), and one step
     finds it."""
-    old = _lock_loan(application.related_loan)
+    old = lock_loan(application.related_loan)
     profile = _profile(old, new_loan.disbursed_on)
     failures = _common_failures(old, profile, new_loan.disbursed_on, _("renewed"))
     # The renewal being disbursed is one of the chain's renewals; any other one is too many.
     others = _chain_renewals(old) - 1
     if others >= profile.renewal_max_count:
         failures.append(
-            _failure(
+            rule_failure(
                 "renewal_once",
                 _("This loan has already been renewed %(done)d time(s); at most %(max)d is allowed.")
                 % {"done": others, "max": profile.renewal_max_count},
@@ -434,7 +423,7 @@ def renewal_replace(*, acting_user, application: LoanApplication, new_loan: Loan
         )
     if new_loan.amount > old.outstanding:
         failures.append(
-            _failure(
+            rule_failure(
                 "renewal_amount",
                 _(
                     "A renewal replaces the %(outstanding)s yuan outstanding; more money is an additional "
@@ -443,7 +432,7 @@ def renewal_replace(*, acting_user, application: LoanApplication, new_loan: Loan
                 % {"outstanding": old.outstanding},
             )
         )
-    _refuse(failures)
+    refuse(failures)
     root = chain_root(old)
     new_loan.original_loan = root
     new_loan.save(update_fields=["original_loan"])
@@ -475,21 +464,21 @@ def additional_start(
     """An additional loan (追加贷款) to the same borrower, entered by the village cadre. The
     household cap (eligibility's amount_cap_household) counts the existing loan's outstanding,
     and is judged at every step of the workflow."""
-    loan = _lock_loan(loan)
+    loan = lock_loan(loan)
     if not can_start_follow_up(acting_user, loan):
         raise NotPermitted(_("Only a cadre of the household's village starts an additional loan."))
-    _require_in_scope(acting_user, loan)
+    require_loan_in_scope(acting_user, loan)
     fields.pop("borrower", None)
     failures = []
     if loan.state not in Loan.OPEN_STATES:
         failures.append(
-            _failure(
+            rule_failure(
                 "loan_open",
                 _("This loan is %(state)s; only an open loan can be %(action)s.")
                 % {"state": loan.get_state_display(), "action": _("added to")},
             )
         )
-    _refuse(failures)
+    refuse(failures)
     app = applications.application_create(
         acting_user=acting_user,
         household=loan.household,

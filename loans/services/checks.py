@@ -13,34 +13,25 @@ from dataclasses import dataclass
 
 from dateutil.relativedelta import relativedelta
 from django.db import transaction
-from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Exists, F, OuterRef, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Role
-from accounts.scoping import village_q
 from core import uploads
 from core.audit import audit
 from core.exceptions import ApplicationError, ConflictError, NotPermitted, rule_failed
 from policies.models import PolicyProfile
-from policies.selectors import county_of, profile_for
+from policies.selectors import county_of, profile_for, profiles_by_county
 
 from ..choices import CLASSIFICATION_ORDER, Classification
 from ..classification import at_least, classification_floor
 from ..models import CheckPhoto, ClassificationChange, Extension, Loan, PostLoanCheck
-from .servicing import _profiles_by_county
 
 logger = logging.getLogger(__name__)
 
-DUE_SOON_DAYS = 30
 CHUNK = 1000
 FLOOR_SOURCE = "《商业银行金融资产风险分类办法》(2023); DOMAIN §5; P1 art.43(6)"
-
-
-class Status:
-    DUE = "due"
-    OVERDUE = "overdue"
-    CHOICES = (DUE, OVERDUE)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -92,7 +83,7 @@ def check_schedule_ensure(*, on_date: datetime.date) -> int:
         .values_list("pk", "disbursed_on", "last_done", "county_id")
         .order_by("pk")
     )
-    profiles = _profiles_by_county(on_date)
+    profiles = profiles_by_county(on_date)
     fallback = PolicyProfile()  # the model's defaults, for a county with no profile yet
     created = 0
     batch: list[PostLoanCheck] = []
@@ -314,50 +305,3 @@ def check_record(
         },
     )
     return check
-
-
-# ---------------------------------------------------------------------------------------------
-# Reads
-
-
-def check_list(*, user) -> QuerySet[PostLoanCheck]:
-    """Checks of open loans in the user's area (bank staff: the townships their branch serves;
-    cadres: their village), with what a list row shows already joined."""
-    return (
-        PostLoanCheck.objects.filter(
-            village_q(user, "loan__household__village"), loan__state__in=Loan.OPEN_STATES
-        )
-        .select_related("loan__household__village__parent", "loan__borrower", "loan__branch", "officer")
-        .prefetch_related(Prefetch("photos", queryset=CheckPhoto.objects.order_by("id")))
-    )
-
-
-def _due_q(on_date: datetime.date, status: str = "") -> Q:
-    soon = on_date + datetime.timedelta(days=DUE_SOON_DAYS)
-    if status == Status.OVERDUE:
-        return Q(due_on__lt=on_date)
-    if status == Status.DUE:
-        return Q(due_on__gte=on_date, due_on__lte=soon)
-    return Q(due_on__lte=soon)
-
-
-def checks_due(*, user, on_date: datetime.date, status: str = "") -> QuerySet[PostLoanCheck]:
-    """Open checks due within 30 days (`due`), past their due date (`overdue`), or both (no
-    status), in the user's area; the earliest due first."""
-    return (
-        check_list(user=user)
-        .filter(done_on__isnull=True)
-        .filter(_due_q(on_date, status))
-        .order_by("due_on", "pk")
-    )
-
-
-def checks_due_counts(*, user, on_date: datetime.date) -> dict[str, int]:
-    """How many checks are due soon and overdue, in one query."""
-    qs = PostLoanCheck.objects.filter(
-        village_q(user, "loan__household__village"), loan__state__in=Loan.OPEN_STATES, done_on__isnull=True
-    )
-    return qs.aggregate(
-        due=Count("pk", filter=_due_q(on_date, Status.DUE)),
-        overdue=Count("pk", filter=_due_q(on_date, Status.OVERDUE)),
-    )

@@ -2,7 +2,7 @@
 or GBK) or an XLSX sheet, one loan a row, with Chinese headers (the English field names are
 accepted too). The file's format, its cells and the checks within one row are import_rows.py.
 
-It follows the household import (households/excel.py) with the shared cell readers of
+It follows the household import (households/excel_import.py) with the shared cell readers of
 core/tabular.py: every row is checked and every problem reported at once (row number, column,
 message); nothing is written unless no row failed, and then every loan is written in one
 transaction."""

@@ -9,29 +9,25 @@ import logging
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Count, F, OuterRef, QuerySet, Subquery
+from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core import fsm
 from core.audit import audit
-from core.exceptions import ApplicationError, ConflictError, NotPermitted
+from core.exceptions import ApplicationError, ConflictError
 from policies.models import PolicyProfile
+from policies.selectors import profiles_by_county
 
-from .. import lifecycle, selectors
-from ..classification import BUCKET_BY_KEY, BUCKETS, Bucket, classification_floor, worse
+from .. import lifecycle
+from ..classification import classification_floor, worse
 from ..models import ClassificationChange, Loan, LoanStateChange, Repayment, Settlement
-from ..permissions import require_servicer
+from ..permissions import require_loan_in_scope, require_servicer
 
 logger = logging.getLogger(__name__)
 
 CHUNK = 1000
 AUTO_REASON = "按逾期天数自动调整"
-
-
-def _require_in_scope(user, loan: Loan) -> None:
-    if not selectors.loan_list(user=user).filter(pk=loan.pk).exists():
-        raise NotPermitted(_("This loan is outside your area."))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -47,7 +43,7 @@ def repayment_record(
     # The row lock makes two repayments entered at once take turns: the second sees the first's
     # outstanding and cannot repay more than is left.
     loan = fsm.lock(loan)
-    _require_in_scope(acting_user, loan)
+    require_loan_in_scope(acting_user, loan)
     if loan.state not in Loan.OPEN_STATES:
         raise ConflictError(
             _("This loan is %(state)s; no repayment can be recorded.") % {"state": loan.get_state_display()},
@@ -110,16 +106,6 @@ def repayment_record(
 # Overdue ageing and the classification floor
 
 
-def _profiles_by_county(on_date: datetime.date) -> dict[int, PolicyProfile]:
-    """The profile in force on `on_date` for every county, in one query."""
-    found: dict[int, PolicyProfile] = {}
-    for profile in PolicyProfile.objects.filter(effective_from__lte=on_date).order_by(
-        "county_id", "-effective_from"
-    ):
-        found.setdefault(profile.county_id, profile)
-    return found
-
-
 def overdue_refresh(*, on_date: datetime.date) -> dict:
     """Days past due, overdue state and the classification floor of every open loan on `on_date`.
 
@@ -138,7 +124,7 @@ def overdue_refresh(*, on_date: datetime.date) -> dict:
         .only("pk", "state", "classification", "days_past_due", "maturity_on", "outstanding")
         .order_by("pk")
     )
-    profiles = _profiles_by_county(on_date)
+    profiles = profiles_by_county(on_date)
     fallback = PolicyProfile()  # the model's defaults, for a county with no profile yet
     changed: list[Loan] = []
     changes: list[ClassificationChange] = []
@@ -209,18 +195,3 @@ def overdue_refresh(*, on_date: datetime.date) -> dict:
 
 # ---------------------------------------------------------------------------------------------
 # Reads for the overdue list (kept beside the ageing they describe)
-
-
-def overdue_list(*, user, bucket: str = "") -> QuerySet[Loan]:
-    """Open loans past due in the user's area, the longest overdue first."""
-    qs = selectors.loan_list(user=user).filter(state__in=Loan.OPEN_STATES, days_past_due__gt=0)
-    if bucket in BUCKET_BY_KEY:
-        qs = qs.filter(BUCKET_BY_KEY[bucket].q())
-    return qs.order_by("-days_past_due", "pk")
-
-
-def overdue_bucket_counts(*, user) -> list[tuple[Bucket, int]]:
-    """How many loans fall in each bucket, in one query."""
-    qs = selectors.loan_list(user=user).filter(state__in=Loan.OPEN_STATES, days_past_due__gt=0)
-    totals = qs.aggregate(**{f"b{i}": Count("pk", filter=b.q()) for i, b in enumerate(BUCKETS)})
-    return [(b, totals[f"b{i}"]) for i, b in enumerate(BUCKETS)]

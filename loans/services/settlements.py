@@ -28,8 +28,7 @@ from core.exceptions import ApplicationError, ConflictError
 
 from ..interest import interest_for, period_days
 from ..models import Loan, Settlement
-from ..permissions import require_servicer
-from .servicing import _require_in_scope
+from ..permissions import require_loan_in_scope, require_servicer
 
 # The bank's system and ours may round a period's interest differently by a fen: a payment up
 # to one fen above the interest due is accepted as paid in full, anything more is an error.
@@ -153,7 +152,7 @@ def settlement_record_manual(
     require_servicer(acting_user)
     reason = _require_reason(reason)
     loan = fsm.lock(loan)
-    _require_in_scope(acting_user, loan)
+    require_loan_in_scope(acting_user, loan)
     values = dict(
         period_start=period_start,
         period_end=period_end,
@@ -227,7 +226,7 @@ def settlement_correct(*, acting_user, settlement: Settlement, reason: str, **ch
             _("Only the amounts, the rate and the payment date can be corrected."), "invalid"
         )
     settlement = Settlement.objects.select_for_update().select_related("loan").get(pk=settlement.pk)
-    _require_in_scope(acting_user, settlement.loan)
+    require_loan_in_scope(acting_user, settlement.loan)
     old = {k: getattr(settlement, k) for k in COMPARED}
     values = {**old, **changes, "period_start": settlement.period_start, "period_end": settlement.period_end}
     _settlement_values(values)
@@ -285,7 +284,7 @@ def settlement_confirm(*, acting_user, settlement: Settlement, reason: str) -> S
     if not reason:
         raise ApplicationError(_("Give the reason the listed interest may stand."), "invalid", field="reason")
     settlement = Settlement.objects.select_for_update().select_related("loan").get(pk=settlement.pk)
-    _require_in_scope(acting_user, settlement.loan)
+    require_loan_in_scope(acting_user, settlement.loan)
     if not settlement.needs_review:
         raise ConflictError(_("This settlement's interest is not waiting for confirmation."), "not_flagged")
     fields = ("needs_review", "review_note", "reviewed_by", "reviewed_at")

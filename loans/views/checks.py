@@ -72,10 +72,10 @@ class CheckForm(forms.Form):
 @login_required
 def checks_due(request):
     today = timezone.localdate()
-    status = request.GET.get("status", checks.Status.DUE)
-    if status not in checks.Status.CHOICES:
-        status = checks.Status.DUE
-    qs = checks.checks_due(user=request.user, on_date=today, status=status)
+    status = request.GET.get("status", selectors.Status.DUE)
+    if status not in selectors.Status.CHOICES:
+        status = selectors.Status.DUE
+    qs = selectors.checks_due(user=request.user, on_date=today, status=status)
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
@@ -84,7 +84,7 @@ def checks_due(request):
             "page_obj": page,
             "checks": page.object_list,
             "status": status,
-            "counts": checks.checks_due_counts(user=request.user, on_date=today),
+            "counts": selectors.checks_due_counts(user=request.user, on_date=today),
             "today": today,
             "can_record": checks.can_record_checks(request.user),
         },

@@ -24,6 +24,7 @@ from core.exceptions import ApplicationError
 from core.pages import run_form_step
 
 from .. import selectors
+from ..classification import BUCKET_BY_KEY
 from ..models import Loan, Settlement
 from ..permissions import can_service, require_servicer
 from ..services import servicing, settlement_list
@@ -370,11 +371,11 @@ def repayment_create(request, pk):
 @login_required
 def overdue_list(request):
     bucket = request.GET.get("bucket", "")
-    if bucket not in servicing.BUCKET_BY_KEY:
+    if bucket not in BUCKET_BY_KEY:
         bucket = ""
     qs = selectors.overdue_loans(user=request.user, bucket=bucket)
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
-    counts = servicing.overdue_bucket_counts(user=request.user)
+    counts = selectors.overdue_bucket_counts(user=request.user)
     return render(
         request,
         "loans/servicing_overdue_list.html",

@@ -15,6 +15,7 @@ from PIL import Image
 
 from core.exceptions import ApplicationError, ConflictError, NotPermitted
 from core.models import AuditEvent
+from loans import selectors
 from loans.choices import Classification
 from loans.models import CheckPhoto, ClassificationChange, Extension, Loan, PostLoanCheck
 from loans.services import checks
@@ -308,25 +309,25 @@ def test_checks_due_splits_due_soon_and_overdue(world):
     make_due(world, 1, D(2026, 3, 31))  # day 30
     make_due(world, 1, D(2026, 4, 1))  # beyond 30 days
     make_due(world, 1, D(2026, 2, 1), village=world.v2a)  # another branch's township
-    assert checks.checks_due(user=world.officer, on_date=today, status="overdue").count() == 2
-    assert checks.checks_due(user=world.officer, on_date=today, status="due").count() == 2
-    assert checks.checks_due(user=world.officer, on_date=today).count() == 4
-    assert checks.checks_due_counts(user=world.officer, on_date=today) == {"due": 2, "overdue": 2}
-    assert checks.checks_due_counts(user=world.cadre, on_date=today) == {"due": 2, "overdue": 2}
-    assert checks.checks_due_counts(user=world.other_cadre, on_date=today) == {"due": 0, "overdue": 0}
+    assert selectors.checks_due(user=world.officer, on_date=today, status="overdue").count() == 2
+    assert selectors.checks_due(user=world.officer, on_date=today, status="due").count() == 2
+    assert selectors.checks_due(user=world.officer, on_date=today).count() == 4
+    assert selectors.checks_due_counts(user=world.officer, on_date=today) == {"due": 2, "overdue": 2}
+    assert selectors.checks_due_counts(user=world.cadre, on_date=today) == {"due": 2, "overdue": 2}
+    assert selectors.checks_due_counts(user=world.other_cadre, on_date=today) == {"due": 0, "overdue": 0}
 
 
 def test_checks_of_closed_loans_are_not_listed(world):
     make_due(world, 1, D(2026, 2, 1))
     Loan.objects.update(state=Loan.State.SETTLED, outstanding=0)
-    assert not checks.checks_due(user=world.officer, on_date=D(2026, 3, 1)).exists()
+    assert not selectors.checks_due(user=world.officer, on_date=D(2026, 3, 1)).exists()
 
 
 def test_cadre_sees_only_their_village(world):
     make_due(world, 1, D(2026, 2, 1), village=world.v1a)
     make_due(world, 1, D(2026, 2, 1), village=world.v1b)
-    assert checks.checks_due(user=world.cadre, on_date=D(2026, 3, 1)).count() == 1
-    assert checks.checks_due(user=world.officer, on_date=D(2026, 3, 1)).count() == 2
+    assert selectors.checks_due(user=world.cadre, on_date=D(2026, 3, 1)).count() == 1
+    assert selectors.checks_due(user=world.officer, on_date=D(2026, 3, 1)).count() == 2
 
 
 def test_list_page_queries_do_not_grow(world, client_as):
