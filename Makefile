@@ -45,7 +45,7 @@ test: system-deps-test $(VENV)/.installed-dev messages services
 	$(PY) -m pytest -n 2 --dist loadfile
 
 bench: setup services
-	@shopt -s nullglob; for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+	@shopt -s nullglob; for b in bench/[!_]*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 lint: $(VENV)/.installed-dev
 	$(PY) -m ruff check .

@@ -44,16 +44,16 @@ Usage: .venv/bin/python bench/subsidy.py [--loans 1000000] [--workers 2] [--chun
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime
 import os
 import signal
-import subprocess
 import sys
 import tempfile
 import time
 from decimal import Decimal
 from pathlib import Path
+
+import _celery_workers as celery_workers  # bench/ is the script's own directory, first on sys.path
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRATCH_DB = "test_fupin_subsidy_bench"
@@ -432,88 +432,6 @@ def _floor(batch) -> float:
 # ---- the batch, on Celery ------------------------------------------------------------------------
 
 
-def _die_with_parent() -> None:
-    """A worker must not outlive the benchmark, even when the benchmark is killed."""
-    with contextlib.suppress(Exception):
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-def _start_workers(count: int, database_url: str, logdir: str) -> list[tuple[str, subprocess.Popen]]:
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.test",
-        "TEST_DATABASE_URL": database_url,
-        "SUBSIDY_QUEUE": QUEUE,
-    }
-    workers = []
-    for n in range(1, count + 1):
-        name = f"{QUEUE}-{n}@bench"
-        log = open(Path(logdir) / f"worker{n}.log", "w")  # noqa: SIM115 - closed with the process
-        proc = subprocess.Popen(
-            [str(ROOT / ".venv/bin/celery"), "-A", "config", "worker", "--pool=solo", "--concurrency=1"]
-            + ["-Q", QUEUE, "-n", name, "--without-gossip", "--without-mingle", "-l", "warning"],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent,
-        )
-        workers.append((name, proc))
-    return workers
-
-
-def _wait_ready(workers, timeout: float = 120) -> None:
-    from config.celery import app
-
-    names = {name for name, _ in workers}
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for name, proc in workers:
-            if proc.poll() is not None:
-                raise SystemExit(f"worker {name} exited with {proc.returncode} while starting")
-        replies = app.control.ping(destination=sorted(names), timeout=1.0) or []
-        if names <= {key for reply in replies for key in reply}:
-            return
-    raise SystemExit("the Celery workers did not answer within two minutes")
-
-
-def _peak_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def _stop_workers(workers) -> list[float]:
-    """Read each worker's peak RSS, then stop it: a warm shutdown, killed after 30 s."""
-    peaks = []
-    for _name, proc in workers:
-        try:
-            peaks.append(_peak_mb(proc.pid) if proc.poll() is None else float("nan"))
-        except OSError:
-            peaks.append(float("nan"))
-        if proc.poll() is None:
-            proc.terminate()
-    for _name, proc in workers:
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    return peaks
-
-
-def _delete_queue() -> None:
-    """The run's queue and its bindings (the name has this run's pid in it: nobody else's)."""
-    from config.celery import app
-
-    with contextlib.suppress(Exception), app.connection_for_write() as conn:
-        client = conn.default_channel.client
-        client.delete(QUEUE, *client.scan_iter(match=f"_kombu.binding*.{QUEUE}"))
-
-
 def _batch(county, year: int, quarter: int, workers, timeout: float) -> tuple[object, float]:
     from subsidies import services
     from subsidies.models import SubsidyBatch
@@ -625,7 +543,9 @@ def main() -> None:
         connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False, serialize=False)
         try:
             # The workers start while the data is generated; they touch the database only for tasks.
-            workers = _start_workers(args.workers, database_url, logdir)
+            workers = celery_workers.start(
+                args.workers, queue=QUEUE, database_url=database_url, logdir=logdir
+            )
             start = time.perf_counter()
             data = _generate(args.loans, year, quarter)
             print(
@@ -633,10 +553,10 @@ def main() -> None:
                 f" {data['blacklisted']} blacklist entries in {time.perf_counter() - start:.1f} s",
                 flush=True,
             )
-            _wait_ready(workers)
+            celery_workers.wait_ready(workers)
             floor_s = _floor(SubsidyBatch(county=data["county"], year=year, quarter=quarter))
             batch, batch_s = _batch(data["county"], year, quarter, workers, args.timeout)
-            peaks = _stop_workers(workers)
+            peaks = celery_workers.stop(workers)
             chunks = batch.chunks.filter(run=batch.run).count()
             print(f"batch: {chunks} chunks of at most {settings.SUBSIDY_CHUNK_LOANS} loans", flush=True)
             ok = _check(batch)
@@ -647,8 +567,8 @@ def main() -> None:
                     print(f"--- worker{n} log (end) ---\n{tail}", file=sys.stderr)
             raise
         finally:
-            _stop_workers(workers)
-            _delete_queue()
+            celery_workers.stop(workers)
+            celery_workers.delete_queue(QUEUE)
             if args.keep:
                 print(f"kept the scratch database {SCRATCH_DB}", file=sys.stderr)
                 connection.close()
