@@ -92,7 +92,10 @@ PROFILE_SECTIONS = [
             "fund_loss_share",
             "entrusted_wait_months",
             "death_wait_months",
+            "default_wait_days",
             "recovery_return_working_days",
+            "loss_includes_interest",
+            "loss_remainder_to",
         ],
     ),
 ]

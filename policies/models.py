@@ -333,6 +333,32 @@ class PolicyProfile(models.Model):
         default=5,
         help_text=_("P1 art.40."),
     )
+    default_wait_days = models.PositiveSmallIntegerField(
+        _("other defaults: days overdue before compensation"),
+        default=90,
+        help_text=_(
+            "A loan that is neither cooperative/entrusted nor of a deceased borrower may be claimed once "
+            "it has been overdue this many days (DOMAIN §8; set by the county's fund rules)."
+        ),
+    )
+    loss_includes_interest = models.BooleanField(
+        _("the loss includes unpaid interest"),
+        default=True,
+        help_text=_(
+            "Compensate the principal and the overdue interest (P1 art.21); off: the principal only. "
+            "Other costs are never included (DOMAIN §8)."
+        ),
+    )
+    loss_remainder_to = models.CharField(
+        _("a loss split's remainder fen goes to"),
+        max_length=8,
+        choices=[("bank", _("The bank")), ("fund", _("The fund"))],
+        default="bank",
+        help_text=_(
+            "Splitting a loss by the ratio can leave one fen over; it goes to this side, so the two "
+            "shares always add up to the loss."
+        ),
+    )
 
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

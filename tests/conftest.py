@@ -12,6 +12,7 @@ from .factories import (
     BranchFactory,
     CountyFactory,
     PolicyProfileFactory,
+    RiskFundFactory,
     TownshipFactory,
     UserFactory,
     VillageFactory,
@@ -104,6 +105,9 @@ class World:
         self.br2.served_townships.set([self.t2])
         self.profile = PolicyProfileFactory(county=self.county)
         self.other_profile = PolicyProfileFactory(county=self.other_county)
+        # The county's risk fund at bank B, deep enough that only tests about the leverage cap meet
+        # it (10 million × 10 = 100 million of lending).
+        self.fund = RiskFundFactory(county=self.county, bank=self.bank, deposit="10000000.00")
 
         self.cadre = UserFactory(username="cadre", unit=self.v1a, roles=[Role.VILLAGE_CADRE])
         self.township_officer = UserFactory(username="township", unit=self.t1, roles=[Role.TOWNSHIP_OFFICER])

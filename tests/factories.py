@@ -249,3 +249,40 @@ def application_create(*, acting_user, household, **overrides):
     return applications.application_create(
         acting_user=acting_user, household=household, borrower=borrower, **fields
     )
+
+
+class RiskFundFactory(factory.django.DjangoModelFactory):
+    """A county's fund at a bank; `deposit` (yuan) books an opening deposit straight in the ledger
+    (the two legs, no audit row), so tests that are not about the fund do not see it."""
+
+    class Meta:
+        model = "riskfund.RiskFund"
+        skip_postgeneration_save = True
+
+    county = factory.SubFactory(CountyFactory)
+    bank = factory.SubFactory(BankFactory)
+    name = factory.LazyAttribute(lambda o: f"{o.county.name}扶贫小额信贷风险补偿金")
+    account_no = factory.Sequence(lambda n: f"6230 0000 {n:08d}")
+    opened_on = datetime.date(2016, 1, 4)
+
+    @factory.post_generation
+    def deposit(obj, create, extracted, **kwargs):
+        if not create or not extracted:
+            return
+        from riskfund.models import Account, LedgerEntry, LedgerTransaction
+
+        user = kwargs.get("by") or UserFactory(unit=obj.county, roles=[])
+        txn = LedgerTransaction.objects.create(
+            fund=obj,
+            kind=LedgerTransaction.Kind.DEPOSIT,
+            booked_on=kwargs.get("on", obj.opened_on),
+            memo="初始存入",
+            created_by=user,
+        )
+        amount = Decimal(extracted)
+        LedgerEntry.objects.bulk_create(
+            [
+                LedgerEntry(transaction=txn, fund=obj, account=Account.FUND, amount=amount),
+                LedgerEntry(transaction=txn, fund=obj, account=Account.COUNTY, amount=-amount),
+            ]
+        )

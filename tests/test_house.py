@@ -8,7 +8,18 @@ from pathlib import Path
 import pytest
 
 BASE = Path(__file__).resolve().parent.parent
-APPS = ("accounts", "core", "policies", "households", "loans", "subsidies", "config", "bench", "scripts")
+APPS = (
+    "accounts",
+    "core",
+    "policies",
+    "households",
+    "loans",
+    "subsidies",
+    "riskfund",
+    "config",
+    "bench",
+    "scripts",
+)
 MAX_LINES = 600
 
 # Query-building calls and lookups that belong in a selector (or a service), never in a page or

@@ -22,6 +22,7 @@ INSTALLED_APPS = [
     "households",
     "loans",
     "subsidies",
+    "riskfund",
     "demo",
     "django.contrib.admin",
     "django.contrib.auth",

@@ -21,7 +21,7 @@ from households.models import Household, Member
 from policies.models import Rate
 from policies.selectors import add_working_days, contract_rate_for, county_of, lpr_stale_on, profile_for
 
-from .. import eligibility, lifecycle
+from .. import disbursement_checks, eligibility, lifecycle
 from ..accounts import normalise_account_no
 from ..exceptions import TransitionNotAllowed
 from ..models import ApplicationHistory, InvestigationPhoto, Loan, LoanApplication, Objection, PublicityNotice
@@ -492,6 +492,7 @@ def application_disburse(
         term_months=app.approved_term_months,
     )
     rate, stale = disbursement_rate(application=app, on_date=disbursed_on)
+    disbursement_checks.run(application=app, amount=app.approved_amount, on_date=disbursed_on)
     _take(app, "disburse", acting_user, comment)
     loan = Loan(
         application=app,

@@ -31,6 +31,7 @@ from tests.factories import (
     HouseholdFactory,
     MemberFactory,
     PolicyProfileFactory,
+    RiskFundFactory,
     TownshipFactory,
     UserFactory,
     VillageFactory,
@@ -56,6 +57,7 @@ class County:
         self.branch = BranchFactory(parent=bank, name="青山支行", code="SFRCB-01")
         self.branch.served_townships.set([township])
         self.profile = PolicyProfileFactory(county=county, name="示范县扶贫小额信贷政策")
+        RiskFundFactory(county=county, bank=bank, deposit="1000000.00")
         self.cadre = UserFactory(
             username="cadre", name="王建国", unit=self.village, roles=[Role.VILLAGE_CADRE]
         )

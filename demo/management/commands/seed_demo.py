@@ -61,6 +61,7 @@ from demo.loans import SeedLoans
 from demo.policies import SeedPolicies
 from demo.regions import SeedRegions
 from demo.report import SeedReport
+from demo.riskfund import SeedRiskFund
 from demo.subsidies import SeedSubsidies
 from policies.models import PolicyProfile
 
@@ -72,6 +73,7 @@ class Command(
     SeedHouseholds,
     SeedApplications,
     SeedLoans,
+    SeedRiskFund,
     SeedSubsidies,
     SeedReport,
     BaseCommand,
@@ -114,5 +116,6 @@ class Command(
         units = self.units()
         users = self.users(units)
         profile = self.profile(units["county"], users["admin"])
+        self.riskfund(units, users)
         self.households(units, users, profile)
         return units, users, profile
