@@ -13,6 +13,7 @@ api_v1 = [
     path("", include("households.api_urls")),
     path("", include("loans.api_urls")),
     path("", include("subsidies.api_urls")),
+    path("", include("riskfund.api_urls")),
 ]
 
 urlpatterns = [
@@ -22,6 +23,7 @@ urlpatterns = [
     path("households/", include("households.urls")),
     path("loans/", include("loans.urls")),
     path("subsidies/", include("subsidies.urls")),
+    path("riskfund/", include("riskfund.urls")),
     path("audit/", include("core.urls")),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -1,0 +1,159 @@
+"""The funds themselves (DOMAIN §8; P1 art.37): recording a county's co-managed account at a
+co-operating bank, and the figures every fund page and the API show — balance, the profile's
+multiple, the bank's outstanding in the county and the headroom left under the cap."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+from django.utils.translation import gettext as _
+
+from accounts.models import OrgUnit, Role
+from core.audit import audit
+from core.exceptions import ApplicationError, NotPermitted
+from loans.models import Loan
+from policies.models import PolicyProfile
+
+from ..models import ZERO, RiskFund
+from . import ledger
+from .leverage import Headroom
+
+
+def can_create_fund(user, county: OrgUnit | None = None) -> bool:
+    """Finance staff or administrators of a county record its funds."""
+    unit = getattr(user, "unit", None)
+    if unit is None or unit.kind != OrgUnit.Kind.COUNTY or not user.has_role(Role.FINANCE, Role.ADMIN):
+        return False
+    return county is None or county.pk == unit.pk
+
+
+@transaction.atomic
+def fund_create(
+    *, acting_user, county: OrgUnit, bank: OrgUnit, name: str, account_no: str, opened_on: datetime.date
+) -> RiskFund:
+    """Record the county's co-managed account at a co-operating bank: one per county and bank."""
+    if not can_create_fund(acting_user, county):
+        raise NotPermitted(_("Only finance staff or administrators of the county record its funds."))
+    if bank is None or bank.kind != OrgUnit.Kind.BANK:
+        raise ApplicationError(_("Choose a co-operating bank."), "invalid", field="bank")
+    name = (name or "").strip()
+    account_no = (account_no or "").strip()
+    if not name:
+        raise ApplicationError(_("Enter the fund's name."), "invalid", field="name")
+    if not account_no:
+        raise ApplicationError(_("Enter the co-managed account number."), "invalid", field="account_no")
+    if RiskFund.objects.filter(county=county, bank=bank).exists():
+        raise ApplicationError(
+            _("%(county)s already has a fund at %(bank)s.") % {"county": county.name, "bank": bank.name},
+            "duplicate",
+            field="bank",
+        )
+    try:
+        with transaction.atomic():
+            fund = RiskFund.objects.create(
+                county=county,
+                bank=bank,
+                name=name,
+                account_no=account_no,
+                opened_on=opened_on,
+                created_by=acting_user,
+            )
+    except IntegrityError:
+        raise ApplicationError(
+            _("%(county)s already has a fund at %(bank)s.") % {"county": county.name, "bank": bank.name},
+            "duplicate",
+            field="bank",
+        ) from None
+    audit(
+        actor=acting_user,
+        action="riskfund.fund_create",
+        obj=fund,
+        data={
+            "county": county.pk,
+            "bank": bank.pk,
+            "name": name,
+            "account_no": account_no,
+            "opened_on": opened_on.isoformat(),
+        },
+    )
+    return fund
+
+
+@dataclass(frozen=True)
+class FundFigures:
+    """A fund's figures; without a policy profile in force there is no multiple and no cap."""
+
+    fund: RiskFund
+    balance: Decimal
+    outstanding: Decimal
+    multiple: Decimal | None
+
+    @property
+    def room(self) -> Headroom | None:
+        if self.multiple is None:
+            return None
+        return Headroom(
+            fund=self.fund, balance=self.balance, multiple=self.multiple, outstanding=self.outstanding
+        )
+
+    @property
+    def cap(self) -> Decimal | None:
+        return self.room.cap if self.room else None
+
+    @property
+    def headroom(self) -> Decimal | None:
+        return self.room.headroom if self.room else None
+
+    @property
+    def used_percent(self) -> Decimal | None:
+        used = self.room.used if self.room else None
+        return None if used is None else (used * 100).quantize(Decimal("0.1"))
+
+    @property
+    def warning(self) -> bool:
+        return self.room.warning if self.room else True
+
+
+def fund_figures(funds: Iterable[RiskFund], *, on_date: datetime.date) -> list[FundFigures]:
+    """The figures of several funds in a fixed number of queries (whatever the number of entries):
+    the balance from `balance_total` when the selector annotated it, the bank's outstanding in each
+    county in one grouped query, the multiple of the profile in force in each county in one query.
+    The cap is the same as services/leverage.py `headroom()` computes for a disbursement."""
+    funds = list(funds)
+    if not funds:
+        return []
+    county_ids = {f.county_id for f in funds}
+    bank_ids = {f.bank_id for f in funds}
+    rows = (
+        Loan.objects.filter(
+            state__in=Loan.OPEN_STATES,
+            branch__parent_id__in=bank_ids,
+            household__village__parent__parent_id__in=county_ids,
+        )
+        .values_list("branch__parent_id", "household__village__parent__parent_id")
+        .annotate(total=Sum("outstanding"))
+        .order_by()
+    )
+    outstanding = {(bank, county): total for bank, county, total in rows}
+    multiples: dict[int, Decimal] = {}
+    profiles = (
+        PolicyProfile.objects.filter(county_id__in=county_ids, effective_from__lte=on_date)
+        .order_by("county_id", "-effective_from")
+        .values_list("county_id", "leverage_multiple")
+    )
+    for county_id, multiple in profiles:
+        multiples.setdefault(county_id, multiple)
+    return [
+        FundFigures(
+            fund=f,
+            balance=f.balance_total if hasattr(f, "balance_total") else ledger.balance(f),
+            outstanding=outstanding.get((f.bank_id, f.county_id)) or ZERO,
+            multiple=multiples.get(f.county_id),
+        )
+        for f in funds
+    ]

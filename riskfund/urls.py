@@ -1,0 +1,19 @@
+from django.urls import path
+
+from .views import funds
+
+app_name = "riskfund"
+
+urlpatterns = [
+    # Funds, their ledgers and statements
+    path("funds/", funds.fund_list, name="fund_list"),
+    path("funds/new/", funds.fund_create, name="fund_create"),
+    path("funds/<int:pk>/", funds.fund_detail, name="fund_detail"),
+    path("funds/<int:pk>/movements/", funds.movement_create, name="movement_create"),
+    path(
+        "funds/<int:pk>/transactions/<int:txn_pk>/reverse/",
+        funds.transaction_reverse,
+        name="transaction_reverse",
+    ),
+    path("funds/<int:pk>/statement/", funds.statement, name="statement"),
+]
