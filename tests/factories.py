@@ -286,3 +286,37 @@ class RiskFundFactory(factory.django.DjangoModelFactory):
                 LedgerEntry(transaction=txn, fund=obj, account=Account.COUNTY, amount=-amount),
             ]
         )
+
+
+def _claim_split(o) -> tuple[Decimal, Decimal]:
+    from riskfund.services.recoveries import split
+
+    return split(o.loss, o.fund_ratio, o.remainder_to)
+
+
+class CompensationClaimFactory(factory.django.DjangoModelFactory):
+    """A loss claim straight in the table, paid by default (the state is given at creation, as the
+    protected FSM field allows): 30,000.00 principal and 1,234.57 interest, nothing from insurance,
+    split 0.8 with the remainder fen to the bank (24,987.65 / 6,246.92). Pass `fund`, `loan`,
+    `profile` and the users from the test's world."""
+
+    class Meta:
+        model = "riskfund.CompensationClaim"
+
+    fund = factory.SubFactory(RiskFundFactory)
+    loan = factory.SubFactory(LoanFactory)
+    state = "paid"
+    trigger = "default"
+    eligible_on = datetime.date(2026, 1, 5)
+    profile = factory.SubFactory(PolicyProfileFactory)
+    principal = Decimal("30000.00")
+    interest = Decimal("1234.57")
+    insurance_paid = Decimal("0.00")
+    loss = factory.LazyAttribute(lambda o: o.principal + o.interest - o.insurance_paid)
+    fund_ratio = Decimal("0.8000")
+    remainder_to = "bank"
+    fund_share = factory.LazyAttribute(lambda o: _claim_split(o)[0])
+    bank_share = factory.LazyAttribute(lambda o: _claim_split(o)[1])
+    statement = "催收记录齐全，借款人无力偿还"
+    filed_by = factory.SubFactory(UserFactory)
+    paid_on = factory.LazyAttribute(lambda o: datetime.date(2026, 3, 2) if o.state == "paid" else None)
