@@ -50,6 +50,14 @@ def _servicer(loan, user) -> bool:
     return can_service(user)
 
 
+def _compensator(loan, user) -> bool:
+    """Loan officers and administrators, or finance staff of the loan's county, who move the loan
+    when they pay its loss claim from the risk fund (riskfund/services/claims.py claim_pay)."""
+    if _servicer(loan, user):
+        return True
+    return user.has_role(Role.FINANCE) and user.unit_id == loan.household.village.parent.parent_id
+
+
 def _bank_approver(loan, user) -> bool:
     """An approver of the loan's branch or of the bank above it (changes.can_decide_extension)."""
     return user.has_role(Role.APPROVER) and user.unit_id in (loan.branch_id, loan.branch.parent_id)
@@ -79,7 +87,7 @@ class LoanLifecycle:
     def replace(self):
         pass
 
-    @transition(field="state", source=OPEN, target=COMPENSATED, permission=_servicer)
+    @transition(field="state", source=OPEN, target=COMPENSATED, permission=_compensator)
     def compensate(self):
         pass
 

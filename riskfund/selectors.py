@@ -200,3 +200,135 @@ def headroom_for(user, on_date):
     else:
         return []
     return headrooms(funds, on_date=on_date)
+
+
+# ---------------------------------------------------------------------------------------------
+# Loss claims (DOMAIN §8; P1 arts. 20-21, 39): the claims list and page, the queues, and the
+# dates and figures a loan's claim would have (riskfund/claim_rules.py)
+
+# The queue each role works: (tab, the state waiting for it, the role).
+CLAIM_QUEUES = {
+    "review": ("filed", Role.COUNTY_OFFICE),
+    "decide": ("reviewed", Role.FUND_COMMITTEE),
+    "pay": ("approved", Role.FINANCE),
+}
+
+
+def claim_list(user, *, state: str = "", queue: str = "", loan=None) -> QuerySet[CompensationClaim]:
+    """Claims on funds the user sees (the bank's claims for its officers and approvers, the
+    county's for its staff), newest first, loan, borrower, branch and fund joined."""
+    qs = CompensationClaim.objects.filter(fund_q(user, "fund"))
+    if state:
+        qs = qs.filter(state=state)
+    if queue in CLAIM_QUEUES:
+        qs = qs.filter(state=CLAIM_QUEUES[queue][0])
+    if loan is not None:
+        qs = qs.filter(loan_id=getattr(loan, "pk", loan))
+    return qs.select_related(
+        "fund__county", "fund__bank", "loan__borrower", "loan__branch", "filed_by"
+    ).order_by("-filed_at", "-id")
+
+
+def claim_get(user, pk) -> CompensationClaim:
+    """One claim the user sees, or 404."""
+    return get_object_or_404(
+        claim_list(user).select_related(
+            "profile", "reviewed_by", "decided_by", "paid_by", "loan__household__village__parent"
+        ),
+        pk=pk,
+    )
+
+
+def claim_history(claim) -> QuerySet:
+    return claim.history.select_related("by").order_by("at", "id")
+
+
+def claim_queues(user) -> list[str]:
+    """The queues (tabs) the user works: review for the county office, decide for the committee,
+    pay for finance."""
+    return [name for name, (_state, role) in CLAIM_QUEUES.items() if user.has_role(role)]
+
+
+def claim_queue_counts(user) -> dict[str, int]:
+    return CompensationClaim.objects.filter(fund_q(user, "fund")).aggregate(
+        **{name: Count("pk", filter=Q(state=state)) for name, (state, _role) in CLAIM_QUEUES.items()}
+    )
+
+
+def claimable_on(loan, trigger: str, *, on_date=None):
+    """The first day a claim under `trigger` may be filed on `loan` (by the profile in force on
+    `on_date`, today by default), or None when the trigger does not apply to the loan."""
+    from policies.selectors import profile_for
+
+    from . import claim_rules
+
+    fund = claim_rules.fund_for(loan)
+    county = fund.county if fund else loan.household.village.parent.parent
+    profile = profile_for(county=county, on_date=on_date or timezone.localdate())
+    return claim_rules.eligible_on(loan, trigger, profile, died_on=claim_rules.death_on(loan))
+
+
+def claim_outlook(loan, *, on_date=None) -> dict:
+    """What the loan page and the filing page show: the loan's latest claim, and for an open loan
+    without a live one, each trigger that applies with the day it opens, whether that day has
+    come, the fund, and (with `preview`) the loss as it would be claimed today. A fixed number of
+    queries whatever the loan."""
+    from policies.exceptions import PolicyProfileMissing
+    from policies.selectors import profile_for
+
+    from . import claim_rules
+
+    today = on_date or timezone.localdate()
+    claim = (
+        CompensationClaim.objects.filter(loan=loan)
+        .order_by(
+            # A live claim first, then the newest.
+            ~Q(state__in=["filed", "reviewed", "approved", "paid"]),
+            "-filed_at",
+            "-id",
+        )
+        .first()
+    )
+    outlook = {"claim": claim, "triggers": [], "fund": None, "profile": None, "open": False}
+    if loan.state not in ("active", "overdue", "extended"):
+        return outlook
+    if claim is not None and claim.state in ("filed", "reviewed", "approved", "paid"):
+        return outlook
+    fund = claim_rules.fund_for(loan)
+    try:
+        profile = profile_for(
+            county=fund.county if fund else loan.household.village.parent.parent, on_date=today
+        )
+    except PolicyProfileMissing:
+        return outlook
+    died_on = claim_rules.death_on(loan)
+    # Read whatever the triggers, so the loan page costs the same queries for every loan.
+    overdue_start = claim_rules.overdue_from(loan)
+    rows = []
+    for trigger in claim_rules.triggers_for(loan, died_on=died_on):
+        when = claim_rules.eligible_on(loan, trigger, profile, died_on=died_on, overdue_start=overdue_start)
+        rows.append(
+            {
+                "trigger": trigger,
+                "label": CompensationClaim.Trigger(trigger).label,
+                "eligible_on": when,
+                "open": when is not None and when <= today,
+            }
+        )
+    outlook.update(
+        triggers=rows, fund=fund, profile=profile, open=fund is not None and any(r["open"] for r in rows)
+    )
+    return outlook
+
+
+def claim_preview(loan, profile, *, trigger: str = "", on_date=None) -> dict:
+    """The loss a claim filed today would carry, and the policy insurance must pay from first."""
+    from . import claim_rules
+
+    today = on_date or timezone.localdate()
+    died_on = claim_rules.death_on(loan)
+    event_on = died_on if trigger == "death" and died_on else today
+    return {
+        "loss": claim_rules.loss_for(loan, profile),
+        "pending_policy": claim_rules.pending_insurance(loan, event_on),
+    }
