@@ -5,14 +5,24 @@ figures once; the page, the XLSX and the PDF all show that one object, so they c
 from __future__ import annotations
 
 import datetime
+import io
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db.models import Sum
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from openpyxl import Workbook
+from openpyxl.styles import Font
+
+from core.cells import set_xlsx_value
 
 from .models import ZERO, Account, LedgerEntry, LedgerTransaction, RiskFund
 
 Kind = LedgerTransaction.Kind
+MONEY_FORMAT = "#,##0.00"
+BOLD = Font(bold=True)
 
 
 @dataclass
@@ -33,8 +43,6 @@ class Statement:
     @property
     def lines(self) -> list[tuple[str, Decimal]]:
         """The summary as (label, amount) in the order every format prints it."""
-        from django.utils.translation import gettext as _
-
         return [
             (_("Opening balance"), self.opening),
             (_("Deposits and top-ups by the county"), self.deposits),
@@ -83,9 +91,89 @@ def statement(fund: RiskFund, *, start: datetime.date, end: datetime.date) -> St
     )
 
 
+def _signature_labels() -> list[str]:
+    return [_("Handled by"), _("Checked by"), _("Head of the finance bureau"), _("Head of the bank")]
+
+
+def _title(s: Statement) -> str:
+    return _("Statement of %(fund)s") % {"fund": s.fund.name}
+
+
+def _period(s: Statement) -> str:
+    return _("%(start)s to %(end)s") % {"start": f"{s.start:%Y-%m-%d}", "end": f"{s.end:%Y-%m-%d}"}
+
+
 def statement_xlsx(s: Statement) -> bytes:
-    raise NotImplementedError
+    """The statement as a workbook: the summary, then one row per leg of every transaction. Every
+    text cell goes through core.cells, so a memo such as "=1+1" stays text."""
+    wb = Workbook()
+    ws = wb.active
+    ws.title = str(_("Statement"))[:31]
+
+    def row(*values, bold=False, money_at=()):
+        ws.append([None] * len(values))
+        for i, value in enumerate(values, start=1):
+            cell = ws.cell(row=ws.max_row, column=i)
+            set_xlsx_value(cell, value)
+            if i in money_at and isinstance(value, Decimal):
+                cell.number_format = MONEY_FORMAT
+            if bold:
+                cell.font = BOLD
+
+    row(_title(s), bold=True)
+    row(_("County"), s.fund.county.name, _("Co-operating bank"), s.fund.bank.name)
+    row(_("Co-managed account number"), s.fund.account_no, _("Period"), _period(s))
+    row()
+    for label, amount in s.lines:
+        row(label, amount, money_at=(2,))
+    row()
+    row(
+        _("Transaction"),
+        _("Booked on"),
+        _("Kind"),
+        _("Memo"),
+        _("Bank reference"),
+        _("Account"),
+        _("Amount (yuan)"),
+        bold=True,
+    )
+    for txn in s.transactions:
+        for entry in txn.entries.all():
+            row(
+                txn.pk,
+                txn.booked_on,
+                txn.get_kind_display(),
+                txn.memo,
+                txn.reference,
+                entry.get_account_display(),
+                entry.amount,
+                money_at=(7,),
+            )
+    row()
+    for label in _signature_labels():
+        row(label, "")
+    row(_("Date"), "")
+    for letter, width in zip("ABCDEFG", (22, 14, 20, 40, 18, 22, 16), strict=True):
+        ws.column_dimensions[letter].width = width
+    stream = io.BytesIO()
+    wb.save(stream)
+    return stream.getvalue()
 
 
 def statement_pdf(s: Statement) -> bytes:
-    raise NotImplementedError
+    """The statement for signature, printed by WeasyPrint with the system's Noto CJK font. The
+    fetcher refuses every URL: nothing is fetched while the PDF is made."""
+    from weasyprint import HTML
+    from weasyprint.urls import URLFetcher
+
+    html = render_to_string(
+        "riskfund/statement_pdf.html",
+        {
+            "s": s,
+            "title": _title(s),
+            "period": _period(s),
+            "signatures": _signature_labels(),
+            "printed_at": timezone.localtime(),
+        },
+    )
+    return HTML(string=html, url_fetcher=URLFetcher(allowed_protocols=set())).write_pdf()
