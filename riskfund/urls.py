@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import funds
+from .views import funds, recoveries
 
 app_name = "riskfund"
 
@@ -16,4 +16,8 @@ urlpatterns = [
         name="transaction_reverse",
     ),
     path("funds/<int:pk>/statement/", funds.statement, name="statement"),
+    # Recoveries and the return of the fund's share
+    path("recoveries/", recoveries.recovery_list, name="recovery_list"),
+    path("recoveries/<int:pk>/return/", recoveries.recovery_return, name="recovery_return"),
+    path("claims/<int:claim_pk>/recoveries/new/", recoveries.recovery_create, name="recovery_create"),
 ]
