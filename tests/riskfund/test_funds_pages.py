@@ -180,3 +180,29 @@ def test_list_and_detail_query_counts_do_not_grow_with_entries(
     with django_assert_max_num_queries(len(detail_few.captured_queries)):
         r = client.get(url("fund_detail", world.fund.pk))
     assert len(r.context["page_obj"].object_list) == 20
+
+
+def test_the_admin_is_read_only_and_scoped_to_the_county(world, client_as):
+    ledger.movement_record(
+        acting_user=world.finance, fund=world.fund, kind=Kind.INTEREST, amount="1.00", memo="息"
+    )
+    txn = LedgerTransaction.objects.get(kind=Kind.INTEREST)
+    root = UserFactory(
+        username="root", is_superuser=True, is_staff=True, unit=world.county, roles=[Role.ADMIN]
+    )
+    client = client_as(root)
+    listing = client.get(reverse("admin:riskfund_riskfund_changelist"))
+    assert listing.status_code == 200 and world.fund.name in listing.content.decode()
+    page = client.get(reverse("admin:riskfund_ledgertransaction_change", args=[txn.pk])).content.decode()
+    assert 'name="_save"' not in page
+    assert client.get(reverse("admin:riskfund_ledgerentry_add")).status_code == 403
+    for name in ("compensationclaim", "recovery", "ledgerentry"):
+        assert client.get(reverse(f"admin:riskfund_{name}_changelist")).status_code == 200
+    other = UserFactory(
+        username="root2", is_superuser=True, is_staff=True, unit=world.other_county, roles=[Role.ADMIN]
+    )
+    for name in ("riskfund", "ledgertransaction", "ledgerentry", "compensationclaim"):
+        listing = client_as(other).get(reverse(f"admin:riskfund_{name}_changelist"))
+        assert world.fund.name not in listing.content.decode(), name
+    r = client_as(other).get(reverse("admin:riskfund_ledgertransaction_change", args=[txn.pk]))
+    assert r.status_code == 302  # admin answers an object outside the queryset by going back to the list
