@@ -32,7 +32,11 @@ def county_id(loan: Loan) -> int:
 
 def fund_for(loan: Loan) -> RiskFund | None:
     """The fund of the loan's county at the loan's bank (the branch's parent)."""
-    return RiskFund.objects.filter(county_id=county_id(loan), bank_id=loan.branch.parent_id).first()
+    return (
+        RiskFund.objects.select_related("county")
+        .filter(county_id=county_id(loan), bank_id=loan.branch.parent_id)
+        .first()
+    )
 
 
 def death_on(loan: Loan) -> datetime.date | None:

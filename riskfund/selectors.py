@@ -214,7 +214,9 @@ CLAIM_QUEUES = {
 }
 
 
-def claim_list(user, *, state: str = "", queue: str = "", loan=None) -> QuerySet[CompensationClaim]:
+def claim_list(
+    user, *, state: str = "", queue: str = "", trigger: str = "", loan=None
+) -> QuerySet[CompensationClaim]:
     """Claims on funds the user sees (the bank's claims for its officers and approvers, the
     county's for its staff), newest first, loan, borrower, branch and fund joined."""
     qs = CompensationClaim.objects.filter(fund_q(user, "fund"))
@@ -222,6 +224,8 @@ def claim_list(user, *, state: str = "", queue: str = "", loan=None) -> QuerySet
         qs = qs.filter(state=state)
     if queue in CLAIM_QUEUES:
         qs = qs.filter(state=CLAIM_QUEUES[queue][0])
+    if trigger:
+        qs = qs.filter(trigger=trigger)
     if loan is not None:
         qs = qs.filter(loan_id=getattr(loan, "pk", loan))
     return qs.select_related(
@@ -273,6 +277,8 @@ def claim_outlook(loan, *, on_date=None) -> dict:
     without a live one, each trigger that applies with the day it opens, whether that day has
     come, the fund, and (with `preview`) the loss as it would be claimed today. A fixed number of
     queries whatever the loan."""
+    from django.db.models import Case, When
+
     from policies.exceptions import PolicyProfileMissing
     from policies.selectors import profile_for
 
@@ -283,7 +289,7 @@ def claim_outlook(loan, *, on_date=None) -> dict:
         CompensationClaim.objects.filter(loan=loan)
         .order_by(
             # A live claim first, then the newest.
-            ~Q(state__in=["filed", "reviewed", "approved", "paid"]),
+            Case(When(state__in=["filed", "reviewed", "approved", "paid"], then=0), default=1),
             "-filed_at",
             "-id",
         )

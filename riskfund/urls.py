@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import funds, recoveries
+from .views import claims, funds, recoveries
 
 app_name = "riskfund"
 
@@ -16,6 +16,11 @@ urlpatterns = [
         name="transaction_reverse",
     ),
     path("funds/<int:pk>/statement/", funds.statement, name="statement"),
+    # Loss claims
+    path("claims/", claims.claim_list, name="claim_list"),
+    path("claims/<int:pk>/", claims.claim_detail, name="claim_detail"),
+    path("claims/<int:pk>/steps/<str:name>/", claims.claim_step, name="claim_step"),
+    path("loans/<int:loan_pk>/claim/", claims.claim_file, name="claim_file"),
     # Recoveries and the return of the fund's share
     path("recoveries/", recoveries.recovery_list, name="recovery_list"),
     path("recoveries/<int:pk>/return/", recoveries.recovery_return, name="recovery_return"),

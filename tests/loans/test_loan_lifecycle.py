@@ -25,7 +25,8 @@ MACHINE = {
     "extend": (Loan.OPEN_STATES, S.EXTENDED, "approver"),
     "settle": (Loan.OPEN_STATES, S.SETTLED, "servicer"),
     "replace": (Loan.OPEN_STATES, S.SETTLED, "servicer"),
-    "compensate": (Loan.OPEN_STATES, S.COMPENSATED, "servicer"),
+    # Finance of the loan's county too, paying its loss claim (riskfund's claim_pay).
+    "compensate": (Loan.OPEN_STATES, S.COMPENSATED, "compensator"),
     "write_off": (Loan.OPEN_STATES, S.WRITTEN_OFF, "servicer"),
     "recover": ([S.COMPENSATED, S.WRITTEN_OFF], S.SETTLED, "servicer"),
 }
@@ -68,6 +69,7 @@ def test_each_transition_checks_the_role(world, loan_in, name):
     allowed = {
         "nobody": set(),
         "servicer": {"officer", "admin"},
+        "compensator": {"officer", "admin", "finance"},
         "approver": {"approver"},
     }[who]
     for role in ("cadre", "township_officer", "county_office", "officer", "approver", "finance", "admin"):

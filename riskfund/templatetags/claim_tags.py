@@ -1,0 +1,39 @@
+"""`{% loan_claim loan %}`: on the loan's page (loans' book_detail, which may not import riskfund),
+the loan's compensation claim and its state, or for an open loan the day a claim becomes possible
+under each trigger that applies, with a link to file one once that day has come."""
+
+from django import template
+from django.utils.html import format_html
+
+from .. import selectors
+from ..services.claims import is_filing_officer
+
+register = template.Library()
+
+LIVE = ("filed", "reviewed", "approved", "paid")
+TONES = {"paid": "ok", "rejected": "bad", "withdrawn": "bad", "filed": "warn", "reviewed": "warn", "approved": "warn"}
+
+
+@register.simple_tag
+def claim_state(claim):
+    """The claim's state as a coloured tag, like loans' `state_tag`."""
+    return format_html('<span class="tag {}">{}</span>', TONES.get(claim.state, ""), claim.get_state_display())
+
+
+@register.inclusion_tag("riskfund/claim_loan_panel.html", takes_context=True)
+def loan_claim(context, loan):
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    outlook = selectors.claim_outlook(loan)
+    claim = outlook["claim"]
+    return {
+        "loan": loan,
+        "claim": claim,
+        "live": claim is not None and claim.state in LIVE,
+        "triggers": outlook["triggers"],
+        "has_fund": outlook["fund"] is not None,
+        "can_file": outlook["open"]
+        and user is not None
+        and user.is_authenticated
+        and is_filing_officer(user, loan),
+    }
