@@ -206,3 +206,22 @@ def test_the_admin_is_read_only_and_scoped_to_the_county(world, client_as):
         assert world.fund.name not in listing.content.decode(), name
     r = client_as(other).get(reverse("admin:riskfund_ledgertransaction_change", args=[txn.pk]))
     assert r.status_code == 302  # admin answers an object outside the queryset by going back to the list
+
+
+@pytest.mark.parametrize(
+    ("who", "shown"),
+    [
+        ("finance", True),
+        ("county_office", True),
+        ("committee", True),
+        ("officer", True),
+        ("approver", True),
+        ("admin", True),
+        ("cadre", False),
+        ("township_officer", False),
+    ],
+)
+def test_the_menu_group(world, client_as, who, shown):
+    html = client_as(getattr(world, who)).get("/").content.decode()
+    for name in ("fund_list", "claim_list", "recovery_list"):
+        assert (f'href="{url(name)}"' in html) is shown
