@@ -129,6 +129,11 @@ def test_finance_records_a_deposit_and_reverses_it(world, client_as):
     assert r.status_code == 302
     assert ledger.balance(world.fund) == Decimal("10000000.00")
     assert AuditEvent.objects.filter(action="riskfund.reversal").count() == 1
+    reversal = LedgerTransaction.objects.get(reverses=txn)
+    page = client.get(url("fund_detail", world.fund.pk)).content.decode()
+    assert f"已被 #{reversal.pk} 冲正" in page
+    assert url("transaction_reverse", world.fund.pk, txn.pk) not in page
+    assert url("transaction_reverse", world.fund.pk, reversal.pk) not in page
     # A second reversal is refused with the reason shown.
     r = client.post(url("transaction_reverse", world.fund.pk, txn.pk), {"reason": "再冲"}, follow=True)
     assert "该笔交易已被冲正。" in r.content.decode()
