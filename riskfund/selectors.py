@@ -70,6 +70,19 @@ def fund_list(user) -> QuerySet[RiskFund]:
     )
 
 
+def fund_search(user, *, q: str = "") -> QuerySet[RiskFund]:
+    """The fund list's rows for a search on the fund's name, account number, county or bank."""
+    qs = fund_list(user)
+    if q := (q or "").strip():
+        qs = qs.filter(
+            Q(name__icontains=q)
+            | Q(account_no__icontains=q)
+            | Q(county__name__icontains=q)
+            | Q(bank__name__icontains=q)
+        )
+    return qs
+
+
 def fund_get(user, pk) -> RiskFund:
     """One fund in the user's area, or 404."""
     return get_object_or_404(fund_list(user), pk=pk)

@@ -40,11 +40,24 @@ MOVEMENT_KINDS = [(k.value, k.label) for k in (Kind.DEPOSIT, Kind.INTEREST, Kind
 # ---- the list ---------------------------------------------------------------------------------
 
 
+class FundFilterForm(forms.Form):
+    q = forms.CharField(
+        label=gettext_lazy("Name, account number, county or bank"),
+        required=False,
+        widget=forms.TextInput(attrs={"type": "search"}),
+    )
+
+
 @login_required
 def fund_list(request):
-    page_obj = Paginator(selectors.fund_list(request.user), PAGE_SIZE).get_page(request.GET.get("page"))
+    filters = FundFilterForm(request.GET or None)
+    q = filters.cleaned_data.get("q", "") if filters.is_bound and filters.is_valid() else ""
+    qs = selectors.fund_search(request.user, q=q)
+    page_obj = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     rows = fund_services.fund_figures(page_obj.object_list, on_date=timezone.localdate())
     context = {
+        "filters": filters,
+        "filtered": bool(q),
         "page_obj": page_obj,
         "rows": rows,
         "can_create": fund_services.can_create_fund(request.user),

@@ -230,3 +230,10 @@ def test_the_menu_group(world, client_as, who, shown):
     html = client_as(getattr(world, who)).get("/").content.decode()
     for name in ("fund_list", "claim_list", "recovery_list"):
         assert (f'href="{url(name)}"' in html) is shown
+
+
+def test_the_list_searches(world, client_as):
+    client = client_as(world.finance)
+    assert [r.fund for r in client.get(url("fund_list"), {"q": "农商"}).context["rows"]] == [world.fund]
+    r = client.get(url("fund_list"), {"q": "没有这个"})
+    assert r.context["rows"] == [] and "没有符合" in r.content.decode()
