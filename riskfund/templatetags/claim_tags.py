@@ -4,20 +4,37 @@ under each trigger that applies, with a link to file one once that day has come.
 
 from django import template
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
 from .. import selectors
 from ..services.claims import is_filing_officer
+from ..workflow import STEP_LABELS
 
 register = template.Library()
 
 LIVE = ("filed", "reviewed", "approved", "paid")
-TONES = {"paid": "ok", "rejected": "bad", "withdrawn": "bad", "filed": "warn", "reviewed": "warn", "approved": "warn"}
+TONES = {
+    "paid": "ok",
+    "rejected": "bad",
+    "withdrawn": "bad",
+    "filed": "warn",
+    "reviewed": "warn",
+    "approved": "warn",
+}
+
+
+@register.filter
+def claim_step_label(name: str):
+    """A history row's step as the buttons name it (`file` is the filing itself)."""
+    return _("File the claim") if name == "file" else STEP_LABELS.get(name, name)
 
 
 @register.simple_tag
 def claim_state(claim):
     """The claim's state as a coloured tag, like loans' `state_tag`."""
-    return format_html('<span class="tag {}">{}</span>', TONES.get(claim.state, ""), claim.get_state_display())
+    return format_html(
+        '<span class="tag {}">{}</span>', TONES.get(claim.state, ""), claim.get_state_display()
+    )
 
 
 @register.inclusion_tag("riskfund/claim_loan_panel.html", takes_context=True)
