@@ -23,6 +23,8 @@ from .models import ZERO, Account, LedgerEntry, LedgerTransaction, RiskFund
 Kind = LedgerTransaction.Kind
 MONEY_FORMAT = "#,##0.00"
 BOLD = Font(bold=True)
+# The PDF's styles, read from the file (the CSP keeps <style> out of templates).
+PDF_CSS = "css/riskfund_statement_pdf.css"
 
 
 @dataclass
@@ -161,9 +163,11 @@ def statement_xlsx(s: Statement) -> bytes:
 
 
 def statement_pdf(s: Statement) -> bytes:
-    """The statement for signature, printed by WeasyPrint with the system's Noto CJK font. The
-    fetcher refuses every URL: nothing is fetched while the PDF is made."""
-    from weasyprint import HTML
+    """The statement for signature, printed by WeasyPrint with the system's Noto CJK font and the
+    styles of static/css/riskfund_statement_pdf.css. The fetcher refuses every URL: nothing is
+    fetched while the PDF is made."""
+    from django.contrib.staticfiles import finders
+    from weasyprint import CSS, HTML
     from weasyprint.urls import URLFetcher
 
     html = render_to_string(
@@ -176,4 +180,6 @@ def statement_pdf(s: Statement) -> bytes:
             "printed_at": timezone.localtime(),
         },
     )
-    return HTML(string=html, url_fetcher=URLFetcher(allowed_protocols=set())).write_pdf()
+    fetcher = URLFetcher(allowed_protocols=set())
+    style = CSS(filename=finders.find(PDF_CSS), url_fetcher=fetcher)
+    return HTML(string=html, url_fetcher=fetcher).write_pdf(stylesheets=[style])

@@ -156,6 +156,9 @@ def test_pdf_has_the_fund_the_balances_and_the_signature_lines(client, book):
     ):
         assert words in text, words
     assert "10,001,912.34" in text
+    assert "1/1" in text.replace(
+        " ", ""
+    )  # the page counter of static/css/riskfund_statement_pdf.css: its styles apply
 
 
 def test_statement_of_another_countys_fund_is_404(client, book):
