@@ -208,6 +208,8 @@ SPECTACULAR_SETTINGS = {
         "ApplicationStateEnum": "loans.workflow.State",
         "LoanStateEnum": "loans.models.Loan.State",
         "PublicityLevelEnum": "loans.models.PublicityNotice.Level",
+        "ClaimStateEnum": "riskfund.workflow.State",
+        "RemainderToEnum": "riskfund.models.CompensationClaim.RemainderTo",
     },
 }
 

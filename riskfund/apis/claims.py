@@ -140,7 +140,7 @@ class ClaimInputSerializer(serializers.Serializer):
     )
 
 
-class StepInputSerializer(serializers.Serializer):
+class ClaimStepInputSerializer(serializers.Serializer):
     comment = serializers.CharField(required=False, allow_blank=True, default="")
     reason = serializers.CharField(required=False, allow_blank=True, default="")
     committee_members = serializers.CharField(required=False, allow_blank=True, default="")
@@ -148,7 +148,7 @@ class StepInputSerializer(serializers.Serializer):
     paid_on = serializers.DateField(required=False, allow_null=True, default=None)
 
 
-class TransitionSerializer(serializers.Serializer):
+class ClaimTransitionSerializer(serializers.Serializer):
     name = serializers.CharField()
     label = serializers.CharField()
     target = serializers.CharField()
@@ -210,10 +210,10 @@ class ClaimDetailApi(GenericAPIView):
 class ClaimTransitionListApi(GenericAPIView):
     """The steps this user may take on the claim now (state, role, county and four-eyes)."""
 
-    serializer_class = TransitionSerializer
+    serializer_class = ClaimTransitionSerializer
     pagination_class = None
 
-    @extend_schema(responses=TransitionSerializer(many=True))
+    @extend_schema(responses=ClaimTransitionSerializer(many=True))
     def get(self, request, pk):
         claim = selectors.claim_get(request.user, pk)
         targets = {t.name: t.target for t in claim.get_all_state_transitions()}
@@ -226,7 +226,7 @@ class ClaimTransitionListApi(GenericAPIView):
             }
             for name in steps.available(claim, request.user)
         ]
-        return Response(TransitionSerializer(rows, many=True).data)
+        return Response(ClaimTransitionSerializer(rows, many=True).data)
 
 
 class ClaimTransitionApi(GenericAPIView):
@@ -235,7 +235,7 @@ class ClaimTransitionApi(GenericAPIView):
     serializer_class = ClaimDetailSerializer
 
     @extend_schema(
-        request=StepInputSerializer,
+        request=ClaimStepInputSerializer,
         responses=ClaimDetailSerializer,
         description=(
             "Steps: `review` (the county office; `comment`), `approve` (the fund committee; "
@@ -252,7 +252,7 @@ class ClaimTransitionApi(GenericAPIView):
         claim = selectors.claim_get(request.user, pk)
         if name not in steps.STEPS:
             raise NotFound()
-        data = StepInputSerializer(data=request.data)
+        data = ClaimStepInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         steps.take(name, claim=claim, user=request.user, data=data.validated_data)
         return Response(_detail(request, pk))
