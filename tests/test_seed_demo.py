@@ -466,3 +466,87 @@ def test_the_plan_is_the_same_every_time():
     for household in first:
         if household.rating_scores is not None:
             assert all(0 <= s <= m for s, m in zip(household.rating_scores, maxima, strict=True))
+
+
+def test_the_fund_with_a_top_up_and_a_quarters_interest(seeded):
+    from decimal import Decimal
+
+    from riskfund.models import LedgerTransaction, RiskFund
+    from riskfund.services import ledger
+
+    fund = RiskFund.objects.get(county__code=seed_regions.COUNTY_CODE)
+    kinds = Counter(LedgerTransaction.objects.filter(fund=fund).values_list("kind", flat=True))
+    assert kinds["deposit"] == 2 and kinds["interest"] == 1 and kinds["compensation"] == 1
+    working = set(CalendarDay.objects.filter(is_working_day=True).values_list("date", flat=True))
+    for txn in LedgerTransaction.objects.filter(fund=fund).prefetch_related("entries"):
+        assert sum(e.amount for e in txn.entries.all()) == 0
+        assert txn.booked_on in working and txn.booked_on <= DAY
+        assert txn.created_by.username == "finance"
+    # Interest on the quarter's interest day (the 21st of March 2026 was a Saturday): 0.35 % a
+    # year for 90 days on the 4 million then held.
+    interest = LedgerTransaction.objects.get(fund=fund, kind="interest")
+    assert interest.booked_on == datetime.date(2026, 3, 23)
+    assert interest.entries.get(account="fund").amount == Decimal("3500.00")
+    moves = LedgerTransaction.objects.filter(fund=fund).prefetch_related("entries")
+    assert ledger.balance(fund) == sum(
+        e.amount for t in moves for e in t.entries.all() if e.account == "fund"
+    )
+
+
+def test_claims_in_every_state_through_the_workflow(seeded):
+    from riskfund.models import CompensationClaim
+
+    claims = list(
+        CompensationClaim.objects.select_related("loan", "filed_by", "reviewed_by", "decided_by", "paid_by")
+    )
+    assert Counter(c.state for c in claims) == Counter(
+        {"paid": 1, "rejected": 1, "approved": 1, "reviewed": 1, "filed": 1}
+    )
+    for claim in claims:
+        assert claim.eligible_on <= timezone.localdate(claim.filed_at)
+        assert claim.loss == claim.principal + claim.interest - claim.insurance_paid
+        assert claim.fund_share + claim.bank_share == claim.loss
+        assert claim.filed_by.username in seed_loans.OFFICERS
+        assert claim.history.first().transition == "file"
+    by_state = {c.state: c for c in claims}
+    paid = by_state["paid"]
+    assert (paid.reviewed_by.username, paid.decided_by.username, paid.paid_by.username) == (
+        "county",
+        "committee",
+        "finance",
+    )
+    assert paid.loan.state == Loan.State.COMPENSATED
+    assert [h.transition for h in paid.history.all()] == ["file", "review", "approve", "pay"]
+    # The rejected claim's loan was filed again with the missing papers.
+    assert by_state["filed"].loan_id == by_state["rejected"].loan_id
+    for state in ("approved", "reviewed", "filed"):
+        assert by_state[state].loan.state in Loan.OPEN_STATES
+
+
+def test_recoveries_returned_on_time_late_and_still_out(seeded):
+    from decimal import Decimal
+
+    from riskfund import selectors as fund_selectors
+    from riskfund.models import LedgerTransaction, Recovery
+
+    recoveries = list(Recovery.objects.order_by("received_on"))
+    assert len(recoveries) == 3
+    on_time, late, out = recoveries
+    assert on_time.returned_on <= on_time.due_on
+    assert late.returned_on > late.due_on and fund_selectors.days_late(late) > 0
+    assert (
+        out.returned_on is None
+        and out.due_on < DAY
+        and fund_selectors.days_late(out) == (DAY - out.due_on).days
+    )
+    # 1,234.57 at 0.8 with the remainder fen to the bank: 987.65 and 246.92.
+    assert (late.amount, late.fund_share, late.bank_share) == (
+        Decimal("1234.57"),
+        Decimal("987.65"),
+        Decimal("246.92"),
+    )
+    for r in (on_time, late):
+        txn = LedgerTransaction.objects.get(recovery=r)
+        assert txn.booked_on == r.returned_on and txn.entries.get(account="fund").amount == r.fund_share
+    county = User.objects.get(username="county")
+    assert {r.pk for r in fund_selectors.recovery_list(county, tab="late")} == {late.pk, out.pk}

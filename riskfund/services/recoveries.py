@@ -1,5 +1,6 @@
 """Recoveries (DOMAIN §8; P1 art.40): after the fund compensated a loan, the bank keeps pursuing the
-debt. Each recovery it records is split in the claim's ratio with the claim's remainder rule, and
+debt. Each recovery it records is split in the claim's ratio with the claim's remainder rule
+(claim_rules.split: the fund's share rounded away from the side that takes the remainder fen), and
 the fund's share is due back in the co-managed account within the profile's working days, counted
 on the working-day calendar from the day after the money came in (a year the calendar lacks is the
 usual CalendarMissing, never a guess of Monday to Friday). Finance records the return, which posts
@@ -8,7 +9,7 @@ the ledger transaction; a return after the due day is late, and the lists show b
 from __future__ import annotations
 
 import datetime
-from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import transaction
 from django.db.models import Sum
@@ -21,21 +22,13 @@ from core.audit import audit
 from core.exceptions import ApplicationError, ConflictError, NotPermitted, rule_failed
 from policies.selectors import add_working_days
 
+from ..claim_rules import split
 from ..exceptions import RECOVERY_SOURCE
 from ..models import ZERO, Account, CompensationClaim, LedgerTransaction, Recovery
 from ..workflow import State
 from . import ledger
 
 FEN = Decimal("0.01")
-
-
-def split(amount: Decimal, ratio: Decimal, remainder_to: str) -> tuple[Decimal, Decimal]:
-    """(fund share, bank share) of `amount`: the fund's share is amount × ratio rounded to the fen
-    away from the side that takes the remainder (down when the bank takes it, up when the fund
-    does), and the bank's share is the rest, so the two add up to `amount` exactly."""
-    rounding = ROUND_UP if remainder_to == CompensationClaim.RemainderTo.FUND else ROUND_DOWN
-    fund_share = (amount * ratio).quantize(FEN, rounding=rounding)
-    return fund_share, amount - fund_share
 
 
 def is_claim_bank_officer(user, claim: CompensationClaim) -> bool:

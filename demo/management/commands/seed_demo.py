@@ -87,6 +87,7 @@ class Command(
             units, users, profile = self.population()
             self.applications(units, users, profile)
             self.servicing(units, users, profile)
+            self.riskfund_story(units, users)
             self.subsidies(units, users)
         self.report(users, time.monotonic() - started)
 
