@@ -164,8 +164,8 @@ def leverage_check(*, application: LoanApplication, amount: Decimal, on_date: da
     transaction. Locks the fund's row, then refuses the disbursement when the bank's outstanding
     in the county plus what this loan adds would pass balance × the multiple of the profile in
     force on the disbursement date. A first or additional loan adds its full amount; a renewal adds
-    only what it lends beyond the outstanding of the loan it replaces, and one that adds nothing
-    passes. No fund for the county at the bank: refused."""
+    only what it lends beyond the outstanding of the loan it replaces, and is refused like any
+    other while the bank is past the cap. No fund for the county at the bank: refused."""
     county = county_of(application.household.village)
     bank_id = application.branch.parent_id
     # The row lock makes concurrent disbursements against one fund take turns: under READ
@@ -185,9 +185,10 @@ def leverage_check(*, application: LoanApplication, amount: Decimal, on_date: da
     room = headroom(fund, on_date=on_date)
     replaced = _replaced_outstanding(application, fund)
     asked = amount - replaced
-    # A renewal that adds nothing (it renews at most what it replaces) takes the bank no further
-    # past the cap, even when the fund has shrunk below the loans already made.
-    if asked <= 0 or (room.multiple is not None and room.outstanding + asked <= room.cap):
+    # The bank lends strictly within the cap (P1 art.38): a renewal that adds nothing is refused
+    # too while the outstanding is already past it (the fund shrank after the loans were made);
+    # the county tops the fund up, or the bank collects, before it renews.
+    if room.multiple is not None and room.outstanding + asked <= room.cap:
         return
     figures = {
         "balance": f"{room.balance:,.2f}",

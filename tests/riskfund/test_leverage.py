@@ -189,17 +189,20 @@ def test_the_check_counts_a_renewal_net_of_the_loan_it_replaces(world, small_fun
     assert leverage_error(caught)["amount"] == "30000.01"
 
 
-def test_a_renewal_adding_nothing_passes_even_above_the_cap(world, small_fund, household, drive):  # noqa: F811
-    """Over the cap already (the fund shrank after the loans were made), a renewal of the same
-    outstanding brings the bank no further past it: it is not refused."""
+def test_a_renewal_adding_nothing_is_refused_while_above_the_cap(world, small_fund, household, drive):  # noqa: F811
+    """Over the cap already (the fund shrank after the loans were made), even a renewal of the same
+    outstanding is refused: the bank lends strictly within the cap (P1 art.38) until the county
+    tops the fund up or the bank collects."""
     from tests.loans.test_settlements import make_loan
 
     old = make_loan(household, world)
     lent(world, "70000.01")
     app = drive(start_renewal(world, old), State.APPROVED)
 
-    disburse(world, app)
+    with pytest.raises(ApplicationError) as caught:
+        disburse(world, app)
 
+    assert leverage_error(caught)["amount"] == "0.00"
     assert leverage.outstanding(small_fund) == D("100000.01")
 
 
