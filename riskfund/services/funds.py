@@ -111,8 +111,7 @@ class FundFigures:
 
     @property
     def used_percent(self) -> Decimal | None:
-        used = self.room.used if self.room else None
-        return None if used is None else (used * 100).quantize(Decimal("0.1"))
+        return self.room.used_percent if self.room else None
 
     @property
     def warning(self) -> bool:
