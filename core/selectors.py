@@ -52,6 +52,10 @@ VILLAGE_PATHS = {
 COUNTY_PATHS = {
     "subsidies.subsidybatch": ("subsidies.SubsidyBatch", "county"),
     "policies.policyprofile": ("policies.PolicyProfile", "county"),
+    "riskfund.riskfund": ("riskfund.RiskFund", "county"),
+    "riskfund.ledgertransaction": ("riskfund.LedgerTransaction", "fund__county"),
+    "riskfund.compensationclaim": ("riskfund.CompensationClaim", "fund__county"),
+    "riskfund.recovery": ("riskfund.Recovery", "claim__fund__county"),
 }
 # Reference data shared by every county: every administrator sees its changes.
 SHARED_TYPES = ("policies.rate", "policies.calendaryear")
