@@ -47,6 +47,8 @@ def loan_claim(context, loan):
         "loan": loan,
         "claim": claim,
         "live": claim is not None and claim.state in LIVE,
+        # Village and township staff see the loan but not the fund's claims.
+        "claim_visible": user is not None and selectors.fund_q(user) != selectors.NOTHING,
         "triggers": outlook["triggers"],
         "has_fund": outlook["fund"] is not None,
         "can_file": outlook["open"]
@@ -54,3 +56,15 @@ def loan_claim(context, loan):
         and user.is_authenticated
         and is_filing_officer(user, loan),
     }
+
+
+@register.inclusion_tag("riskfund/claim_queues_panel.html", takes_context=True)
+def claim_queues_panel(context):
+    """On the home page: the claims waiting for this user's role (to review, decide or pay), one
+    query, and none for anyone who works no queue."""
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    queues = selectors.claim_queues(user) if user is not None and user.is_authenticated else []
+    counts = selectors.claim_queue_counts(user) if queues else {}
+    labels = {"review": _("Claims to review"), "decide": _("Claims to decide"), "pay": _("Claims to pay")}
+    return {"queues": [{"name": q, "label": labels[q], "count": counts.get(q, 0)} for q in queues]}

@@ -137,3 +137,19 @@ def test_loan_page_shows_the_date_then_the_link_then_the_claim(world, client_as,
     claim = file(world, loan)
     body = client.get(url).content.decode()
     assert reverse("riskfund:claim_detail", args=[claim.pk]) in body
+
+
+def test_home_shows_the_queue_of_each_role(world, client_as):
+    claim = file(world, make_loan(world))
+    url = reverse("riskfund:claim_list") + "?queue=review"
+    assert url in client_as(world.county_office).get(reverse("home")).content.decode()
+    assert "?queue=" not in client_as(world.cadre).get(reverse("home")).content.decode()
+    assert "?queue=decide" in client_as(world.committee).get(reverse("home")).content.decode()
+    assert claim.pk
+
+
+def test_village_staff_see_the_claim_state_without_a_link(world, client_as):
+    claim = file(world, make_loan(world))
+    body = client_as(world.cadre).get(reverse("loans:book_detail", args=[claim.loan_id])).content.decode()
+    assert reverse("riskfund:claim_detail", args=[claim.pk]) not in body
+    assert str(claim) in body
