@@ -174,3 +174,16 @@ def test_insurance_covering_everything_leaves_nothing_to_claim(world):
     with pytest.raises(ApplicationError) as e:
         file(world, loan)
     assert e.value.extra["rules"][0]["rule"] == "claim_loss"
+
+
+@pytest.mark.today("2026-06-17")
+def test_the_profile_in_force_on_the_filing_day_gives_the_rule(world):
+    from tests.factories import PolicyProfileFactory
+
+    # From 2026-06-01 the county waits 60 days: a loan matured 2026-04-18 may be claimed today.
+    newer = PolicyProfileFactory(
+        county=world.county, effective_from=datetime.date(2026, 6, 1), default_wait_days=60
+    )
+    PolicyProfileFactory(county=world.county, effective_from=datetime.date(2026, 7, 1), default_wait_days=10)
+    claim = file(world, make_loan(world, maturity_on=datetime.date(2026, 4, 18)))
+    assert (claim.profile, claim.eligible_on) == (newer, datetime.date(2026, 6, 17))

@@ -148,3 +148,13 @@ def test_the_schema_describes_the_claim_routes(world, client_as):
         "/api/v1/compensation-claims/{id}/transitions/{name}/",
     ):
         assert path in body
+
+
+def test_list_queries_do_not_grow(world, api_as, django_assert_max_num_queries):
+    client = api_as(world.finance)
+    file(world, make_loan(world))
+    client.get(BASE)
+    for _ in range(4):
+        file(world, make_loan(world))
+    with django_assert_max_num_queries(8):
+        assert client.get(BASE).json()["count"] == 5
