@@ -129,7 +129,7 @@ def recovery_tab_q(tab: str, today) -> Q:
     return Q()
 
 
-def recovery_list(user, *, tab: str = "", claim=None, fund=None, today=None) -> QuerySet:
+def recovery_list(user, *, tab: str = "", claim=None, fund=None, today=None) -> QuerySet[Recovery]:
     """Recoveries of claims on funds the user sees (the county's staff, the bank's officers and
     approvers), claim, loan, borrower and fund joined; oldest due day first."""
     qs = Recovery.objects.filter(fund_q(user, "claim__fund")).filter(
@@ -145,10 +145,9 @@ def recovery_list(user, *, tab: str = "", claim=None, fund=None, today=None) -> 
 
 
 def recovery_tab_counts(user, today=None) -> dict[str, int]:
-
     today = today or timezone.localdate()
     return Recovery.objects.filter(fund_q(user, "claim__fund")).aggregate(
-        **{tab: Count("pk", filter=recovery_tab_q(tab, today)) for tab in RECOVERY_TABS}
+        all=Count("pk"), **{tab: Count("pk", filter=recovery_tab_q(tab, today)) for tab in RECOVERY_TABS}
     )
 
 

@@ -11,7 +11,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -24,7 +24,8 @@ from ..services import recoveries as recovery_services
 
 PAGE_SIZE = 20
 MONEY = {"max_digits": 14, "decimal_places": 2}
-DATE_INPUT = forms.DateInput(attrs={"type": "date"})
+# An <input type="date"> takes ISO dates only, whatever the language.
+DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 TAB_LABELS = {
     "due": gettext_lazy("Not returned yet"),
     "late": gettext_lazy("Late"),
@@ -69,6 +70,7 @@ def recovery_list(request):
         "recoveries": with_days_late(page_obj.object_list, today),
         "tab": tab,
         "tabs": [(key, TAB_LABELS[key], counts[key]) for key in selectors.RECOVERY_TABS],
+        "total": counts["all"],
         "today": today,
         # The list is scoped to the user's county, so finance there keeps these funds' ledgers.
         "can_return": request.user.has_role(Role.FINANCE),
@@ -140,8 +142,4 @@ def recovery_return(request, pk):
 
 
 def _claim_url(claim) -> str:
-    """The claim's page when the claims pages are there, else the recoveries list."""
-    try:
-        return reverse("riskfund:claim_detail", args=[claim.pk])
-    except NoReverseMatch:
-        return reverse("riskfund:recovery_list")
+    return reverse("riskfund:claim_detail", args=[claim.pk])

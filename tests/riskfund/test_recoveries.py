@@ -224,7 +224,12 @@ def test_late_list_with_days_late(world, claim):
     assert tab("late") == [a, b]
     assert tab("due") == [a, d]
     assert tab("returned") == [b, c]
-    assert selectors.recovery_tab_counts(world.county_office) == {"due": 2, "late": 2, "returned": 2}
+    assert selectors.recovery_tab_counts(world.county_office) == {
+        "all": 4,
+        "due": 2,
+        "late": 2,
+        "returned": 2,
+    }
     late = {r.pk: selectors.days_late(r) for r in tab("")}
     assert late == {a.pk: 9, b.pk: 2, c.pk: 0, d.pk: 0}
     # The bank sees the same list; another county sees nothing.

@@ -87,7 +87,9 @@ def test_list_scoped(client_as, world, three):
 def test_record_a_recovery(client_as, world, claim):
     client = client_as(world.officer)
     url = reverse("riskfund:recovery_create", args=[claim.pk])
-    assert client.get(url).status_code == 200
+    page = client.get(url)
+    # The date input is given an ISO date (a browser leaves "2026/06/17" blank).
+    assert page.status_code == 200 and 'value="2026-06-17"' in page.content.decode()
     r = client.post(url, {"amount": "1000.01", "received_on": "2026-06-15", "note": "处置抵押物"})
     assert r.status_code == 302
     rec = Recovery.objects.get(claim=claim)
