@@ -317,12 +317,12 @@ def claim_pay(
     the loan moves to compensated through its state machine. Four-eyes: not whoever decided or
     filed the claim."""
     paid_on = paid_on or _today()
-    if paid_on > _today():
-        raise ApplicationError(_("The payment date cannot be in the future."), "invalid", field="paid_on")
     comment = (comment or "").strip()
     with transaction.atomic():
         claim = _lock(claim)
         _guard(claim, "pay", acting_user)
+        if paid_on > _today():
+            raise ApplicationError(_("The payment date cannot be in the future."), "invalid", field="paid_on")
         fund = ledger.fund_lock(claim.fund)
         memo = _("Compensation of claim #%(no)d on loan %(loan)s") % {
             "no": claim.pk,
