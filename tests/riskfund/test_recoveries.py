@@ -317,3 +317,14 @@ def test_two_returns_at_once_post_once(world, claim):
     assert isinstance(error, ConflictError) and error.code == "already_returned"
     assert LedgerTransaction.objects.filter(recovery=r).count() == 1
     assert ledger.balance(world.fund) == before + Decimal("800.00")
+
+
+def test_a_recovery_leaving_the_fund_no_share_is_returned_without_a_posting(world, claim):
+    # 0.01 × 0.8 = 0.008: with the remainder fen to the bank the fund's share is 0.00.
+    r = record(world, claim, "0.01", D(2026, 6, 1))
+    assert (r.fund_share, r.bank_share) == (Decimal("0.00"), Decimal("0.01"))
+    recovery_return(acting_user=world.finance, recovery=r, returned_on=D(2026, 6, 2))
+    r.refresh_from_db()
+    assert r.returned_on == D(2026, 6, 2)
+    assert not LedgerTransaction.objects.filter(recovery=r).exists()
+    assert ledger.balance(world.fund) == Decimal("10000000.00")
