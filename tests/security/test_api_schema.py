@@ -29,8 +29,15 @@ from households.models import BlacklistEntry
 from loans.choices import Classification
 from loans.models import Extension, PostLoanCheck, Repayment, Settlement
 from policies.models import Rate
+from riskfund.models import Recovery
 from subsidies.models import ExcludedReason, SubsidyBatch, SubsidyLine
-from tests.factories import CreditRatingFactory, HouseholdFactory, LoanFactory, application_create
+from tests.factories import (
+    CompensationClaimFactory,
+    CreditRatingFactory,
+    HouseholdFactory,
+    LoanFactory,
+    application_create,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -125,6 +132,24 @@ def seed(world) -> dict[str, int]:
         village=world.v1a,
         excluded_reason=ExcludedReason.values[0],
     )
+    # A paid claim with one recovery, on a loan of its own, for the fund's routes.
+    claim = CompensationClaimFactory(
+        fund=world.fund,
+        loan=LoanFactory(
+            household=other, branch=world.br1, contract_no="SCHEMA-CLAIM", receipt_no="SCHEMA-CLAIM"
+        ),
+        profile=world.profile,
+        filed_by=world.officer,
+    )
+    Recovery.objects.create(
+        claim=claim,
+        amount=Decimal("1000.00"),
+        received_on=datetime.date(2026, 5, 6),
+        fund_share=Decimal("800.00"),
+        bank_share=Decimal("200.00"),
+        due_on=datetime.date(2026, 5, 13),
+        recorded_by=world.officer,
+    )
     return {
         "application": application.pk,
         "household": household.pk,
@@ -138,6 +163,9 @@ def seed(world) -> dict[str, int]:
         "policy-profile": world.profile.pk,
         "region": world.v1a.pk,
         "rate": Rate.objects.order_by("pk").first().pk,
+        "risk-fund": world.fund.pk,
+        "claim": claim.pk,
+        "recovery": claim.recoveries.get().pk,
     }
 
 
@@ -156,6 +184,9 @@ def owner_of(path: str) -> str | None:
         "policy-profiles": "policy-profile",
         "regions": "region",
         "rates": "rate",
+        "risk-funds": "risk-fund",
+        "compensation-claims": "claim",
+        "recoveries": "recovery",
     }.get(part)
 
 
