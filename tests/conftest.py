@@ -132,6 +132,20 @@ class World:
         }
 
 
+def reference_data_ensure() -> None:
+    """Put back the migrated reference rows a transactional test's flush removed: the working-day
+    calendar, the rate table and the roles (one query each when nothing is missing). The autouse
+    `reference_data` fixture calls it for every test; module-scoped seedings (the demo) call it
+    themselves, since they run before any test's fixtures."""
+    from policies import seeding
+    from policies.models import CalendarDay, CalendarYear, Rate
+
+    seeding.seed_calendar(CalendarYear, CalendarDay)
+    seeding.seed_rates(Rate)
+    if Role.objects.count() < len(Role.CHOICES):
+        Role.objects.bulk_create([Role(code=code) for code, _ in Role.CHOICES], ignore_conflicts=True)
+
+
 @pytest.fixture(autouse=True)
 def reference_data(request):
     """The working-day calendar, the rate table and the roles come from data migrations. A transactional
@@ -144,14 +158,7 @@ def reference_data(request):
         return
     # pytest-django's `db` honours a transactional marker or fixture on the same test.
     request.getfixturevalue("db")
-    from policies import seeding
-    from policies.models import CalendarDay, CalendarYear, Rate
-
-    seeding.seed_calendar(CalendarYear, CalendarDay)
-    seeding.seed_rates(Rate)
-    # The roles come from a data migration too.
-    if Role.objects.count() < len(Role.CHOICES):
-        Role.objects.bulk_create([Role(code=code) for code, _ in Role.CHOICES], ignore_conflicts=True)
+    reference_data_ensure()
     # Content types and permissions (the admin site's log, the admin group's permissions) come from
     # post_migrate, which a serialised flush skips. They are made again inside this test's
     # transaction, so they roll back with it and never clash with a later serialised reload; the

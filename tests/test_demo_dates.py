@@ -49,7 +49,7 @@ from policies.exceptions import CalendarMissing
 from policies.models import CalendarDay, CalendarYear, PolicyProfile
 from subsidies.models import SubsidyBatch
 from subsidies.services import first_working_day_after
-from tests.conftest import login_request, moment
+from tests.conftest import login_request, moment, reference_data_ensure
 
 pytestmark = pytest.mark.django_db
 
@@ -113,6 +113,7 @@ def population(django_db_setup, django_db_blocker):
     """The county, its accounts, households, blacklist and ratings, seeded once, rolled back at
     the end of the module."""
     with django_db_blocker.unblock(), transaction.atomic():
+        reference_data_ensure()
         with time_machine.travel(moment(POPULATION_DAY), tick=True), translation.override("zh-hans"):
             command = seed_demo.Command(stdout=StringIO())
             command.begin()

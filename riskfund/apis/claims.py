@@ -12,7 +12,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
-from core.api import FilterSerializer, parse_filters
+from core.api import MAX_ID, FilterSerializer, IdFilter, parse_filters
 from loans import selectors as loan_selectors
 
 from .. import selectors, steps
@@ -129,11 +129,11 @@ class ClaimFilterSerializer(FilterSerializer):
             "review: filed (county office); decide: reviewed (committee); pay: approved (finance)"
         ),
     )
-    loan = serializers.IntegerField(required=False, min_value=1)
+    loan = IdFilter()
 
 
 class ClaimInputSerializer(serializers.Serializer):
-    loan = serializers.IntegerField(min_value=1)
+    loan = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     trigger = serializers.ChoiceField(choices=CompensationClaim.Trigger.choices)
     statement = serializers.CharField(
         allow_blank=True, help_text=gettext_lazy("How the bank pursued the debt (required).")

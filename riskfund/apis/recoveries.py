@@ -12,7 +12,7 @@ from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
-from core.api import FilterSerializer, IdFilter, parse_filters
+from core.api import MAX_ID, FilterSerializer, IdFilter, parse_filters
 
 from .. import selectors
 from ..models import Recovery
@@ -62,7 +62,7 @@ class RecoveryFilter(FilterSerializer):
 
 
 class RecoveryInput(serializers.Serializer):
-    claim = serializers.IntegerField(min_value=1)
+    claim = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     amount = serializers.DecimalField(**MONEY)
     received_on = serializers.DateField()
     note = serializers.CharField(required=False, allow_blank=True, default="")

@@ -10,17 +10,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
 from django.utils.translation import gettext as _
 
 from accounts.models import OrgUnit, Role
 from core.audit import audit
 from core.exceptions import ApplicationError, NotPermitted
-from loans.models import Loan
-from policies.models import PolicyProfile
 
-from ..models import ZERO, RiskFund
-from . import ledger
+from ..models import RiskFund
+from . import leverage
 from .leverage import Headroom
 
 
@@ -119,40 +116,22 @@ class FundFigures:
 
 
 def fund_figures(funds: Iterable[RiskFund], *, on_date: datetime.date) -> list[FundFigures]:
-    """The figures of several funds in a fixed number of queries (whatever the number of entries):
-    the balance from `balance_total` when the selector annotated it, the bank's outstanding in each
-    county in one grouped query, the multiple of the profile in force in each county in one query.
-    The cap is the same as services/leverage.py `headroom()` computes for a disbursement."""
+    """The figures of several funds in a fixed number of queries (whatever the number of entries or
+    loans), read by services/leverage.py `headrooms()`: the same balance, outstanding and multiple
+    `leverage_check` judges a disbursement by, so the pages and the cap cannot disagree."""
     funds = list(funds)
     if not funds:
         return []
-    county_ids = {f.county_id for f in funds}
-    bank_ids = {f.bank_id for f in funds}
-    rows = (
-        Loan.objects.filter(
-            state__in=Loan.OPEN_STATES,
-            branch__parent_id__in=bank_ids,
-            household__village__parent__parent_id__in=county_ids,
-        )
-        .values_list("branch__parent_id", "household__village__parent__parent_id")
-        .annotate(total=Sum("outstanding"))
-        .order_by()
-    )
-    outstanding = {(bank, county): total for bank, county, total in rows}
-    multiples: dict[int, Decimal] = {}
-    profiles = (
-        PolicyProfile.objects.filter(county_id__in=county_ids, effective_from__lte=on_date)
-        .order_by("county_id", "-effective_from")
-        .values_list("county_id", "leverage_multiple")
-    )
-    for county_id, multiple in profiles:
-        multiples.setdefault(county_id, multiple)
+    rooms = {
+        room.fund.pk: room
+        for room in leverage.headrooms(RiskFund.objects.filter(pk__in=[f.pk for f in funds]), on_date=on_date)
+    }
     return [
         FundFigures(
             fund=f,
-            balance=f.balance_total if hasattr(f, "balance_total") else ledger.balance(f),
-            outstanding=outstanding.get((f.bank_id, f.county_id)) or ZERO,
-            multiple=multiples.get(f.county_id),
+            balance=rooms[f.pk].balance,
+            outstanding=rooms[f.pk].outstanding,
+            multiple=rooms[f.pk].multiple,
         )
         for f in funds
     ]
