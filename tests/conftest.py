@@ -146,6 +146,27 @@ def reference_data_ensure() -> None:
         Role.objects.bulk_create([Role(code=code) for code, _ in Role.CHOICES], ignore_conflicts=True)
 
 
+def content_types_ensure() -> bool:
+    """Content types and permissions (the admin site's log, the admin group's permissions) come from
+    post_migrate, which a serialised flush skips. Made again inside the caller's transaction, so
+    they roll back with it and never clash with a later serialised reload; True when they were
+    made, and then the caller empties the content-type cache on its way out too, since its ids
+    belong to rows that came and went."""
+    from django.contrib.contenttypes.models import ContentType
+
+    if ContentType.objects.exists():
+        return False
+    from django.apps import apps
+    from django.contrib.auth.management import create_permissions
+    from django.contrib.contenttypes.management import create_contenttypes
+
+    ContentType.objects.clear_cache()
+    for app_config in apps.get_app_configs():
+        create_contenttypes(app_config, verbosity=0)
+        create_permissions(app_config, verbosity=0)
+    return True
+
+
 @pytest.fixture(autouse=True)
 def reference_data(request):
     """The working-day calendar, the rate table and the roles come from data migrations. A transactional
@@ -159,21 +180,9 @@ def reference_data(request):
     # pytest-django's `db` honours a transactional marker or fixture on the same test.
     request.getfixturevalue("db")
     reference_data_ensure()
-    # Content types and permissions (the admin site's log, the admin group's permissions) come from
-    # post_migrate, which a serialised flush skips. They are made again inside this test's
-    # transaction, so they roll back with it and never clash with a later serialised reload; the
-    # content-type cache is emptied on both sides, since its ids belong to rows that came and went.
-    from django.contrib.contenttypes.models import ContentType
+    if content_types_ensure():
+        from django.contrib.contenttypes.models import ContentType
 
-    if not ContentType.objects.exists():
-        from django.apps import apps
-        from django.contrib.auth.management import create_permissions
-        from django.contrib.contenttypes.management import create_contenttypes
-
-        ContentType.objects.clear_cache()
-        for app_config in apps.get_app_configs():
-            create_contenttypes(app_config, verbosity=0)
-            create_permissions(app_config, verbosity=0)
         request.addfinalizer(ContentType.objects.clear_cache)
 
 

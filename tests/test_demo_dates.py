@@ -29,6 +29,7 @@ from io import StringIO
 
 import pytest
 import time_machine
+from django.contrib.contenttypes.models import ContentType
 from django.core.management import call_command
 from django.db import transaction
 from django.urls import reverse
@@ -49,7 +50,7 @@ from policies.exceptions import CalendarMissing
 from policies.models import CalendarDay, CalendarYear, PolicyProfile
 from subsidies.models import SubsidyBatch
 from subsidies.services import first_working_day_after
-from tests.conftest import login_request, moment, reference_data_ensure
+from tests.conftest import content_types_ensure, login_request, moment, reference_data_ensure
 
 pytestmark = pytest.mark.django_db
 
@@ -113,13 +114,17 @@ def population(django_db_setup, django_db_blocker):
     """The county, its accounts, households, blacklist and ratings, seeded once, rolled back at
     the end of the module."""
     with django_db_blocker.unblock(), transaction.atomic():
+        # A transactional test before this module may have flushed what migrations made.
         reference_data_ensure()
+        made = content_types_ensure()
         with time_machine.travel(moment(POPULATION_DAY), tick=True), translation.override("zh-hans"):
             command = seed_demo.Command(stdout=StringIO())
             command.begin()
             command.population()
         yield
         transaction.set_rollback(True)
+    if made:
+        ContentType.objects.clear_cache()
 
 
 @dataclass

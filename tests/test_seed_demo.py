@@ -12,6 +12,7 @@ import time_machine
 from dateutil.relativedelta import relativedelta
 from django.apps import apps
 from django.contrib.auth import authenticate
+from django.contrib.contenttypes.models import ContentType
 from django.core.management import call_command
 from django.db import transaction
 from django.db.models import F
@@ -46,7 +47,7 @@ from loans.services.changes import EXTENSION_CLASS_REASON
 from loans.services.servicing import AUTO_REASON, overdue_refresh
 from loans.workflow import State
 from policies.models import CalendarDay, PolicyProfile
-from tests.conftest import login_request, moment, reference_data_ensure
+from tests.conftest import content_types_ensure, login_request, moment, reference_data_ensure
 
 # The day these tests are about: a Wednesday in June, a plain working day in the middle of a
 # quarter and of a year the seeded calendar covers. The module seeds on it and every test runs on it.
@@ -79,12 +80,16 @@ def seeded(django_db_setup, django_db_blocker):
     """One seeding for the module (it takes seconds), on DAY, rolled back at the end. Each test
     runs in a savepoint inside it, so what one test changes the next does not see."""
     with django_db_blocker.unblock(), transaction.atomic():
+        # A transactional test before this module may have flushed what migrations made.
         reference_data_ensure()
+        made = content_types_ensure()
         with time_machine.travel(moment(DAY), tick=True):
             out = StringIO()
             call_command("seed_demo", stdout=out)
         yield out.getvalue()
         transaction.set_rollback(True)
+    if made:
+        ContentType.objects.clear_cache()
 
 
 def demo_applications():
