@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views.decorators.http import require_POST
 
 from accounts.models import OrgUnit
@@ -188,8 +188,8 @@ def fund_create(request):
 
 
 class PeriodForm(forms.Form):
-    start = forms.DateField(label=gettext_lazy("from"), widget=DATE_INPUT)
-    end = forms.DateField(label=gettext_lazy("to"), widget=DATE_INPUT)
+    start = forms.DateField(label=pgettext_lazy("statement period", "from"), widget=DATE_INPUT)
+    end = forms.DateField(label=pgettext_lazy("statement period", "to"), widget=DATE_INPUT)
 
     def clean(self):
         data = super().clean()
