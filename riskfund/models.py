@@ -13,7 +13,7 @@ from decimal import Decimal
 import pgtrigger
 from django.conf import settings
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import F, Q, Value
 from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField
 
@@ -24,6 +24,14 @@ from .workflow import ClaimWorkflow, State
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
 ZERO = Decimal("0.00")
+HALF_FEN = Decimal("0.005")
+
+
+def _same_to_the_fen(field: str, total) -> Q:
+    """`field` = `total` for amounts to the fen. Stated as "within half a fen" because the embedded
+    SQLite of `make run` adds decimals in floating point (24987.65 + 6246.92 is not exactly
+    31234.57 there); on PostgreSQL's exact numeric it is plain equality."""
+    return Q(**{f"{field}__gt": total - Value(HALF_FEN), f"{field}__lt": total + Value(HALF_FEN)})
 
 
 class RiskFund(models.Model):
@@ -277,10 +285,11 @@ class CompensationClaim(ConcurrentTransitionMixin, ClaimWorkflow, models.Model):
         ordering = ["-filed_at", "-id"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(loss=F("fund_share") + F("bank_share")), name="claim_split_exact"
+                condition=_same_to_the_fen("loss", F("fund_share") + F("bank_share")),
+                name="claim_split_exact",
             ),
             models.CheckConstraint(
-                condition=Q(loss=F("principal") + F("interest") - F("insurance_paid")),
+                condition=_same_to_the_fen("loss", F("principal") + F("interest") - F("insurance_paid")),
                 name="claim_loss_formula",
             ),
             models.CheckConstraint(condition=Q(loss__gt=0), name="claim_loss_positive"),
@@ -352,7 +361,8 @@ class Recovery(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="recovery_positive"),
             models.CheckConstraint(
-                condition=Q(amount=F("fund_share") + F("bank_share")), name="recovery_split_exact"
+                condition=_same_to_the_fen("amount", F("fund_share") + F("bank_share")),
+                name="recovery_split_exact",
             ),
             models.CheckConstraint(
                 condition=Q(due_on__gte=F("received_on")), name="recovery_due_after_receipt"

@@ -216,6 +216,10 @@ def claim_file(*, acting_user, loan: Loan, trigger: str, statement: str) -> Comp
                     filed_by=acting_user,
                 )
         except IntegrityError:
+            # Only the one-live-claim constraint is a refusal (another request filed first and
+            # committed); any other broken constraint is a bug and must surface as one.
+            if not CompensationClaim.objects.filter(loan=loan, state__in=LIVE_STATES).exists():
+                raise
             raise ConflictError(
                 _("The loan already has a claim in progress or paid."), "claim_exists"
             ) from None

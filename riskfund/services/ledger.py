@@ -39,7 +39,8 @@ def balance(fund: RiskFund, *, on_date: datetime.date | None = None) -> Decimal:
     entries = LedgerEntry.objects.filter(fund=fund, account=Account.FUND)
     if on_date is not None:
         entries = entries.filter(transaction__booked_on__lte=on_date)
-    return entries.aggregate(total=Sum("amount"))["total"] or ZERO
+    # To the fen: SQLite (`make run`) returns a sum of decimals with float digits past it.
+    return (entries.aggregate(total=Sum("amount"))["total"] or ZERO).quantize(FEN)
 
 
 def fund_lock(fund: RiskFund) -> RiskFund:
