@@ -6,11 +6,7 @@ These tests need committed data that the threads can see, so they run outside th
 transaction (`transaction=True`); `serialized_rollback` puts back the migrated rows (roles,
 rates, calendar) that the flush after each transactional test removes."""
 
-import threading
-import time
-
 import pytest
-from django.db import connection, connections, transaction
 from rest_framework.test import APIClient
 
 from accounts.models import User
@@ -20,56 +16,9 @@ from loans.exceptions import TransitionNotAllowed
 from loans.models import ApplicationHistory, Loan, LoanApplication, PublicityNotice
 from loans.services import applications
 from loans.workflow import State
+from tests.concurrency import run_together
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
-
-TIMEOUT = 30
-
-
-def _waiting_on_locks() -> int:
-    """Backends of this test database that are blocked waiting for a lock right now."""
-    with connection.cursor() as cursor:
-        # pg_stat_activity is read once per transaction unless the snapshot is cleared.
-        cursor.execute("SELECT pg_stat_clear_snapshot()")
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-        return cursor.fetchone()[0]
-
-
-def run_together(application, *calls):
-    """Runs each call in its own thread and answers, in order, what each returned or raised.
-
-    A barrier releases the threads at once. To make the race certain rather than likely, the
-    test also holds the application's row lock meanwhile, waits until every thread is blocked on
-    it inside its service, and only then lets go: all of them have read the application and are
-    past every check made before the lock, as two clicks in the same second would be."""
-    barrier = threading.Barrier(len(calls), timeout=TIMEOUT)
-    outcomes = [None] * len(calls)
-
-    def worker(i, call):
-        try:
-            barrier.wait()
-            outcomes[i] = ("ok", call())
-        except Exception as exc:
-            outcomes[i] = ("error", exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=worker, args=(i, call)) for i, call in enumerate(calls)]
-    with transaction.atomic():
-        LoanApplication.objects.select_for_update().get(pk=application.pk)
-        for t in threads:
-            t.start()
-        deadline = time.monotonic() + TIMEOUT
-        while _waiting_on_locks() < len(calls):
-            assert time.monotonic() < deadline, "the threads never reached the row lock"
-            time.sleep(0.02)
-    for t in threads:
-        t.join(TIMEOUT)
-        assert not t.is_alive(), "a thread is stuck (deadlock?)"
-    return outcomes
 
 
 def test_two_disbursements_of_one_application_make_one_loan(world, new_application, drive):

@@ -2,19 +2,18 @@
 that posts the ledger and compensates the loan (DOMAIN §8; P1 arts. 8(3), 39)."""
 
 import datetime
-import threading
-import time
 from decimal import Decimal
 
 import pytest
-from django.db import connection, connections, transaction
+from django.db import connection
 
 from core.audit import AuditEvent
 from core.exceptions import ApplicationError, ConflictError, NotPermitted
 from loans.models import Loan, LoanStateChange
 from riskfund import steps
-from riskfund.models import ClaimHistory, CompensationClaim, LedgerTransaction, RiskFund
+from riskfund.models import ClaimHistory, CompensationClaim, LedgerTransaction
 from riskfund.services import claims, ledger
+from tests.concurrency import run_together
 
 from .claim_helpers import ROLES, approved, file, make_loan, second_user, unpaid_settlement
 
@@ -229,16 +228,6 @@ def test_exactly_the_balance_is_paid(world):
 # ---- two payments at the same moment ------------------------------------------------------------
 
 
-def _waiting_on_locks() -> int:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_stat_clear_snapshot()")
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-        return cursor.fetchone()[0]
-
-
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks and real concurrency: PostgreSQL")
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_payments_that_together_would_overdraw_one_is_refused(world):
@@ -255,33 +244,17 @@ def test_two_payments_that_together_would_overdraw_one_is_refused(world):
         memo="调出",
     )
     payers = [world.finance.pk, second_user(world, ROLES.FINANCE).pk]
-    barrier = threading.Barrier(2, timeout=30)
-    outcomes = [None, None]
 
-    def worker(i):
-        from accounts.models import User
+    def pay(i):
+        def call():
+            from accounts.models import User
 
-        try:
-            barrier.wait()
             claim = CompensationClaim.objects.get(pk=pending[i].pk)
-            outcomes[i] = ("ok", claims.claim_pay(acting_user=User.objects.get(pk=payers[i]), claim=claim))
-        except Exception as exc:
-            outcomes[i] = ("error", exc)
-        finally:
-            connections.close_all()
+            return claims.claim_pay(acting_user=User.objects.get(pk=payers[i]), claim=claim)
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(2)]
-    with transaction.atomic():
-        RiskFund.objects.select_for_update().get(pk=world.fund.pk)
-        for t in threads:
-            t.start()
-        deadline = time.monotonic() + 30
-        while _waiting_on_locks() < 2:
-            assert time.monotonic() < deadline, "the payments never reached the fund's lock"
-            time.sleep(0.02)
-    for t in threads:
-        t.join(30)
-        assert not t.is_alive(), "a payment is stuck (deadlock?)"
+        return call
+
+    outcomes = run_together(world.fund, pay(0), pay(1))
     assert sorted(kind for kind, _ in outcomes) == ["error", "ok"], outcomes
     (refusal,) = [value for kind, value in outcomes if kind == "error"]
     assert isinstance(refusal, ApplicationError) and refusal.extra["rules"][0]["rule"] == "fund_balance"

@@ -3,21 +3,19 @@ a transaction's legs sum to zero at commit, a reversal restores the balance once
 co-managed account never goes below zero — not even with two payouts at the same moment."""
 
 import datetime
-import threading
-import time
 from decimal import Decimal
 
 import pytest
-from django.db import DatabaseError, IntegrityError, connection, connections, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import ProtectedError
 
 from core.exceptions import ApplicationError, NotPermitted
 from core.models import AuditEvent
 from riskfund.models import Account, LedgerEntry, LedgerTransaction, RiskFund
 from riskfund.services import ledger
+from tests.concurrency import run_together
 
 Kind = LedgerTransaction.Kind
-TIMEOUT = 30
 
 needs_postgres = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="the triggers under test are PostgreSQL's"
@@ -259,46 +257,6 @@ def test_a_withdrawal_beyond_the_balance_is_refused(world):
 # ---- two payouts at the same moment -----------------------------------------------------------
 
 
-def _waiting_on_locks() -> int:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_stat_clear_snapshot()")
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-        return cursor.fetchone()[0]
-
-
-def _run_together(fund, *calls):
-    """Each call in its own thread and connection, released together while the test holds the
-    fund's row lock until both are blocked on it (as in tests/loans/test_concurrency.py)."""
-    barrier = threading.Barrier(len(calls), timeout=TIMEOUT)
-    outcomes = [None] * len(calls)
-
-    def worker(i, call):
-        try:
-            barrier.wait()
-            outcomes[i] = ("ok", call())
-        except Exception as exc:
-            outcomes[i] = ("error", exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=worker, args=(i, call)) for i, call in enumerate(calls)]
-    with transaction.atomic():
-        RiskFund.objects.select_for_update().get(pk=fund.pk)
-        for t in threads:
-            t.start()
-        deadline = time.monotonic() + TIMEOUT
-        while _waiting_on_locks() < len(calls):
-            assert time.monotonic() < deadline, "the threads never reached the row lock"
-            time.sleep(0.02)
-    for t in threads:
-        t.join(TIMEOUT)
-        assert not t.is_alive(), "a thread is stuck (deadlock?)"
-    return outcomes
-
-
 @needs_postgres
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_payouts_of_60_percent_at_once_one_succeeds(world):
@@ -315,7 +273,7 @@ def test_two_payouts_of_60_percent_at_once_one_succeeds(world):
             memo="退回财政",
         )
 
-    outcomes = _run_together(world.fund, withdraw, withdraw)
+    outcomes = run_together(world.fund, withdraw, withdraw)
     kinds = sorted(kind for kind, _ in outcomes)
     assert kinds == ["error", "ok"], outcomes
     (refusal,) = [value for kind, value in outcomes if kind == "error"]

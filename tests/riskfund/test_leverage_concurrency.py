@@ -6,12 +6,9 @@ Like tests/loans/test_concurrency.py these run outside the per-test transaction
 (`transaction=True`), with `serialized_rollback` restoring the migrated rows afterwards."""
 
 import datetime
-import threading
-import time
 from decimal import Decimal
 
 import pytest
-from django.db import connection, connections, transaction
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -21,57 +18,15 @@ from households.models import CreditRating
 from loans.models import Loan, LoanApplication
 from loans.services import applications
 from loans.workflow import State
-from riskfund.models import RiskFund
 from riskfund.services import leverage
+from tests.concurrency import run_together
 from tests.factories import CreditRatingFactory, HouseholdFactory, application_create
 from tests.loans.conftest import calendar_ahead, drive  # noqa: F401  (the loan tests' fixtures)
 from tests.riskfund.test_leverage import lent, shrink_fund
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
-TIMEOUT = 30
 D = Decimal
-
-
-def _waiting_on_locks() -> int:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_stat_clear_snapshot()")
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-        return cursor.fetchone()[0]
-
-
-def run_together(fund, *calls):
-    """Runs each call in its own thread; the test holds the fund's row lock until every thread is
-    blocked on it inside the leverage check (each past its own application's lock and every check
-    before), then lets go: a true race at the cap."""
-    barrier = threading.Barrier(len(calls), timeout=TIMEOUT)
-    outcomes = [None] * len(calls)
-
-    def worker(i, call):
-        try:
-            barrier.wait()
-            outcomes[i] = ("ok", call())
-        except Exception as exc:
-            outcomes[i] = ("error", exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=worker, args=(i, call)) for i, call in enumerate(calls)]
-    with transaction.atomic():
-        RiskFund.objects.select_for_update().get(pk=fund.pk)
-        for t in threads:
-            t.start()
-        deadline = time.monotonic() + TIMEOUT
-        while _waiting_on_locks() < len(calls):
-            assert time.monotonic() < deadline, "the threads never reached the fund's row lock"
-            time.sleep(0.02)
-    for t in threads:
-        t.join(TIMEOUT)
-        assert not t.is_alive(), "a thread is stuck (deadlock?)"
-    return outcomes
 
 
 def approved_application(world, drive, village):  # noqa: F811

@@ -14,6 +14,7 @@ from riskfund import selectors
 from riskfund.models import Account, LedgerEntry, LedgerTransaction, Recovery
 from riskfund.services import ledger
 from riskfund.services.recoveries import recovery_record, recovery_return, split
+from tests.concurrency import run_together
 from tests.factories import (
     BankFactory,
     BranchFactory,
@@ -242,51 +243,6 @@ def test_late_list_with_days_late(world, claim):
 # ---- two at once -------------------------------------------------------------------------------------
 
 
-def _together(model, pk, *calls):
-    """Each call in its own thread with its own connection, released while this thread holds the
-    row lock they all wait for (as tests/loans/test_concurrency.py does); answers what each
-    returned or raised."""
-    import threading
-    import time
-
-    from django.db import connection, connections, transaction
-
-    def waiting() -> int:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_stat_clear_snapshot()")
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND wait_event_type = 'Lock'"
-            )
-            return cursor.fetchone()[0]
-
-    barrier = threading.Barrier(len(calls), timeout=30)
-    outcomes = [None] * len(calls)
-
-    def worker(i, call):
-        try:
-            barrier.wait()
-            outcomes[i] = ("ok", call())
-        except Exception as exc:
-            outcomes[i] = ("error", exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=worker, args=(i, call)) for i, call in enumerate(calls)]
-    with transaction.atomic():
-        model.objects.select_for_update().get(pk=pk)
-        for t in threads:
-            t.start()
-        deadline = time.monotonic() + 30
-        while waiting() < len(calls):
-            assert time.monotonic() < deadline, "the threads never reached the row lock"
-            time.sleep(0.02)
-    for t in threads:
-        t.join(30)
-        assert not t.is_alive()
-    return outcomes
-
-
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_recoveries_at_once_never_pass_the_loss(world, claim):
     from riskfund.models import CompensationClaim
@@ -294,7 +250,7 @@ def test_two_recoveries_at_once_never_pass_the_loss(world, claim):
     def call():
         return record(world, CompensationClaim.objects.get(pk=claim.pk), "20000.00", D(2026, 6, 1))
 
-    outcomes = _together(CompensationClaim, claim.pk, call, call)
+    outcomes = run_together(claim, call, call)
     assert sorted(kind for kind, _ in outcomes) == ["error", "ok"]
     (error,) = [value for kind, value in outcomes if kind == "error"]
     assert isinstance(error, ApplicationError) and error.extra["left"] == "11234.57"
@@ -311,7 +267,7 @@ def test_two_returns_at_once_post_once(world, claim):
             acting_user=world.finance, recovery=Recovery.objects.get(pk=r.pk), returned_on=D(2026, 6, 5)
         )
 
-    outcomes = _together(Recovery, r.pk, call, call)
+    outcomes = run_together(r, call, call)
     assert sorted(kind for kind, _ in outcomes) == ["error", "ok"]
     (error,) = [value for kind, value in outcomes if kind == "error"]
     assert isinstance(error, ConflictError) and error.code == "already_returned"
