@@ -16,6 +16,7 @@ APPS = (
     "loans",
     "subsidies",
     "riskfund",
+    "archives",
     "config",
     "bench",
     "scripts",

@@ -23,6 +23,7 @@ INSTALLED_APPS = [
     "loans",
     "subsidies",
     "riskfund",
+    "archives",
     "demo",
     "django.contrib.admin",
     "django.contrib.auth",
