@@ -14,6 +14,7 @@ api_v1 = [
     path("", include("loans.api_urls")),
     path("", include("subsidies.api_urls")),
     path("", include("riskfund.api_urls")),
+    path("", include("archives.api_urls")),
 ]
 
 urlpatterns = [
@@ -24,6 +25,7 @@ urlpatterns = [
     path("loans/", include("loans.urls")),
     path("subsidies/", include("subsidies.urls")),
     path("riskfund/", include("riskfund.urls")),
+    path("archives/", include("archives.urls")),
     path("audit/", include("core.urls")),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
