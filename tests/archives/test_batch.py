@@ -1,0 +1,117 @@
+"""Batch printing (issue 13): one item per household, a broken household reported without
+stopping the batch, the ZIP and the combined PDF, a resume after a kill, and the scoping."""
+
+import io
+import zipfile
+
+import pytest
+from django.http import Http404
+from pypdf import PdfReader
+
+from archives import dossier
+from archives.models import DossierJob, DossierJobItem
+from archives.services import batch
+from core.models import AuditEvent
+from tests.factories import HouseholdFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def village(world):
+    households = [HouseholdFactory(village=world.v1a) for _ in range(3)]
+    HouseholdFactory(village=world.v2a)  # another township's village
+    return households
+
+
+@pytest.fixture
+def broken(monkeypatch):
+    """Rendering raises for the households put in the returned set (a stand-in for data that
+    breaks the template); every other household prints for real."""
+    bad = set()
+    real = dossier.dossier_pdf
+
+    def render(household, *, user):
+        if household.pk in bad:
+            raise ValueError("template broke")
+        return real(household, user=user)
+
+    monkeypatch.setattr(dossier, "dossier_pdf", render)
+    return bad
+
+
+def test_start_creates_one_item_per_household_and_is_audited(world, village):
+    job = batch.dossier_job_start(acting_user=world.township_officer, unit=world.v1a, mode="zip")
+    assert job.total == 3 and job.state == DossierJob.State.QUEUED
+    assert sorted(job.items.values_list("household_id", flat=True)) == sorted(h.pk for h in village)
+    assert AuditEvent.objects.filter(action="dossier_batch.start", object_id=str(job.pk)).exists()
+
+
+def test_scoping(world, village):
+    # Out of the user's area: a 404, as if the unit did not exist.
+    with pytest.raises(Http404):
+        batch.dossier_job_start(acting_user=world.township_officer, unit=world.v2a, mode="zip")
+    with pytest.raises(Http404):
+        batch.dossier_job_start(acting_user=world.officer, unit=world.vz, mode="zip")
+    job = batch.dossier_job_start(acting_user=world.admin, unit=world.t1, mode="zip")
+    assert job.total == 3
+    assert batch.jobs_scoped(world.admin).filter(pk=job.pk).exists()
+    assert batch.jobs_scoped(world.officer).filter(pk=job.pk).exists()  # br1 serves t1
+    assert not batch.jobs_scoped(world.other_cadre).filter(pk=job.pk).exists()
+
+
+def test_batch_survives_one_broken_household_zip(world, village, broken):
+    broken.add(village[1].pk)
+    job = batch.dossier_job_start(acting_user=world.officer, unit=world.v1a, mode="zip")
+    assert batch.job_run(job.pk) == 3
+    job.refresh_from_db()
+    assert (job.state, job.done, job.failed) == (DossierJob.State.DONE, 2, 1)
+    failed = job.items.get(state=DossierJobItem.State.FAILED)
+    assert failed.household_id == village[1].pk and "template broke" in failed.error
+    with job.result.open("rb") as fh:
+        archive = zipfile.ZipFile(io.BytesIO(fh.read()))
+    names = archive.namelist()
+    assert len(names) == 2
+    for household in (village[0], village[2]):
+        head = household.members.get(is_head=True).name
+        (name,) = [n for n in names if n.startswith(household.registration_no)]
+        assert head in name and name.endswith(".pdf")
+        text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(archive.read(name))).pages)
+        assert head in text
+
+
+def test_combined_pdf_has_the_sum_of_pages(world, village):
+    job = batch.dossier_job_start(acting_user=world.admin, unit=world.v1a, mode="combined")
+    batch.job_run(job.pk)
+    job.refresh_from_db()
+    assert job.state == DossierJob.State.DONE and job.done == 3
+    pages = sum(job.items.values_list("pages", flat=True))
+    with job.result.open("rb") as fh:
+        assert len(PdfReader(io.BytesIO(fh.read())).pages) == pages > 0
+
+
+def test_resume_after_a_kill_prints_only_the_pending(world, village, monkeypatch):
+    job = batch.dossier_job_start(acting_user=world.admin, unit=world.v1a, mode="zip")
+    # A worker printed one household, then died.
+    assert batch.item_print_next(job.pk)
+    first = job.items.get(state=DossierJobItem.State.DONE)
+    first_file = first.file.name
+    calls = []
+    real = dossier.dossier_pdf
+
+    def render(household, *, user):
+        calls.append(household.pk)
+        return real(household, user=user)
+
+    monkeypatch.setattr(dossier, "dossier_pdf", render)
+    # The sweep queues it again (on commit, not run here); the task's run continues.
+    assert batch.dossier_job_resume(acting_user=world.admin, job=job) == 2
+    assert batch.job_run(job.pk) == 2
+    assert sorted(calls) == sorted(h.pk for h in village if h.pk != first.household_id)
+    job.refresh_from_db()
+    assert (job.state, job.done, job.failed) == (DossierJob.State.DONE, 3, 0)
+    assert job.items.count() == 3
+    first.refresh_from_db()
+    assert first.file.name == first_file
+    # Running it once more takes nothing and builds nothing.
+    assert batch.job_run(job.pk) == 0
