@@ -1,0 +1,111 @@
+"""The dossier PDF (issue 13): read back from the real PDF with pdftotext and pypdf."""
+
+import io
+import subprocess
+import tempfile
+
+import pytest
+from PIL import Image
+from pypdf import PdfReader, PdfWriter
+
+from archives import dossier
+from archives.models import ArchiveDocument, Item
+from tests.factories import CreditRatingFactory, HouseholdFactory, LoanFactory, SettlementFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def text_of(pdf: bytes) -> str:
+    with tempfile.NamedTemporaryFile(suffix=".pdf") as f:
+        f.write(pdf)
+        f.flush()
+        out = subprocess.run(["pdftotext", "-layout", f.name, "-"], capture_output=True, check=True)
+    return out.stdout.decode()
+
+
+def blank_pdf(pages: int) -> bytes:
+    writer = PdfWriter()
+    for _ in range(pages):
+        writer.add_blank_page(width=595, height=842)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def jpeg() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (120, 80), (200, 30, 30)).save(out, "JPEG")
+    return out.getvalue()
+
+
+def add_document(
+    household, user, *, data: bytes, content_type: str, name: str, pages: int = 1, item=Item.OTHER
+):
+    from django.core.files.base import ContentFile
+
+    doc = ArchiveDocument(
+        household=household,
+        item=item,
+        original_name=name,
+        content_type=content_type,
+        size=len(data),
+        pages=pages,
+        uploaded_by=user,
+    )
+    doc.file.save(name, ContentFile(data), save=False)
+    doc.save()
+    return doc
+
+
+@pytest.fixture
+def household(world):
+    h = HouseholdFactory(village=world.v1a, registration_no="450322100099")
+    CreditRatingFactory(household=h, profile=world.profile, branch=world.br1, rated_by=world.officer)
+    loan = LoanFactory(household=h, branch=world.br1)
+    SettlementFactory(loan=loan)
+    return h
+
+
+def head_of(h):
+    return h.members.get(is_head=True)
+
+
+def test_content_sections_and_masked_id(world, household):
+    d = dossier.dossier_pdf(household, user=world.township_officer)
+    assert d.pdf.startswith(b"%PDF") and d.pages == len(PdfReader(io.BytesIO(d.pdf)).pages) >= 3
+    text = text_of(d.pdf)
+    flat = "".join(text.split())
+    head = head_of(household)
+    assert head.name in flat
+    for title in dossier.section_titles().values():
+        assert "".join(str(title).split()) in flat, title
+    assert head.id_number_masked in flat
+    assert head.id_number not in flat
+    assert "450322100099" in flat and "共" in flat
+
+
+def test_full_id_for_roles_allowed_it(world, household):
+    d = dossier.dossier_pdf(household, user=world.officer)
+    assert head_of(household).id_number in "".join(text_of(d.pdf).split())
+
+
+def test_uploaded_pdf_appended_and_jpeg_placed(world, household):
+    before = dossier.dossier_pdf(household, user=world.cadre).pages
+    add_document(
+        household, world.cadre, data=blank_pdf(3), content_type="application/pdf", name="c.pdf", pages=3
+    )
+    after = dossier.dossier_pdf(household, user=world.cadre)
+    assert after.pages == before + 3
+    add_document(
+        household, world.cadre, data=jpeg(), content_type="image/jpeg", name="id.jpg", item=Item.ID_CARD
+    )
+    with_image = dossier.dossier_pdf(household, user=world.cadre)
+    reader = PdfReader(io.BytesIO(with_image.pdf))
+    assert any(page.images for page in reader.pages)
+
+
+def test_household_without_loans_prints(world):
+    h = HouseholdFactory(village=world.v1a)
+    d = dossier.dossier_pdf(h, user=world.cadre)
+    flat = "".join(text_of(d.pdf).split())
+    assert "无" in flat and head_of(h).name in flat
