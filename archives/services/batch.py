@@ -233,3 +233,39 @@ def job_run(job_id: int) -> int:
 def result_name(job: DossierJob) -> str:
     suffix = "zip" if job.mode == DossierJob.Mode.ZIP else "pdf"
     return f"dossiers-{job.unit.code}-{job.pk}.{suffix}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Reads for the batch pages (scoped: a job outside the user's area is a 404)
+
+
+def job_get(*, user, pk) -> DossierJob:
+    job = jobs_scoped(user).filter(pk=pk).first()
+    if job is None:
+        raise Http404
+    return job
+
+
+def job_progress(job: DossierJob) -> dict:
+    finished = job.done + job.failed
+    percent = int(finished * 100 / job.total) if job.total else 100
+    return {
+        "state": job.state,
+        "state_display": str(job.get_state_display()),
+        "done": job.done,
+        "failed": job.failed,
+        "total": job.total,
+        "percent": percent,
+    }
+
+
+def job_failures(job: DossierJob):
+    return (
+        job.items.filter(state=DossierJobItem.State.FAILED)
+        .select_related("household__village")
+        .order_by("household__registration_no")
+    )
+
+
+def recent_jobs(user, limit: int = 20):
+    return list(jobs_scoped(user)[:limit])

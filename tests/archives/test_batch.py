@@ -6,6 +6,7 @@ import zipfile
 
 import pytest
 from django.http import Http404
+from django.urls import reverse
 from pypdf import PdfReader
 
 from archives import dossier
@@ -115,3 +116,37 @@ def test_resume_after_a_kill_prints_only_the_pending(world, village, monkeypatch
     assert first.file.name == first_file
     # Running it once more takes nothing and builds nothing.
     assert batch.job_run(job.pk) == 0
+
+
+def test_pages_progress_and_download(
+    world, village, client_as, django_capture_on_commit_callbacks, monkeypatch
+):
+    sent = []
+    monkeypatch.setattr(batch, "dispatch", sent.append)
+    client = client_as(world.officer)
+    assert client.get(reverse("archives:batch_list")).status_code == 200
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("archives:batch_list"), {"unit": world.v1a.pk, "mode": "combined"})
+    job = DossierJob.objects.get()
+    assert response.status_code == 302 and sent == [job.pk]
+    page = client.get(reverse("archives:batch_detail", args=[job.pk]))
+    assert page.status_code == 200 and "progress-card" in page.content.decode()
+    assert client.get(reverse("archives:batch_progress", args=[job.pk])).json() == {
+        "state": "queued",
+        "state_display": str(DossierJob.State.QUEUED.label),
+        "done": 0,
+        "failed": 0,
+        "total": 3,
+        "percent": 0,
+    }
+    assert client.get(reverse("archives:batch_download", args=[job.pk])).status_code == 404  # not done yet
+    batch.job_run(job.pk)
+    assert client.get(reverse("archives:batch_progress", args=[job.pk])).json()["percent"] == 100
+    download = client.get(reverse("archives:batch_download", args=[job.pk]))
+    assert download.status_code == 200 and download["Content-Type"] == "application/pdf"
+    assert b"".join(download.streaming_content).startswith(b"%PDF")
+    # Out of the area: every page of the job is a 404.
+    other = client_as(world.other_cadre)
+    for name in ("batch_detail", "batch_progress", "batch_download"):
+        assert other.get(reverse(f"archives:{name}", args=[job.pk])).status_code == 404
+    assert other.post(reverse("archives:batch_resume", args=[job.pk])).status_code == 404
