@@ -12,7 +12,7 @@ from .. import selectors
 from ..checklist import checklist
 
 
-class DocumentSerializer(serializers.Serializer):
+class ArchiveDocumentSerializer(serializers.Serializer):
     id = serializers.IntegerField(source="pk")
     original_name = serializers.CharField()
     content_type = serializers.CharField()
@@ -29,13 +29,13 @@ class DocumentSerializer(serializers.Serializer):
         return reverse("archives:document_file", args=[doc.pk])
 
 
-class PhotoSerializer(serializers.Serializer):
+class ArchivePhotoSerializer(serializers.Serializer):
     url = serializers.CharField()
     uploaded_at = serializers.DateTimeField(source="when")
     uploaded_by = serializers.CharField(source="by")
 
 
-class RowSerializer(serializers.Serializer):
+class ArchiveRowSerializer(serializers.Serializer):
     item = serializers.CharField()
     label = serializers.CharField()
     loan = serializers.IntegerField(source="loan.pk", allow_null=True, default=None)
@@ -43,8 +43,8 @@ class RowSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["present", "generated", "missing"])
     when = serializers.SerializerMethodField()
     by = serializers.CharField(allow_null=True)
-    documents = DocumentSerializer(many=True)
-    photos = PhotoSerializer(many=True)
+    documents = ArchiveDocumentSerializer(many=True)
+    photos = ArchivePhotoSerializer(many=True)
 
     def get_when(self, row) -> str | None:
         return row.when.isoformat() if row.when else None
@@ -54,7 +54,7 @@ class ArchiveSerializer(serializers.Serializer):
     household = serializers.IntegerField()
     complete = serializers.BooleanField()
     missing = serializers.IntegerField()
-    items = RowSerializer(many=True)
+    items = ArchiveRowSerializer(many=True)
 
 
 class HouseholdArchiveApi(APIView):
