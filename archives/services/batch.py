@@ -108,7 +108,7 @@ def dossier_job_resume(*, acting_user, job: DossierJob, system: bool = False) ->
 def dispatch(job_id: int) -> None:
     from ..tasks import print_dossiers
 
-    queue = getattr(settings, "DOSSIER_QUEUE", None)
+    queue = settings.DOSSIER_QUEUE
     options = {"queue": queue} if queue else {}
     print_dossiers.apply_async(args=[job_id], **options)
 

@@ -249,7 +249,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "loans.schedule_checks",
         "schedule": crontab(hour=0, minute=45),
     },
+    # A dossier batch whose worker died gets queued again: it prints only the households pending.
+    "dossier-resume-stalled": {
+        "task": "archives.resume_stalled_dossiers",
+        "schedule": crontab(minute="*/10"),
+    },
 }
+# The queue dossier batches go to (None: Celery's default queue).
+DOSSIER_QUEUE = env.str("DOSSIER_QUEUE", default=None)
 
 # Audit log (issue 10): where a change came from. 0 (the default): the client is REMOTE_ADDR and
 # X-Forwarded-For is ignored, since anyone can send it. Behind N reverse proxies of our own, set N:

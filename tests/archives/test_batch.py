@@ -1,6 +1,7 @@
 """Batch printing (issue 13): one item per household, a broken household reported without
 stopping the batch, the ZIP and the combined PDF, a resume after a kill, and the scoping."""
 
+import datetime
 import io
 import zipfile
 
@@ -150,3 +151,16 @@ def test_pages_progress_and_download(
     for name in ("batch_detail", "batch_progress", "batch_download"):
         assert other.get(reverse(f"archives:{name}", args=[job.pk])).status_code == 404
     assert other.post(reverse("archives:batch_resume", args=[job.pk])).status_code == 404
+
+
+def test_the_sweep_queues_a_stalled_job_again(
+    world, village, django_capture_on_commit_callbacks, monkeypatch
+):
+    sent = []
+    monkeypatch.setattr(batch, "dispatch", sent.append)
+    job = batch.dossier_job_start(acting_user=world.admin, unit=world.v1a, mode="zip")
+    fresh = batch.dossier_job_start(acting_user=world.admin, unit=world.v1b, mode="zip")
+    DossierJob.objects.filter(pk=job.pk).update(created_at=job.created_at - datetime.timedelta(hours=1))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert batch.jobs_resume_stalled() == [job.pk]
+    assert sent == [job.pk] and fresh.pk not in sent
