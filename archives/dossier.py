@@ -18,8 +18,10 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.audit import audit
 from households.models import Household, Member
 from households.permissions import can_see_full_id
+from households.services.households import member_id_numbers_reveal
 from loans import eligibility
 from loans.models import ApplicationHistory, LoanApplication, LoanStateChange
 from loans.models_postloan import PostLoanCheck
@@ -154,11 +156,13 @@ def household_ratings():
     return CreditRating.objects.select_related("rated_by").order_by("-valid_from", "-id")
 
 
-def _context(household: Household, *, user) -> dict:
-    full = can_see_full_id(user)
-    members = [
-        {"m": m, "id_number": m.id_number if full else m.id_number_masked} for m in household.members.all()
-    ]
+def _context(household: Household, *, user, via: str) -> dict:
+    all_members = list(household.members.all())
+    full = {}
+    if user is not None and can_see_full_id(user):
+        # Every full number printed is a recorded reveal (DOMAIN §2), as on the household page.
+        full = member_id_numbers_reveal(acting_user=user, members=all_members, via=via)
+    members = [{"m": m, "id_number": full.get(m.pk) or m.id_number_masked} for m in all_members]
     head = next((m for m in household.members.all() if m.is_head), None)
     applications = list(household.applications.all())
     loans = sorted(household.loans.all(), key=lambda loan: (loan.disbursed_on, loan.pk))
@@ -237,24 +241,45 @@ def _context(household: Household, *, user) -> dict:
     }
 
 
-def render_html(household: Household, *, user) -> tuple[str, list[ArchiveDocument]]:
-    ctx = _context(_load(household.pk), user=user)
+def render_html(household: Household, *, user, via: str = "dossier") -> tuple[str, list[ArchiveDocument]]:
+    ctx = _context(_load(household.pk), user=user, via=via)
     return render_to_string("archives/dossier_pdf.html", ctx), ctx["pdfs"]
 
 
-def dossier_pdf(household: Household, *, user) -> Dossier:
-    """The household's dossier for `user` (full ID numbers only for the roles allowed them)."""
+def dossier_filename(household: Household) -> str:
+    return f"{_('Household dossier')}-{household.registration_no}.pdf"
+
+
+def dossier_pdf(household: Household, *, user, via: str = "dossier") -> Dossier:
+    """The household's dossier for `user` (full ID numbers only for the roles allowed them, each
+    reveal audited), and an audit row "archive.dossier_print": who printed whose file, through
+    which door (`via`: "page", "api", "batch")."""
     from django.contrib.staticfiles import finders
-    from pypdf import PdfReader, PdfWriter
+    from pypdf import PdfReader
     from weasyprint import CSS, HTML
     from weasyprint.urls import URLFetcher
 
-    html, pdfs = render_html(household, user=user)
+    html, pdfs = render_html(household, user=user, via=via)
     fetcher = URLFetcher(allowed_protocols={"data"})
     style = CSS(filename=finders.find(PDF_CSS), url_fetcher=fetcher)
     rendered = HTML(string=html, url_fetcher=fetcher).write_pdf(stylesheets=[style])
     if not pdfs:
-        return Dossier(pdf=rendered, pages=len(PdfReader(io.BytesIO(rendered)).pages))
+        result = Dossier(pdf=rendered, pages=len(PdfReader(io.BytesIO(rendered)).pages))
+    else:
+        result = _append(rendered, pdfs)
+    audit(
+        actor=user,
+        action="archive.dossier_print",
+        obj=household,
+        data={"via": via, "pages": result.pages, "full_id": user is not None and can_see_full_id(user)},
+    )
+    return result
+
+
+def _append(rendered: bytes, pdfs: list[ArchiveDocument]) -> Dossier:
+    """The rendered pages, then every uploaded PDF's pages as they are (without the footer)."""
+    from pypdf import PdfReader, PdfWriter
+
     writer = PdfWriter()
     writer.append(PdfReader(io.BytesIO(rendered)))
     for d in pdfs:
