@@ -51,6 +51,7 @@ def test_the_page_shows_missing_generated_and_present(world, household, client_a
     assert reverse("archives:document_file", args=[doc.pk]) in html
     assert 'enctype="multipart/form-data"' in html
     assert "/media/" not in html
+    assert reverse("archives:dossier_pdf", args=[household.pk]) in html
 
 
 def test_the_household_page_links_to_the_archive(world, household, client_as):
