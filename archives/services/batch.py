@@ -106,11 +106,14 @@ def dossier_job_resume(*, acting_user, job: DossierJob, system: bool = False) ->
 
 
 def dispatch(job_id: int) -> None:
+    """Send the job to DOSSIER_PARALLEL workers at once: each run takes the next pending item
+    (skip_locked), so they share the households and none prints one twice."""
     from ..tasks import print_dossiers
 
     queue = settings.DOSSIER_QUEUE
     options = {"queue": queue} if queue else {}
-    print_dossiers.apply_async(args=[job_id], **options)
+    for _ in range(max(1, settings.DOSSIER_PARALLEL)):
+        print_dossiers.apply_async(args=[job_id], **options)
 
 
 def jobs_resume_stalled(*, older_than: datetime.timedelta = datetime.timedelta(minutes=15)) -> list[int]:

@@ -257,6 +257,8 @@ CELERY_BEAT_SCHEDULE = {
 }
 # The queue dossier batches go to (None: Celery's default queue).
 DOSSIER_QUEUE = env.str("DOSSIER_QUEUE", default=None)
+# How many task messages a batch sends: as many workers share its households.
+DOSSIER_PARALLEL = env.int("DOSSIER_PARALLEL", default=2)
 
 # Audit log (issue 10): where a change came from. 0 (the default): the client is REMOTE_ADDR and
 # X-Forwarded-For is ignored, since anyone can send it. Behind N reverse proxies of our own, set N:
