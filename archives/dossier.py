@@ -2,7 +2,7 @@
 the system keeps (ratings, applications with their eligibility results, publicity, investigation,
 approval and disbursement, settlements and subsidies, post-loan checks, classification history,
 the full timeline), then the uploaded documents: images and photos placed on pages, uploaded PDFs
-appended after the rendered part (appended pages carry their own content, without the footer).
+appended after the rendered part (the footer is laid over their pages too).
 
 Printed by WeasyPrint with the system's Noto CJK font and static/css/archives_dossier_pdf.css;
 the fetcher refuses every URL (images are embedded as data: URIs read from storage)."""
@@ -241,9 +241,31 @@ def _context(household: Household, *, user, via: str) -> dict:
     }
 
 
-def render_html(household: Household, *, user, via: str = "dossier") -> tuple[str, list[ArchiveDocument]]:
+def _readers(pdfs: list[ArchiveDocument]) -> list:
+    """The uploaded PDFs that can be read; a damaged or missing one is skipped (the rendered list
+    of documents still names it)."""
+    from pypdf import PdfReader
+
+    readers = []
+    for d in pdfs:
+        try:
+            with d.file.open("rb") as f:
+                reader = PdfReader(io.BytesIO(f.read()))
+            len(reader.pages)
+        except Exception:
+            continue
+        readers.append(reader)
+    return readers
+
+
+def render_html(household: Household, *, user, via: str = "dossier") -> tuple[str, list]:
+    """The HTML of the rendered part and the readers of the PDFs to append. The HTML ends with one
+    empty page per appended page: WeasyPrint prints only their footers, which are laid over the
+    appended pages, so every page carries the footer and 共 M 页 counts them all."""
     ctx = _context(_load(household.pk), user=user, via=via)
-    return render_to_string("archives/dossier_pdf.html", ctx), ctx["pdfs"]
+    readers = _readers(ctx["pdfs"])
+    ctx["placeholders"] = range(sum(len(r.pages) for r in readers))
+    return render_to_string("archives/dossier_pdf.html", ctx), readers
 
 
 def dossier_filename(household: Household) -> str:
@@ -259,14 +281,14 @@ def dossier_pdf(household: Household, *, user, via: str = "dossier") -> Dossier:
     from weasyprint import CSS, HTML
     from weasyprint.urls import URLFetcher
 
-    html, pdfs = render_html(household, user=user, via=via)
+    html, readers = render_html(household, user=user, via=via)
     fetcher = URLFetcher(allowed_protocols={"data"})
     style = CSS(filename=finders.find(PDF_CSS), url_fetcher=fetcher)
     rendered = HTML(string=html, url_fetcher=fetcher).write_pdf(stylesheets=[style])
-    if not pdfs:
+    if not readers:
         result = Dossier(pdf=rendered, pages=len(PdfReader(io.BytesIO(rendered)).pages))
     else:
-        result = _append(rendered, pdfs)
+        result = _append(rendered, readers)
     audit(
         actor=user,
         action="archive.dossier_print",
@@ -276,18 +298,20 @@ def dossier_pdf(household: Household, *, user, via: str = "dossier") -> Dossier:
     return result
 
 
-def _append(rendered: bytes, pdfs: list[ArchiveDocument]) -> Dossier:
-    """The rendered pages, then every uploaded PDF's pages as they are (without the footer)."""
+def _append(rendered: bytes, readers: list) -> Dossier:
+    """The rendered pages, then every uploaded PDF's pages, each with the footer of its
+    placeholder page (the last pages of the rendered part) laid over it."""
     from pypdf import PdfReader, PdfWriter
 
+    main = PdfReader(io.BytesIO(rendered))
+    appended = [page for reader in readers for page in reader.pages]
+    body = len(main.pages) - len(appended)
     writer = PdfWriter()
-    writer.append(PdfReader(io.BytesIO(rendered)))
-    for d in pdfs:
-        try:
-            with d.file.open("rb") as f:
-                writer.append(PdfReader(io.BytesIO(f.read())))
-        except Exception:  # a damaged or missing file: the rendered list names it; keep printing
-            continue
+    for page in main.pages[:body]:
+        writer.add_page(page)
+    for page, footer in zip(appended, main.pages[body:], strict=True):
+        added = writer.add_page(page)
+        added.merge_page(footer)
     out = io.BytesIO()
     writer.write(out)
     return Dossier(pdf=out.getvalue(), pages=len(writer.pages))

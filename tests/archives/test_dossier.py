@@ -96,6 +96,9 @@ def test_uploaded_pdf_appended_and_jpeg_placed(world, household):
     )
     after = dossier.dossier_pdf(household, user=world.cadre)
     assert after.pages == before + 3
+    reader = PdfReader(io.BytesIO(after.pdf))
+    last = "".join(reader.pages[-1].extract_text().split())
+    assert household.registration_no in last and f"共{after.pages}页" in last  # the footer laid over
     add_document(
         household, world.cadre, data=jpeg(), content_type="image/jpeg", name="id.jpg", item=Item.ID_CARD
     )
