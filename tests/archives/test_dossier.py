@@ -112,3 +112,15 @@ def test_household_without_loans_prints(world):
     d = dossier.dossier_pdf(h, user=world.cadre)
     flat = "".join(text_of(d.pdf).split())
     assert "无" in flat and head_of(h).name in flat
+
+
+def test_application_prints_its_eligibility_rules_with_sources(world, household):
+    from tests.factories import application_create
+
+    app = application_create(acting_user=world.cadre, household=household)
+    d = dossier.dossier_pdf(household, user=world.county_office)
+    flat = "".join(text_of(d.pdf).split())
+    rows = dossier._eligibility_rows(app)
+    assert len(rows) > 1 and all(r["rule"] for r in rows)  # the rules, not "could not judge"
+    assert "".join(str(rows[0]["rule"]).split())[:6] in flat
+    assert any(r["source"] for r in rows)
