@@ -124,3 +124,18 @@ def test_application_prints_its_eligibility_rules_with_sources(world, household)
     assert len(rows) > 1 and all(r["rule"] for r in rows)  # the rules, not "could not judge"
     assert "".join(str(rows[0]["rule"]).split())[:6] in flat
     assert any(r["source"] for r in rows)
+
+
+def test_investigation_photos_are_placed(world, household):
+    from django.core.files.base import ContentFile
+
+    from loans.models import InvestigationPhoto
+    from tests.factories import application_create
+
+    app = application_create(acting_user=world.cadre, household=household)
+    photo = InvestigationPhoto(application=app, caption="猪舍", uploaded_by=world.officer)
+    photo.image.save("p.jpg", ContentFile(jpeg()), save=False)
+    photo.save()
+    d = dossier.dossier_pdf(household, user=world.county_office)
+    assert any(page.images for page in PdfReader(io.BytesIO(d.pdf)).pages)
+    assert "猪舍" in text_of(d.pdf)
