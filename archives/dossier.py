@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.audit import audit
+from core.exceptions import ApplicationError
 from households.models import Household, Member
 from households.permissions import can_see_full_id
 from households.services.households import member_id_numbers_reveal
@@ -88,12 +89,12 @@ def _eligibility_rows(app: LoanApplication) -> list[dict]:
             amount=app.approved_amount,
             term_months=app.approved_term_months,
         )
-    except Exception as e:  # an application the rules cannot judge any more: say why
+    except ApplicationError as e:  # an application the rules cannot judge any more: say why
         return [
             {
                 "rule": _("Eligibility"),
                 "passed": False,
-                "message": str(getattr(e, "message", e)),
+                "message": str(e.message),
                 "source": "",
             }
         ]
