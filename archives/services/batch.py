@@ -7,11 +7,13 @@ from __future__ import annotations
 import datetime
 import io
 import re
+import shutil
+import tempfile
 import zipfile
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.core.files.base import ContentFile
+from django.core.files.base import ContentFile, File
 from django.db import transaction
 from django.db.models import Q
 from django.http import Http404
@@ -199,24 +201,27 @@ def job_finish_if_done(job_id: int) -> bool:
                 pk__in=[i.household_id for i in items], members__is_head=True
             ).values_list("pk", "members__name")
         )
-        buffer = io.BytesIO()
-        if job.mode == DossierJob.Mode.ZIP:
-            with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-                for item in items:
-                    name = _safe(f"{item.household.registration_no}_{heads.get(item.household_id, '')}")
-                    with item.file.open("rb") as fh:
-                        archive.writestr(f"{name}.pdf", fh.read())
-            suffix = "zip"
-        else:
-            from pypdf import PdfWriter
+        # Built in a temporary file, one household's PDF at a time: the worker's memory does not
+        # grow with the batch (the combined PDF still holds every page's objects in pypdf).
+        with tempfile.TemporaryFile() as out:
+            if job.mode == DossierJob.Mode.ZIP:
+                with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as archive:
+                    for item in items:
+                        name = _safe(f"{item.household.registration_no}_{heads.get(item.household_id, '')}")
+                        with item.file.open("rb") as fh, archive.open(f"{name}.pdf", "w") as member:
+                            shutil.copyfileobj(fh, member, 1 << 20)
+                suffix = "zip"
+            else:
+                from pypdf import PdfWriter
 
-            writer = PdfWriter()
-            for item in items:
-                with item.file.open("rb") as fh:
-                    writer.append(io.BytesIO(fh.read()))
-            writer.write(buffer)
-            suffix = "pdf"
-        job.result.save(f"{job.pk}.{suffix}", ContentFile(buffer.getvalue()), save=False)
+                writer = PdfWriter()
+                for item in items:
+                    with item.file.open("rb") as fh:
+                        writer.append(io.BytesIO(fh.read()))
+                writer.write(out)
+                suffix = "pdf"
+            out.seek(0)
+            job.result.save(f"{job.pk}.{suffix}", File(out), save=False)
         job.state = DossierJob.State.DONE
         job.finished_at = timezone.now()
         job.save(update_fields=["result", "state", "finished_at"])
