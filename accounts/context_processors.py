@@ -38,6 +38,10 @@ def navigation(request):
     items += _loan_items(user)
     if user.has_role(Role.FINANCE, Role.COUNTY_OFFICE, Role.TOWNSHIP_OFFICER, Role.VILLAGE_CADRE, Role.ADMIN):
         items.append((_("Interest subsidies"), reverse("subsidies:batch_list")))
+    # One household, one file: batch printing and the completeness report (a household's own file is
+    # linked from its page).
+    if user.has_role(Role.ADMIN, Role.COUNTY_OFFICE, Role.TOWNSHIP_OFFICER, Role.LOAN_OFFICER, Role.APPROVER):
+        items.append((_("Household files"), reverse("archives:batch_list")))
     if user.has_role(Role.ADMIN):
         items.append((_("Policy profiles"), reverse("policies:profile_list")))
         items.append((_("Interest rates"), reverse("policies:rate_list")))

@@ -164,3 +164,14 @@ def test_the_sweep_queues_a_stalled_job_again(
     with django_capture_on_commit_callbacks(execute=True):
         assert batch.jobs_resume_stalled() == [job.pk]
     assert sent == [job.pk] and fresh.pk not in sent
+
+
+def test_the_menu_leads_bank_and_county_staff_to_batch_printing(world, client_as):
+    def links(user):
+        return {href for _label, href in client_as(user).get("/").context["nav_items"]}
+
+    batches = reverse("archives:batch_list")
+    for user in (world.officer, world.approver, world.county_office, world.township_officer, world.admin):
+        assert batches in links(user), user.username
+    assert batches not in links(world.cadre)
+    assert batches not in links(world.finance)
