@@ -238,7 +238,7 @@ def _context(household: Household, *, user, via: str) -> dict:
         "pdfs": pdfs,
         "sections": section_titles(),
         "printed_at": timezone.localtime(),
-        "printed_by": (user.get_full_name() or user.get_username()) if user else "",
+        "printed_by": (getattr(user, "name", "") or user.get_username()) if user else "",
     }
 
 

@@ -82,6 +82,9 @@ def test_content_sections_and_masked_id(world, household):
     assert head.id_number_masked in flat
     assert head.id_number not in flat
     assert "450322100099" in flat and "共" in flat
+    # Money as banks print it, and the printer by name (not login).
+    assert f"{household.loans.get().amount:,.2f}" in flat and "," in f"{household.loans.get().amount:,.2f}"
+    assert world.township_officer.name in flat
 
 
 def test_full_id_for_roles_allowed_it(world, household):
