@@ -97,3 +97,34 @@ def test_apps_depend_one_way():
     r = subprocess.run([str(lint_imports), "--no-cache"], cwd=BASE, capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "0 broken" in r.stdout, r.stdout
+
+
+STORAGE_PROBE = (
+    "from django.core.files.storage import storages; s = storages['default']; "
+    "print(type(s).__name__, getattr(s, 'bucket_name', '-'), getattr(s, 'default_acl', '-'))"
+)
+
+
+@pytest.mark.parametrize(
+    "extra, expected",
+    [
+        ({}, ["FileSystemStorage", "-", "-"]),
+        (
+            {"DJANGO_S3_BUCKET": "fupin-archives", "DJANGO_S3_ENDPOINT_URL": "http://127.0.0.1:9000"},
+            ["S3Storage", "fupin-archives", "private"],
+        ),
+    ],
+)
+def test_uploaded_files_go_to_local_disk_or_an_s3_compatible_store_by_setting(extra, expected):
+    """Issue 13: the archive's files are kept through Django's storage API, on local disk by default
+    and in a private bucket of an S3-compatible object store when DJANGO_S3_BUCKET is set (nothing is
+    sent to it here: the storage is only built)."""
+    r = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", STORAGE_PROBE],
+        cwd=BASE,
+        env=production_env(**extra),
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split()[-3:] == expected

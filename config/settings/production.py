@@ -69,6 +69,24 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+# Uploaded files (archive documents, photos, printed dossier batches) are on local disk
+# (DJANGO_MEDIA_ROOT) unless DJANGO_S3_BUCKET names a bucket of an S3-compatible object store
+# (MinIO, or a cloud's object storage with the S3 API): then django-storages keeps them there,
+# private, and the app still serves them only through its own scoped views.
+if env.str("DJANGO_S3_BUCKET", default=""):
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env.str("DJANGO_S3_BUCKET"),
+            "endpoint_url": env.str("DJANGO_S3_ENDPOINT_URL", default="") or None,
+            "region_name": env.str("DJANGO_S3_REGION", default="") or None,
+            "access_key": env.str("DJANGO_S3_ACCESS_KEY", default="") or None,
+            "secret_key": env.str("DJANGO_S3_SECRET_KEY", default="") or None,
+            "default_acl": "private",
+            "querystring_auth": True,
+            "file_overwrite": False,
+        },
+    }
 
 # --- Authentication (issue 10) ----------------------------------------------------------------
 # The API's rate limits count in Django's cache: one Redis for every worker process, or each
