@@ -47,6 +47,7 @@ VILLAGE_PATHS = {
     "loans.settlement": ("loans.Settlement", "loan__household__village"),
     "loans.extension": ("loans.Extension", "loan__household__village"),
     "loans.borrowerevent": ("loans.BorrowerEvent", "member__household__village"),
+    "archives.archivedocument": ("archives.ArchiveDocument", "household__village"),
 }
 # object_type → (model label, lookup path to the county).
 COUNTY_PATHS = {
