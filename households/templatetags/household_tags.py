@@ -1,17 +1,8 @@
-from decimal import Decimal, InvalidOperation
+"""Kept for the templates that load it: `money` is the house's filter (core_tags)."""
 
 from django import template
 
+from core.templatetags.core_tags import money
+
 register = template.Library()
-
-
-@register.filter
-def money(value) -> str:
-    """Yuan as banks print them: 50,000.00. Django's zh-hans locale has no thousands separator,
-    so floatformat would print 50000.00."""
-    if value in (None, ""):
-        return "-"
-    try:
-        return f"{Decimal(value):,.2f}"
-    except (InvalidOperation, TypeError, ValueError):
-        return str(value)
+register.filter("money", money)
