@@ -168,7 +168,7 @@ def test_the_sweep_queues_a_stalled_job_again(
 
 def test_the_menu_leads_bank_and_county_staff_to_batch_printing(world, client_as):
     def links(user):
-        return {href for _label, href in client_as(user).get("/").context["nav_items"]}
+        return {item.href for item in client_as(user).get("/").context["nav_items"]}
 
     batches = reverse("archives:batch_list")
     for user in (world.officer, world.approver, world.county_office, world.township_officer, world.admin):

@@ -808,7 +808,7 @@ def test_full_journey_through_the_pages(world, client_as, household, client):
 
 def test_menu_by_role(world, client_as):
     def links(user):
-        return {href for _label, href in client_as(user).get("/").context["nav_items"]}
+        return {item.href for item in client_as(user).get("/").context["nav_items"]}
 
     assert {url("application_list"), url("publicity_board")} <= links(world.cadre)
     assert url("acceptance_queue") not in links(world.cadre)
