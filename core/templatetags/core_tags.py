@@ -59,6 +59,16 @@ def rate(value) -> str:
 
 
 @register.filter
+def thousands(value) -> str:
+    """A count with thousands separators, as money is printed (1,234): the zh-hans locale has
+    none, so intcomma would print 1234. Nothing prints as "-"."""
+    number = _decimal(value)
+    if number is None:
+        return "-" if value in (None, "") else str(value)
+    return f"{number:,f}" if number != number.to_integral_value() else f"{int(number):,}"
+
+
+@register.filter
 def percent(value, places=2) -> str:
     """A ratio (0.8, 0.7500) as a percentage: 80%, 75%, 33.33%; trailing zeros dropped. Nothing
     prints as "-"."""
