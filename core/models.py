@@ -48,7 +48,8 @@ class AuditEvent(models.Model):
 
 class Notice(models.Model):
     """A message on the dashboard of every user holding `role` in `unit` (e.g. the county's
-    finance staff: their subsidy batch is ready). Each user dismisses it for themselves."""
+    finance staff: their subsidy batch is ready; a village's cadres: an application was sent
+    back). Each user reads it (following its link marks it read) and dismisses it for themselves."""
 
     unit = models.ForeignKey(
         "accounts.OrgUnit", on_delete=models.CASCADE, related_name="+", verbose_name=_("unit")
@@ -59,6 +60,9 @@ class Notice(models.Model):
     url = models.CharField(_("link"), max_length=200, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
     dismissed_by = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
+    read_by = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="+", verbose_name=_("read by")
+    )
 
     class Meta:
         verbose_name = _("notice")
