@@ -26,8 +26,12 @@ def _label(name: str):
 
 class BorrowerChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj):
-        relation = obj.get_relation_display()
-        return f"{obj.name}（{relation}）"
+        # The age decides the age rule: the cadre sees it before choosing (issue 14).
+        return _("%(name)s (%(relation)s, aged %(age)d)") % {
+            "name": obj.name,
+            "relation": obj.get_relation_display(),
+            "age": obj.age_on(timezone.localdate()),
+        }
 
 
 class ApplicationForm(forms.Form):

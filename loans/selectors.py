@@ -353,10 +353,13 @@ def loan_detail(*, user, pk) -> Loan:
     return get_object_or_404(qs, pk=pk)
 
 
-def loan_history(*, loan: Loan) -> Loan:
+def loan_history(*, loan: Loan, user=None) -> Loan:
     """Every list of the loan page on `loan` (from `loan_detail`), each one query whatever the
     length of the loan's history: settlements, repayments, reclassifications, checks,
-    extensions, follow-up applications, insurance policies and the borrower's events."""
+    extensions, follow-up applications, insurance policies and the borrower's events. With
+    `user`, the follow-up applications are only those `user` may open (issue 14: the bank was
+    shown a link to the village's renewal draft, which answers 404 for it)."""
+    follow_ups = application_list(user=user) if user is not None else LoanApplication.objects.all()
     prefetch_related_objects(
         [loan],
         Prefetch(
@@ -381,7 +384,7 @@ def loan_history(*, loan: Loan) -> Loan:
         ),
         Prefetch(
             "follow_up_applications",
-            queryset=LoanApplication.objects.select_related("loan", "created_by").order_by(
+            queryset=follow_ups.select_related("loan", "created_by").order_by(
                 "created_at", "id"
             ),
         ),

@@ -18,6 +18,7 @@ from core import fsm, uploads
 from core.audit import audit
 from core.exceptions import ApplicationError, ConflictError, NotPermitted, rule_failed
 from households.models import Household, Member
+from policies import citations
 from policies.models import Rate
 from policies.selectors import add_working_days, contract_rate_for, county_of, lpr_stale_on, profile_for
 
@@ -476,7 +477,7 @@ def application_disburse(
         message = _(
             "Enter the borrower's account at the lending bank: the interest is debited and the "
             "interest subsidy paid there (%(source)s)."
-        ) % {"source": source}
+        ) % {"source": citations.plain(source)}
         raise ApplicationError(
             message,
             "account_missing",

@@ -17,6 +17,7 @@ from django_fsm import can_proceed
 from accounts.models import Role
 from core.exceptions import ApplicationError
 from core.pages import place_error, shows
+from policies import citations
 
 from .. import eligibility, selectors, steps
 from ..forms import (
@@ -67,6 +68,37 @@ RULE_FIELDS = {
     "consent_publicity": "consent_publicity",
     "consent_credit_query": "consent_credit_query",
 }
+# What a rule reads from the form besides the borrower: a rule is judged only once these are
+# filled in; before that the live panel says "to be filled in", not "not met" (issue 14: a blank
+# form opened with "7 rules not met" and "unknown purpose “”").
+RULE_INPUTS = {
+    "age_plus_term": ("term_months",),
+    "capacity": ("capacity_attested",),
+    "amount_range": ("amount",),
+    "credit_line": ("amount",),
+    "amount_cap_household": ("amount",),
+    "term_range": ("term_months",),
+    "productive_purpose": ("purpose_category",),
+    "forbidden_purpose": ("purpose_category",),
+    "bank_account": ("bank_account_no",),
+    "use_mode": ("use_mode",),
+}
+FORM_INPUTS = (
+    "amount",
+    "term_months",
+    "purpose_category",
+    "use_mode",
+    "bank_account_no",
+    "capacity_attested",
+)
+
+
+def unfilled(data) -> set[str]:
+    """The form's inputs the user has not filled in yet (blank, or a box not ticked)."""
+    blank = {name for name in FORM_INPUTS if str(data.get(name) or "").strip() in ("", "False", "None")}
+    if data.get("use_mode") == "indirect" and str(data.get("entity_attested") or "") in ("", "False"):
+        blank.add("entity_attested")
+    return blank
 
 
 # ---------------------------------------------------------------------------------------------
@@ -91,9 +123,11 @@ def page_of(request, qs):
 
 
 def with_source(message, source) -> str:
+    """A rule's message with where it comes from, as readers cite it ("《临桂区实施细则》第十条")."""
+    cited = citations.plain(source)
     return (
-        _("%(message)s (source: %(source)s)") % {"message": message, "source": source}
-        if source
+        _("%(message)s (source: %(source)s)") % {"message": message, "source": cited}
+        if cited
         else str(message)
     )
 
@@ -106,34 +140,60 @@ def rule_row(rule: dict) -> dict:
         "passed": rule.get("passed", False),
         "message": str(rule.get("message", "")),
         "source": rule.get("source", ""),
+        # The source as the document's short name and article, with its full title (the live
+        # panel draws these; the templates use the `cite` filter on `source`).
+        "citations": citations.as_dicts(rule.get("source", "")),
         "field": rule.get("field") or RULE_FIELDS.get(code),
         "hint": with_source(rule.get("message", ""), rule.get("source", "")),
     }
 
 
-def report_dict(report) -> dict:
-    """An EligibilityReport as the pages and the live panel show it."""
-    rows = [
-        rule_row(
+def _waits(row: dict, pending: set[str]) -> bool:
+    inputs = RULE_INPUTS.get(row["rule"], ())
+    return bool(pending) and (any(name in pending for name in inputs) or row["field"] in pending)
+
+
+def report_dict(report, pending: set[str] | frozenset = frozenset()) -> dict:
+    """An EligibilityReport as the pages and the live panel show it. `pending` names the form's
+    inputs not filled in yet (the live form only): a rule that reads one of them, met or not, is
+    "to be filled in", neither met nor counted as a failure."""
+    rows = []
+    for r in report.results:
+        row = rule_row(
             {"rule": r.rule, "passed": r.passed, "message": r.message, "source": r.source, "field": r.field}
         )
-        for r in report.results
-    ]
-    failed = sum(1 for r in rows if not r["passed"])
+        # Met or not, a rule that reads a blank input says nothing yet ("not forbidden" for no purpose).
+        row["pending"] = _waits(row, pending)
+        if row["pending"]:
+            row["message"] = _("To be filled in.")
+            row["hint"] = ""
+        rows.append(row)
+    waiting = sum(1 for r in rows if r["pending"])
+    failed = sum(1 for r in rows if not r["passed"] and not r["pending"])
     total = len(rows)
     if failed:
         verdict = ngettext(
             "%(failed)d of %(total)d rules is not met.", "%(failed)d of %(total)d rules are not met.", failed
         ) % {"failed": failed, "total": total}
+    elif waiting:
+        verdict = _("No rule is broken so far.")
     else:
         verdict = _("All %(total)d rules are met.") % {"total": total}
+    if waiting:
+        verdict += " " + ngettext(
+            "%(n)d rule waits for the form to be filled in.",
+            "%(n)d rules wait for the form to be filled in.",
+            waiting,
+        ) % {"n": waiting}
     return {
         "eligible": report.eligible,
         "rows": rows,
         "failed": failed,
-        "passed": total - failed,
+        "pending": waiting,
+        "passed": total - failed - waiting,
         "total": total,
         "verdict": verdict,
+        "state": "bad" if failed else ("wait" if waiting else "ok"),
     }
 
 

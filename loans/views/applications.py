@@ -45,6 +45,7 @@ from .application_parts import (
     steps_for,
     summary_context,
     to_int,
+    unfilled,
 )
 
 ZERO = Decimal("0.00")
@@ -92,6 +93,17 @@ def _household_panel(household, application=None) -> dict:
     return panel
 
 
+def _may_borrow_by_age(household, member) -> bool:
+    if member is None:
+        return False
+    today = timezone.localdate()
+    try:
+        profile = profile_for(county=county_of(household.village), on_date=today)
+    except ApplicationError:
+        return False
+    return profile.age_min <= member.age_on(today) <= profile.age_max
+
+
 def _evaluate_data(household, data, application=None):
     """The rules for what the form holds now, typed or not yet (the live panel)."""
     borrower = None
@@ -129,7 +141,12 @@ def _application_form_page(request, *, household, application=None):
         initial = {f: getattr(application, f) for f in applications.EDITABLE_FIELDS}
     else:
         head = household_selectors.head_of(household)
-        initial = {"borrower": head.pk if head else None, "use_mode": UseMode.SELF}
+        # The head is chosen for the cadre only when the age rule lets them borrow (issue 14: a
+        # head of 70 opened the form on a failed rule); otherwise the cadre picks a member.
+        initial = {
+            "borrower": head.pk if _may_borrow_by_age(household, head) else None,
+            "use_mode": UseMode.SELF,
+        }
     form = ApplicationForm(request.POST or None, household=household, initial=initial)
     submit = request.POST.get("action") == "submit"
 
@@ -179,7 +196,8 @@ def _application_form_page(request, *, household, application=None):
             report = {"error": e.message, "rows": []}
         else:
             if evaluated is not None:
-                report = report_dict(evaluated)
+                # A bound form was posted: every field counts as filled in.
+                report = report_dict(evaluated, pending=set() if form.is_bound else unfilled(data))
     context = {
         "household": household,
         "application": application,
@@ -229,12 +247,15 @@ def eligibility_check(request):
         return JsonResponse(
             {"eligible": False, "message": _("Choose the borrower to check the rules."), "results": []}
         )
-    panel = report_dict(report)
+    # Judge only what the cadre has filled in; the rest waits (issue 14).
+    panel = report_dict(report, pending=unfilled(request.POST))
     return JsonResponse(
         {
             "eligible": panel["eligible"],
             "verdict": panel["verdict"],
+            "state": panel["state"],
             "failed": panel["failed"],
+            "pending": panel["pending"],
             "total": panel["total"],
             "message": "",
             "results": panel["rows"],
@@ -252,7 +273,15 @@ def application_list(request):
     filters = ApplicationFilterForm(request.GET or None)
     criteria = filters.cleaned_data if filters.is_bound and filters.is_valid() else {}
     state = criteria.get("state", "")
-    qs, counts = selectors.application_search(user=request.user, q=criteria.get("q", ""), state=state)
+    sorting = selectors.APPLICATION_SORTS.read(request.GET)
+    qs, counts = selectors.application_search(
+        # `todo`: the home page's to-do links (sent back, objection, stuck; loans/waiting.py).
+        user=request.user,
+        q=criteria.get("q", ""),
+        state=state,
+        todo=request.GET.get("todo", ""),
+        sorting=sorting,
+    )
     tabs = [{"state": "", "label": _("All"), "count": sum(counts.values()), "active": not state}]
     tabs += [
         {"state": value, "label": label, "count": counts.get(value, 0), "active": state == value}
@@ -267,6 +296,7 @@ def application_list(request):
             "q": criteria.get("q", ""),
             "state": state,
             "tabs": tabs,
+            "sorting": sorting,
             "page_obj": page,
             "is_cadre": request.user.has_role(Role.VILLAGE_CADRE),
         },

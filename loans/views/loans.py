@@ -182,7 +182,7 @@ def book_detail(request, pk):
     # reverse relation is prefetched (never queried from the template), and nested lists
     # (payouts, the chain) are fetched once and grouped in Python, so even an empty list costs
     # the same single query as a long one.
-    loan = selectors.loan_history(loan=selectors.loan_detail(user=request.user, pk=pk))
+    loan = selectors.loan_history(loan=selectors.loan_detail(user=request.user, pk=pk), user=request.user)
     settlements = loan.settlements.all()
     repayments = loan.repayments.all()
     extensions = loan.extensions.all()

@@ -25,6 +25,7 @@ from loans import eligibility
 from loans.models import InvestigationPhoto, Loan, LoanApplication, PublicityNotice
 from loans.services import applications
 from loans.workflow import State
+from policies import citations
 from policies.models import CalendarDay
 from tests.factories import CreditRatingFactory, HouseholdFactory, UserFactory
 
@@ -162,7 +163,7 @@ def test_forbidden_purpose_is_shown_next_to_the_field_with_its_source(world, cli
     block = field_block(r.content.decode(), "purpose_category")
     assert "has-error" in block
     assert forbidden.message in block
-    assert forbidden.source in block  # P2 §4(5)
+    assert citations.plain(forbidden.source) in block  # 《山西省实施意见》四（五）, not "P2 §4(5)"
 
 
 def test_missing_format_errors_stay_next_to_fields(world, client_as, household):
@@ -210,7 +211,7 @@ def test_eligibility_check_answers_every_rule_as_json(world, client_as, househol
     assert rules["forbidden_purpose"]["passed"] is False
     assert rules["forbidden_purpose"]["field"] == "purpose_category"
     assert rules["forbidden_purpose"]["source"] == eligibility.SOURCES["forbidden_purpose"]
-    assert rules["forbidden_purpose"]["source"] in rules["forbidden_purpose"]["hint"]
+    assert citations.plain(rules["forbidden_purpose"]["source"]) in rules["forbidden_purpose"]["hint"]
 
     data["purpose_category"] = "breeding"
     assert client.post(url("eligibility_check"), data).json()["eligible"] is True
@@ -457,7 +458,7 @@ def test_submit_refused_by_rules_lists_them_with_sources(world, client_as, new_a
     assert {"forbidden_purpose", "productive_purpose", "bank_account"} <= set(rules)
     html = r.content.decode()
     assert 'id="rule-errors"' in html
-    assert rules["forbidden_purpose"]["source"] in html
+    assert citations.plain(rules["forbidden_purpose"]["source"]) in html
     app.refresh_from_db()
     assert app.state == State.DRAFT
 
@@ -467,7 +468,7 @@ def test_village_approve_without_consent_names_the_rule(world, client_as, new_ap
     r = client_as(world.cadre).post(step_url(app, "village_approve"))
     assert r.status_code == 400
     assert [row["rule"] for row in r.context["rule_errors"]] == ["consent_publicity"]
-    assert "PIPL" in r.content.decode()
+    assert "《个人信息保护法》" in r.content.decode()  # PIPL art.25, as readers cite it
 
 
 def test_withdraw_needs_a_reason_and_records_it(world, client_as, new_application):
@@ -683,7 +684,7 @@ def test_disburse_form_fills_the_account_from_the_application_and_refuses_none(
     data = {"contract_no": "HT-AC-1", "receipt_no": "JJ-AC-1", "account_no": "", "disbursed_on": "2026-06-17"}
     r = client.post(url("application_disburse", app.pk), data)
     assert r.status_code == 400
-    assert "P3 §3.6" in " ".join(r.context["form"].errors["account_no"])
+    assert "《庙山镇小额扶贫信贷知识》三、6" in " ".join(r.context["form"].errors["account_no"])  # P3 §3.6
     app.refresh_from_db()
     assert app.state == State.APPROVED and not Loan.objects.filter(application=app).exists()
 

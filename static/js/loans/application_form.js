@@ -17,17 +17,30 @@
     if (!data.results.length) {
       panel.appendChild(el("p", "muted", data.message));
     } else {
-      panel.appendChild(el("div", "verdict " + (data.eligible ? "ok" : "bad"), data.verdict));
+      panel.appendChild(el("div", "verdict " + (data.state || (data.eligible ? "ok" : "bad")), data.verdict));
       var table = el("table", "rules");
       data.results.forEach(function (r) {
         var row = table.insertRow();
         row.dataset.rule = r.rule;
-        row.insertCell().appendChild(el("span", r.passed ? "mark-ok" : "mark-bad", r.passed ? "✓" : "✗"));
+        // A rule that reads a field not filled in yet waits ("…"), it is not failed.
+        var mark = r.pending ? ["mark-wait", "…"] : (r.passed ? ["mark-ok", "✓"] : ["mark-bad", "✗"]);
+        if (r.pending) { row.className = "pending"; }
+        row.insertCell().appendChild(el("span", mark[0], mark[1]));
         row.cells[0].className = "mark";
         var cell = row.insertCell();
         cell.appendChild(el("div", "rule-name", r.name));
         cell.appendChild(el("div", "", r.message));
-        cell.appendChild(el("div", "source", panel.dataset.sourceLabel + " " + r.source));
+        // The source as the document's short name and article, its full title on hover.
+        if (r.citations && r.citations.length) {
+          var source = el("div", "source", panel.dataset.sourceLabel + " ");
+          r.citations.forEach(function (c, i) {
+            if (i) { source.appendChild(document.createTextNode("；")); }
+            var cite = el("cite", "policy-cite" + (c.internal ? " internal" : ""), c.text);
+            if (c.title) { cite.title = c.title; }
+            source.appendChild(cite);
+          });
+          cell.appendChild(source);
+        }
       });
       panel.appendChild(table);
     }
@@ -35,7 +48,7 @@
     // the fields are not red before anything is typed), unless the server already put it there.
     form.querySelectorAll("[data-hints-for]").forEach(function (box) { box.innerHTML = ""; });
     data.results.forEach(function (r) {
-      if (r.passed || !r.field || !(showAll || touched[r.field])) { return; }
+      if (r.passed || r.pending || !r.field || !(showAll || touched[r.field])) { return; }
       var box = form.querySelector('[data-hints-for="' + r.field + '"]');
       if (!box) { return; }
       var already = Array.prototype.some.call(box.parentNode.querySelectorAll(".error, .rule-hint"), function (e) {
