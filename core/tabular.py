@@ -112,12 +112,17 @@ def header_map(cells, columns, *, fold_case: bool = False) -> tuple[dict[str, in
     """Where each of an import's `columns` is in one candidate header row: column key → index of
     the first cell that names it, and the headers of the columns named again further right (the
     later cells are not read). A cell names a column by its `header` or one of its `aliases` (if
-    it has any), compared after `normalise`, and regardless of case with `fold_case`."""
+    it has any), compared after `normalise`, and regardless of case with `fold_case`. The
+    column's English code (`key`, as the API and older templates name it) is accepted too: the
+    templates are in Chinese, and a file with the codes as headers still imports."""
 
     def fold(text: str) -> str:
         return text.lower() if fold_case else text
 
     lookup = {}
+    for column in columns:
+        # The code first, so a Chinese header or alias that happens to read the same wins.
+        lookup[fold(header_key(column.key))] = column
     for column in columns:
         for name in (column.header, *getattr(column, "aliases", ())):
             lookup[fold(header_key(name))] = column
