@@ -28,14 +28,12 @@ messages: $(VENV)/.installed
 
 setup: system-deps $(VENV)/.installed messages
 
-# The embedded default: SQLite, Celery tasks in-process, the demo county loaded.
+# The embedded default: SQLite, Celery tasks in-process, the demo county loaded; gunicorn and the
+# scheduled jobs' scheduler (manage.py run_scheduler) start together, and Ctrl-C stops both.
 run: setup
 	DJANGO_SETTINGS_MODULE=config.settings.local $(PY) manage.py migrate --noinput -v 0
 	DJANGO_SETTINGS_MODULE=config.settings.local $(PY) manage.py seed_demo
-	# gunicorn with threads, not runserver: the dev server's listen queue of 10 drops connections
-	# in a burst (tests/security/test_sqlite_concurrency.py serves the same way).
-	DJANGO_SETTINGS_MODULE=config.settings.local $(VENV)/bin/gunicorn config.wsgi:application \
-		--bind 127.0.0.1:8000 --workers 2 --threads 8 --reload --access-logfile -
+	DJANGO_SETTINGS_MODULE=config.settings.local bash scripts/run_local.sh
 
 services:
 	bash scripts/services.sh

@@ -66,6 +66,7 @@ def navigation(request):
         items.append(NavItem(_("Interest rates"), reverse("policies:rate_list")))
         items.append(NavItem(_("Working-day calendar"), reverse("policies:calendar")))
         items.append(NavItem(AUDIT_LOG_TITLE, reverse("core:audit_log")))
+        items.append(NavItem(_("Run today's scheduled jobs"), reverse("daily_jobs")))
         items.append(NavItem(_("System administration"), reverse("admin:index")))
     else:
         items.append(NavItem(_("Policy profiles"), reverse("policies:profile_list")))

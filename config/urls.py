@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from core.api import api_not_found
 
 from .views import HomeView
+from .views_jobs import daily_jobs
 
 api_v1 = [
     path("", include("accounts.api_urls")),
@@ -19,6 +20,7 @@ api_v1 = [
 
 urlpatterns = [
     path("", HomeView.as_view(), name="home"),
+    path("jobs/", daily_jobs, name="daily_jobs"),
     path("accounts/", include("accounts.urls")),
     path("policies/", include("policies.urls")),
     path("households/", include("households.urls")),

@@ -110,6 +110,7 @@ ACTION_LABELS = {
     "calendar_year.define": gettext_lazy("Working-day calendar entered"),
     "calendar_year.replace": gettext_lazy("Working-day calendar replaced"),
     "audit_log.export": gettext_lazy("Audit log exported"),
+    "daily_job.run": gettext_lazy("Scheduled job run by an administrator"),
     "riskfund.fund_create": gettext_lazy("Risk fund recorded"),
     "riskfund.deposit": gettext_lazy("Deposit into the risk fund"),
     "riskfund.interest": gettext_lazy("Risk fund interest recorded"),

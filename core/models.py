@@ -71,3 +71,7 @@ class Notice(models.Model):
 
     def __str__(self):
         return self.title
+
+
+# Runs of the scheduled jobs (issue 14), in a module of their own.
+from .models_jobs import JobRun  # noqa: E402, F401

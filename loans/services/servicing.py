@@ -20,7 +20,7 @@ from policies.models import PolicyProfile
 from policies.selectors import profiles_by_county
 
 from .. import lifecycle
-from ..classification import classification_floor, worse
+from ..classification import bucket_for, classification_floor, worse
 from ..models import ClassificationChange, Loan, LoanStateChange, Repayment, Settlement
 from ..permissions import require_loan_in_scope, require_servicer
 
@@ -131,6 +131,8 @@ def overdue_refresh(*, on_date: datetime.date) -> dict:
     steps: list[LoanStateChange] = []
     moved: dict[str, list[int]] = {Loan.State.OVERDUE: [], Loan.State.ACTIVE: []}
     counts = {"loans": 0, "changed": 0, "reclassified": 0}
+    # How many loans entered each overdue bucket today (the daily jobs page shows it).
+    entered: dict[str, int] = {}
     with transaction.atomic():
         for loan in loans.iterator(chunk_size=CHUNK):
             counts["loans"] += 1
@@ -176,6 +178,9 @@ def overdue_refresh(*, on_date: datetime.date) -> dict:
                         by=None,
                     )
                 )
+            bucket = bucket_for(days)
+            if bucket is not None and bucket != bucket_for(loan.days_past_due):
+                entered[bucket.key] = entered.get(bucket.key, 0) + 1
             loan.days_past_due, loan.classification = days, classification
             changed.append(loan)
         # The ageing runs over every open loan each night, so it stays set-based: one UPDATE per
@@ -190,6 +195,9 @@ def overdue_refresh(*, on_date: datetime.date) -> dict:
         LoanStateChange.objects.bulk_create(steps, batch_size=CHUNK)
     counts["changed"] = len(changed)
     counts["reclassified"] = len(changes)
+    counts["overdue"] = len(moved[Loan.State.OVERDUE])
+    counts["cured"] = len(moved[Loan.State.ACTIVE])
+    counts["entered"] = entered
     return counts
 
 

@@ -119,9 +119,11 @@ def test_never_lowered_and_idempotent(world, household):
     assert not ClassificationChange.objects.filter(loan=worse).exists()
     assert get(fine).days_past_due == 0
     assert first["changed"] == 1
+    # What the daily jobs page shows (issue 14): one loan became overdue, into the 1-30 days bucket.
+    assert (first["overdue"], first["cured"], first["entered"]) == (1, 0, {"1-30": 1})
     with CaptureQueriesContext(connection) as queries:
         second = refresh(D(2024, 3, 10))
-    assert second == {"loans": 2, "changed": 0, "reclassified": 0}
+    assert second == {"loans": 2, "changed": 0, "reclassified": 0, "overdue": 0, "cured": 0, "entered": {}}
     assert not any(q["sql"].startswith("UPDATE") for q in queries.captured_queries)
 
 
