@@ -42,7 +42,7 @@ def daily_jobs(request):
         runs = daily.jobs_run_now(acting_user=request.user)
         labels = {job.key: job for job in daily.jobs()}
         if daily.eager():
-            parts = [f"{labels[r.job].label}：{_outcome(labels[r.job], r)}" for r in runs]
+            parts = [_outcome(labels[r.job], r) for r in runs]
             messages.success(
                 request, _("Today's scheduled jobs ran: %(what)s") % {"what": _("; ").join(parts)}
             )
