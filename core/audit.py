@@ -46,6 +46,8 @@ ACTION_LABELS = {
     "household.update": gettext_lazy("Household changed"),
     "household.export": gettext_lazy("Households exported"),
     "household.export_full_ids": gettext_lazy("Households exported with full ID numbers"),
+    "loan.export_book": gettext_lazy("Loan book exported"),
+    "loan.export_overdue": gettext_lazy("Overdue loans exported"),
     "member.identity_correct": gettext_lazy("Member's name or ID number corrected"),
     "member.id_number_view": gettext_lazy("Full ID number viewed"),
     "member.event": gettext_lazy("Death or disability recorded"),

@@ -33,7 +33,7 @@ class Sorting:
         return f"-{self.key}" if self.descending else self.key
 
     def direction(self, key: str) -> str:
-        """"asc" or "desc" when the list is sorted by `key`, else ""."""
+        """The direction ("asc" or "desc") when the list is sorted by `key`, else ""."""
         if key != self.key:
             return ""
         return "desc" if self.descending else "asc"

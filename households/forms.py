@@ -10,7 +10,7 @@ from django.utils.translation import pgettext_lazy
 from accounts.scoping import visible_villages
 
 from . import idnumbers
-from .models import Household, Member
+from .models import CreditRating, Household, Member
 from .services.households import HOUSEHOLD_FIELDS
 from .services.ratings import DIMENSIONS, dimension_label
 
@@ -230,6 +230,17 @@ class HouseholdFilterForm(forms.Form):
         label=_("poverty status"),
         required=False,
         choices=[("", _("All")), *Household.PovertyStatus.choices],
+    )
+    # The grade of the rating in force today; "unrated" when none is (households.selectors.UNRATED).
+    grade = forms.ChoiceField(
+        label=_("Rating"),
+        required=False,
+        choices=[("", _("All")), *CreditRating.Grade.choices, ("unrated", _("not rated"))],
+    )
+    can_apply = forms.BooleanField(
+        label=_("Could apply now"),
+        required=False,
+        help_text=_("A valid rating, not blacklisted, and no open loan or application in progress."),
     )
 
     def __init__(self, *args, user, **kwargs):

@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import datetime
 
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.http import Http404
 from django.utils import timezone
 
 from accounts.models import OrgUnit
 from accounts.scoping import village_q, visible_regions, visible_villages
+from core.sorting import SortableColumns, Sorting
 
-from . import idnumbers
+from . import apply_conditions, idnumbers
 from .models import BlacklistEntry, BlacklistRemovalRequest, CreditRating, Household, Member
 
 
@@ -79,11 +80,47 @@ def village_choices(*, user=None) -> QuerySet[OrgUnit]:
     return visible_villages(user) if user is not None else OrgUnit.objects.none()
 
 
-def household_search(*, user, q: str = "", village_id=None, status: str = "") -> QuerySet[Household]:
+# The households list's sortable columns (core/sorting.py): the head's name, the registration
+# number, the place (township, village) and the credit line in force.
+HOUSEHOLD_SORTS = SortableColumns(
+    {
+        "name": ("head_name", "registration_no"),
+        "registration": ("registration_no",),
+        "village": ("village__parent__code", "village__code", "registration_no"),
+        "status": ("poverty_status", "village__code", "registration_no"),
+        "credit_line": ("current_credit_limit", "registration_no"),
+    },
+    default="village",
+)
+# The grade filter's value for "no rating in force".
+UNRATED = "unrated"
+
+
+def household_search(
+    *,
+    user,
+    q: str = "",
+    village_id=None,
+    status: str = "",
+    grade: str = "",
+    can_apply: bool = False,
+    sorting: Sorting | None = None,
+) -> QuerySet[Household]:
     """The households list: scoped; `q` is a member's name (part of it), a registration number
     (part of it) or a whole ID number, which is found through its keyed hash because the number
-    itself is stored encrypted. Each household appears once."""
-    qs = household_list(user=user)
+    itself is stored encrypted. Each household appears once.
+
+    `grade` keeps the households whose rating in force today has that grade (`UNRATED`: none in
+    force); `can_apply` those that could apply for a new loan now (apply_conditions). Both are
+    judged in the list's own query, on the rating that is in force (the latest start wins), with
+    the head's name and the credit line annotated for sorting (`sorting`, HOUSEHOLD_SORTS)."""
+    today = timezone.localdate()
+    in_force = ratings_in_force(today).filter(household=OuterRef("pk"))
+    qs = household_list(user=user).annotate(
+        head_name=Subquery(Member.objects.filter(household=OuterRef("pk"), is_head=True).values("name")[:1]),
+        current_grade=Subquery(in_force.values("grade")[:1]),
+        current_credit_limit=Subquery(in_force.values("credit_limit")[:1]),
+    )
     q = (q or "").strip()
     if q:
         if idnumbers.looks_like(q):
@@ -105,7 +142,15 @@ def household_search(*, user, q: str = "", village_id=None, status: str = "") ->
             return qs.none()
     if status:
         qs = qs.filter(poverty_status=status)
-    return with_list_data(qs).order_by("village__code", "registration_no")
+    if grade == UNRATED:
+        qs = qs.filter(current_grade__isnull=True)
+    elif grade:
+        qs = qs.filter(current_grade=grade)
+    if can_apply:
+        qs = qs.filter(current_grade__isnull=False).exclude(current_grade=CreditRating.Grade.NONE)
+        blacklisted = Exists(active_blacklist().filter(household=OuterRef("pk")))
+        qs = qs.filter(~blacklisted, *apply_conditions.conditions())
+    return HOUSEHOLD_SORTS.apply(with_list_data(qs), sorting or HOUSEHOLD_SORTS.default)
 
 
 def household_detail(*, user, pk) -> Household:

@@ -85,11 +85,15 @@ def household_list(request):
     filters = HouseholdFilterForm(request.GET or None, user=request.user)
     criteria = filters.cleaned_data if filters.is_bound and filters.is_valid() else {}
     village = criteria.get("village")
+    sorting = selectors.HOUSEHOLD_SORTS.read(request.GET)
     qs = selectors.household_search(
         user=request.user,
         q=criteria.get("q", ""),
         village_id=village.pk if village else None,
         status=criteria.get("status", ""),
+        grade=criteria.get("grade", ""),
+        can_apply=bool(criteria.get("can_apply")),
+        sorting=sorting,
     )
     page = _page(request, qs)
     rows = [
@@ -106,6 +110,7 @@ def household_list(request):
         "households/list.html",
         {
             "filters": filters,
+            "sorting": sorting,
             "page_obj": page,
             "rows": rows,
             "can_create": can_edit_households(request.user),

@@ -179,6 +179,8 @@ def _export_queryset(request, criteria: dict):
         q=criteria.get("q", ""),
         village_id=village.pk if village else None,
         status=criteria.get("status", ""),
+        grade=criteria.get("grade", ""),
+        can_apply=bool(criteria.get("can_apply")),
     )
 
 
@@ -189,7 +191,13 @@ def _audit_filter(criteria: dict) -> dict:
     if q and idnumbers.looks_like(q):
         q = idnumbers.mask(idnumbers.normalise(q))
     village = criteria.get("village")
-    return {"q": q, "village": village.pk if village else None, "status": criteria.get("status") or ""}
+    return {
+        "q": q,
+        "village": village.pk if village else None,
+        "status": criteria.get("status") or "",
+        "grade": criteria.get("grade") or "",
+        "can_apply": bool(criteria.get("can_apply")),
+    }
 
 
 class ExportView(LoginRequiredMixin, View):

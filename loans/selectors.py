@@ -13,6 +13,7 @@ from django.db.models import (
     Count,
     DateField,
     DecimalField,
+    Exists,
     IntegerField,
     Max,
     Min,
@@ -30,11 +31,13 @@ from django.shortcuts import get_object_or_404
 
 from accounts.models import OrgUnit, Role
 from accounts.scoping import village_q, visible_villages
+from core.sorting import Sorting
 from households import selectors as household_selectors
 from households.models import Household, Member
 from policies.models import CalendarDay, CalendarYear
 
 from .classification import BUCKET_BY_KEY, BUCKETS, Bucket
+from .list_sorts import APPLICATION_SORTS, LOAN_SORTS, OVERDUE_SORTS
 from .models import (
     ApplicationHistory,
     BorrowerEvent,
@@ -52,7 +55,7 @@ from .models import (
     Repayment,
     Settlement,
 )
-from .workflow import State
+from .workflow import IN_FLIGHT_STATES, State
 
 # ---------------------------------------------------------------------------------------------
 # Applications
@@ -93,9 +96,12 @@ def application_detail(*, user, pk) -> LoanApplication:
     return get_object_or_404(qs, pk=pk)
 
 
-def application_search(*, user, q: str = "", state: str = "") -> tuple[QuerySet[LoanApplication], dict]:
-    """The application list's rows (newest first, of one state when asked) for a search on
-    registration number or member name, and how many of the search's rows are in each state."""
+def application_search(
+    *, user, q: str = "", state: str = "", sorting: Sorting | None = None
+) -> tuple[QuerySet[LoanApplication], dict]:
+    """The application list's rows (newest first unless `sorting` says otherwise, of one state
+    when asked) for a search on registration number or member name, and how many of the
+    search's rows are in each state."""
     qs = application_list(user=user)
     if q := (q or "").strip():
         # A subquery, not a join, so an application is listed once whatever its household's members.
@@ -106,7 +112,18 @@ def application_search(*, user, q: str = "", state: str = "") -> tuple[QuerySet[
     counts = dict(qs.order_by().values_list("state").annotate(n=Count("pk")))
     if state:
         qs = qs.filter(state=state)
-    return qs.order_by("-created_at", "-id"), counts
+    return APPLICATION_SORTS.apply(qs, sorting or APPLICATION_SORTS.default), counts
+
+
+def household_free_to_apply() -> Q:
+    """Households with no open loan and no application in progress (DOMAIN §3: one loan at a time
+    per household; a draft counts, as on the household page, since it is continued rather than
+    started again) — the loans part of the households list's "could apply now" filter,
+    registered with households.apply_conditions in loans/apps.py."""
+    in_progress = (State.DRAFT, *IN_FLIGHT_STATES)
+    return ~Q(Exists(Loan.objects.filter(household=OuterRef("pk"), state__in=Loan.OPEN_STATES))) & ~Q(
+        Exists(LoanApplication.objects.filter(household=OuterRef("pk"), state__in=in_progress))
+    )
 
 
 def application_rows(*, user, state: str = "", household=None) -> QuerySet[LoanApplication]:
@@ -275,10 +292,17 @@ def loan_get(*, user, pk) -> Loan:
 
 
 def loan_search(
-    *, user, q: str = "", state: str = "", classification: str = "", bucket=None, village=None
+    *,
+    user,
+    q: str = "",
+    state: str = "",
+    classification: str = "",
+    bucket=None,
+    village=None,
+    sorting: Sorting | None = None,
 ) -> QuerySet[Loan]:
     """The loan book: contract number or borrower, state, classification, an overdue bucket
-    (`loans.classification.Bucket`) and village."""
+    (`loans.classification.Bucket`) and village, in the order of `sorting` (LOAN_SORTS)."""
     qs = loan_list(user=user)
     if q := (q or "").strip():
         qs = qs.filter(Q(contract_no__icontains=q) | Q(borrower__name__icontains=q))
@@ -290,7 +314,7 @@ def loan_search(
         qs = qs.filter(bucket.q())
     if village:
         qs = qs.filter(household__village=village)
-    return qs
+    return LOAN_SORTS.apply(qs, sorting or LOAN_SORTS.default)
 
 
 # A loan's detail carries its latest settlements and repayments and the totals over all of them:
@@ -470,11 +494,13 @@ def overdue_bucket_counts(*, user) -> list[tuple[Bucket, int]]:
     return [(b, totals[f"b{i}"]) for i, b in enumerate(BUCKETS)]
 
 
-def overdue_loans(*, user, bucket: str = "") -> QuerySet[Loan]:
-    """The overdue list's page rows: `overdue_list` with the township joined."""
-    return overdue_list(user=user, bucket=bucket).select_related(
+def overdue_loans(*, user, bucket: str = "", sorting: Sorting | None = None) -> QuerySet[Loan]:
+    """The overdue list's page rows: `overdue_list` with the township joined, in the order of
+    `sorting` (OVERDUE_SORTS)."""
+    qs = overdue_list(user=user, bucket=bucket).select_related(
         "household__village__parent", "borrower", "branch"
     )
+    return OVERDUE_SORTS.apply(qs, sorting or OVERDUE_SORTS.default)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ urlpatterns = [
     # The loan book
     path("book/", loans.book_list, name="book_list"),
     path("book/<int:pk>/", loans.book_detail, name="book_detail"),
+    path("book/export/", loans.book_export, name="book_export"),
     path("book/import/", loans.book_import, name="book_import"),
     path("book/import/confirm/", loans.book_import_commit, name="book_import_commit"),
     path("book/import/template/", loans.book_import_template, name="book_import_template"),
@@ -31,6 +32,7 @@ urlpatterns = [
     ),
     path("servicing/<int:pk>/repayments/new/", servicing.repayment_create, name="repayment_create"),
     path("servicing/overdue/", servicing.overdue_list, name="overdue_list"),
+    path("servicing/overdue/export/", servicing.overdue_export, name="overdue_export"),
     # Post-loan checks
     path("checks/", checks.checks_due, name="checks_due"),
     path("checks/<int:pk>/record/", checks.check_record, name="check_record"),

@@ -72,9 +72,12 @@ class CheckForm(forms.Form):
 @login_required
 def checks_due(request):
     today = timezone.localdate()
-    status = request.GET.get("status", selectors.Status.DUE)
+    counts = selectors.checks_due_counts(user=request.user, on_date=today)
+    # The tab asked for (`status`, or `tab` as the home page's links may say) wins; otherwise the
+    # page opens on what needs action first: the overdue checks when there are any.
+    status = request.GET.get("status") or request.GET.get("tab") or ""
     if status not in selectors.Status.CHOICES:
-        status = selectors.Status.DUE
+        status = selectors.Status.OVERDUE if counts["overdue"] else selectors.Status.DUE
     qs = selectors.checks_due(user=request.user, on_date=today, status=status)
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
@@ -84,7 +87,7 @@ def checks_due(request):
             "page_obj": page,
             "checks": page.object_list,
             "status": status,
-            "counts": selectors.checks_due_counts(user=request.user, on_date=today),
+            "counts": counts,
             "today": today,
             "can_record": checks.can_record_checks(request.user),
         },

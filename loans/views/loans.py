@@ -28,7 +28,7 @@ from policies import selectors as policy_selectors
 from policies.exceptions import PolicyProfileMissing
 from policies.models import PolicyProfile
 
-from .. import interest, selectors
+from .. import exports, interest, selectors
 from ..choices import Classification
 from ..classification import BUCKETS, bucket_for
 from ..models import Extension, Loan
@@ -78,10 +78,16 @@ def _bucket_label(bucket) -> str:
     return _("%(low)d-%(high)d days") % {"low": bucket.low, "high": bucket.high}
 
 
-@login_required
-def book_list(request):
+def book_criteria(request) -> tuple[LoanFilterForm, dict]:
+    """The loan book's filter form and what it asks for (the book's export reads the same)."""
     filters = LoanFilterForm(request.GET or None, user=request.user)
     criteria = filters.cleaned_data if filters.is_bound and filters.is_valid() else {}
+    return filters, criteria
+
+
+def book_search(request, criteria: dict, sorting=None):
+    """The loan book's rows for the filters and `sorting`: the page and its export
+    (loans/exports.py) hold the same loans."""
     bucket = criteria.get("bucket")
     qs = selectors.loan_search(
         user=request.user,
@@ -90,17 +96,53 @@ def book_list(request):
         classification=criteria.get("classification") or "",
         bucket=BUCKET_BY_BOOK_KEY[bucket] if bucket else None,
         village=criteria.get("village"),
+        sorting=sorting,
     )
+    return qs
+
+
+@login_required
+def book_list(request):
+    filters, criteria = book_criteria(request)
+    sorting = selectors.LOAN_SORTS.read(request.GET)
+    qs = book_search(request, criteria, sorting)
     page_obj = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     for loan in page_obj.object_list:
         loan.bucket, loan.dpd_tag = _days_past_due_tag(loan.days_past_due)
     context = {
         "filters": filters,
+        "sorting": sorting,
         "page_obj": page_obj,
         "filtered": bool(criteria and any(criteria.values())),
         "can_import": loan_imports.can_import_loans(request.user),
     }
     return render(request, "loans/book_list.html", context)
+
+
+def book_filters_for_audit(criteria: dict) -> dict:
+    """The book's filter as the audit row keeps it (ids and codes, no objects)."""
+    village = criteria.get("village")
+    kept = {key: value for key, value in criteria.items() if value and key != "village"}
+    return {**kept, "village": village.pk} if village else kept
+
+
+@login_required
+def book_export(request):
+    """The loan book as a workbook: the loans the page lists, with its filters and order."""
+    _filters, criteria = book_criteria(request)
+    qs = book_search(request, criteria, selectors.LOAN_SORTS.read(request.GET))
+    filters = book_filters_for_audit(criteria)
+    if todo := request.GET.get("todo"):
+        filters["todo"] = todo
+    try:
+        data = exports.book_xlsx(user=request.user, loans=qs, filters=filters)
+    except exports.ExportTooLarge as e:
+        messages.error(request, e.message)
+        return HttpResponseRedirect(reverse("loans:book_list") + "?" + request.GET.urlencode())
+    response = HttpResponse(data, content_type=XLSX)
+    filename = f"贷款台账-{timezone.localdate():%Y%m%d}.xlsx"
+    response["Content-Disposition"] = content_disposition_header(True, filename)
+    return response
 
 
 def _days_past_due_tag(days: int) -> tuple[str, str]:

@@ -23,7 +23,7 @@ from core import uploads
 from core.exceptions import ApplicationError
 from core.pages import run_form_step
 
-from .. import selectors
+from .. import exports, selectors
 from ..classification import BUCKET_BY_KEY
 from ..models import Loan, Settlement
 from ..permissions import can_service, require_servicer
@@ -373,13 +373,15 @@ def overdue_list(request):
     bucket = request.GET.get("bucket", "")
     if bucket not in BUCKET_BY_KEY:
         bucket = ""
-    qs = selectors.overdue_loans(user=request.user, bucket=bucket)
+    sorting = selectors.OVERDUE_SORTS.read(request.GET)
+    qs = selectors.overdue_loans(user=request.user, bucket=bucket, sorting=sorting)
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     counts = selectors.overdue_bucket_counts(user=request.user)
     return render(
         request,
         "loans/servicing_overdue_list.html",
         {
+            "sorting": sorting,
             "page_obj": page,
             "loans": page.object_list,
             "buckets": counts,
@@ -388,3 +390,23 @@ def overdue_list(request):
             "can_service": can_service(request.user),
         },
     )
+
+
+@login_required
+def overdue_export(request):
+    """The overdue list as a workbook: the loans the page lists (bucket and order), with the
+    borrower's phone number for the roles that call borrowers (exports.PHONE_ROLES)."""
+    bucket = request.GET.get("bucket", "")
+    if bucket not in BUCKET_BY_KEY:
+        bucket = ""
+    sorting = selectors.OVERDUE_SORTS.read(request.GET)
+    qs = selectors.overdue_loans(user=request.user, bucket=bucket, sorting=sorting)
+    try:
+        data = exports.overdue_xlsx(user=request.user, loans=qs, filters={"bucket": bucket})
+    except exports.ExportTooLarge as e:
+        messages.error(request, e.message)
+        return redirect(reverse("loans:overdue_list") + "?" + request.GET.urlencode())
+    response = HttpResponse(data, content_type=XLSX)
+    filename = f"逾期贷款-{timezone.localdate():%Y%m%d}.xlsx"
+    response["Content-Disposition"] = content_disposition_header(True, filename)
+    return response

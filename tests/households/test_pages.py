@@ -112,7 +112,8 @@ def test_list_shows_no_credit_line_below_the_lowest_band(world, client_as, home)
     assert "未达评级" in html
     assert "0.00" not in html
     assert '<td class="num">-</td>' in html
-    assert '<th class="num">授信额度（元）</th>' in html
+    # The column is sortable (issue 14): its header is a link.
+    assert '<th class="sortable num">' in html and "授信额度（元）<span" in html
 
 
 def test_list_search_filters_and_scope(world, client_as, home):
