@@ -8,7 +8,7 @@ from pathlib import PurePath
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin, UserPassesTestMixin
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Model
+from django.db.models import DecimalField, Model
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -21,6 +21,7 @@ from django.views.generic import DetailView, FormView, ListView, TemplateView
 from accounts.models import Role
 from core import uploads
 from core.exceptions import ApplicationError
+from core.templatetags import core_tags
 
 from . import calendar_files, seeding, selectors, services
 from .forms import (
@@ -76,6 +77,14 @@ def _display(profile: PolicyProfile, name: str):
         return _("No limit")
     if isinstance(value, Model):
         return str(value)
+    if isinstance(field, DecimalField):
+        # Shares as percentages (subsidy share 1.0000 → 100%), a multiple as a plain number,
+        # amounts as banks print them (50,000.00), as on every page (issue 14).
+        if field.decimal_places == 4 or name.endswith("_fraction"):
+            return core_tags.percent(value)
+        if name == "leverage_multiple":
+            return core_tags.thousands(value)
+        return core_tags.money(value)
     return value
 
 

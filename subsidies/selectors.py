@@ -107,6 +107,7 @@ def village_totals(lines: QuerySet[SubsidyLine]) -> list[dict]:
             households=Count("household_id", distinct=True),
             loans=Count("loan_id", distinct=True, filter=Q(subsidy__gt=0)),
             excluded=Count("pk", filter=~Q(excluded_reason="")),
+            subsidized=Count("pk", filter=Q(subsidy__gt=0)),
             amount=Sum("subsidy"),
         )
     }
@@ -117,12 +118,64 @@ def village_totals(lines: QuerySet[SubsidyLine]) -> list[dict]:
     ]
 
 
+SUMMED = ("lines", "households", "loans", "excluded", "subsidized", "amount")
+
+
 def sum_rows(rows: list[dict], **head) -> dict:
-    total = {**head, "lines": 0, "households": 0, "loans": 0, "excluded": 0, "amount": ZERO}
+    total = {**head, **dict.fromkeys(SUMMED, 0), "amount": ZERO}
     for row in rows:
-        for key in ("lines", "households", "loans", "excluded", "amount"):
+        for key in SUMMED:
             total[key] += row[key]
     return total
+
+
+def sees_whole_county(user) -> bool:
+    """Whether the user's area is a whole county (the county's offices and finance staff): the
+    batch's own totals are theirs. Anyone below the county, or at a bank branch, sees a part."""
+    if getattr(user, "is_superuser", False) and user.unit_id is None:
+        return True
+    unit = getattr(user, "unit", None)
+    return unit is not None and unit.kind == OrgUnit.Kind.COUNTY
+
+
+def header_totals(*, user, batch: SubsidyBatch, village_rows: list[dict]) -> dict:
+    """The figures at the top of a batch's page, for the user's area (issue 14): the batch's own
+    totals for the county's staff; for a cadre the village's, for a township officer the
+    township's, for a bank branch its townships', summed from `village_rows` (`village_totals`
+    of the user's lines), so the header and the table below it always agree. `area` names the
+    part (None for the whole county)."""
+    if sees_whole_county(user):
+        return {
+            "amount": batch.total,
+            "subsidized": batch.subsidized_count,
+            "lines": batch.line_count,
+            "area": None,
+        }
+    total = sum_rows(village_rows)
+    return {
+        "amount": total["amount"],
+        "subsidized": total["subsidized"],
+        "lines": total["lines"],
+        "area": user.unit,
+    }
+
+
+def area_totals(*, user, batches) -> dict[int, dict]:
+    """For a page of batches, each batch's lines, lines with a subsidy and amount in the user's
+    area (batch id → figures): one query for the page. Empty for the county's staff, whose
+    figures are the batches' own."""
+    if sees_whole_county(user):
+        return {}
+    rows = (
+        SubsidyLine.objects.filter(batch__in=[b.pk for b in batches])
+        .filter(village_q(user, "village"))
+        .order_by()
+        .values("batch_id")
+        .annotate(lines=Count("pk"), subsidized=Count("pk", filter=Q(subsidy__gt=0)), amount=Sum("subsidy"))
+    )
+    found = {row["batch_id"]: {**row, "amount": row["amount"] or ZERO} for row in rows}
+    empty = {"lines": 0, "subsidized": 0, "amount": ZERO}
+    return {b.pk: found.get(b.pk, empty) for b in batches}
 
 
 def township_totals(village_rows: list[dict]) -> list[dict]:

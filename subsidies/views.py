@@ -44,9 +44,13 @@ def batch_list(request, create_form=None):
     )
     page_obj = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     can_create = _can_create(request.user)
+    # Below the county, each batch's figures are those of the user's area, like its page's header.
+    area = selectors.area_totals(user=request.user, batches=page_obj.object_list)
     context = {
         "filters": filters,
         "page_obj": page_obj,
+        "rows": [{"batch": b, "area": area.get(b.pk)} for b in page_obj.object_list],
+        "area": request.user.unit if area else None,
         "can_create": can_create,
         "create_form": create_form or (BatchCreateForm() if can_create else None),
     }
@@ -114,6 +118,7 @@ def batch_detail(request, pk, bound=None, status=200):
     villages = selectors.village_totals(lines)
     context = {
         "batch": batch,
+        "header": selectors.header_totals(user=request.user, batch=batch, village_rows=villages),
         "steps": _step_forms(batch, request.user, bound),
         "villages": villages,
         "townships": selectors.township_totals(villages),

@@ -380,7 +380,7 @@ def test_payment_csv(world, case, client_as, approve, pay):
     data = response.content
     assert data.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
-    assert rows[0] == ["account", "name", "amount", "contract_no"]
+    assert rows[0] == ["收款账号", "户名", "金额(元)", "借款合同编号"]
     assert sorted(rows[1:]) == sorted(
         [
             ["6217001234567890123", case.a.borrower.name, "555.83", case.a.contract_no],
