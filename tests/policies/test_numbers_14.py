@@ -49,5 +49,7 @@ def test_a_claim_shows_the_shares_in_percent(world, client_as):
 
 
 def test_the_funds_multiple_is_a_plain_number(world, client_as):
-    html = client_as(world.finance).get(reverse("riskfund:fund_detail", args=[world.fund.pk])).content.decode()
+    html = (
+        client_as(world.finance).get(reverse("riskfund:fund_detail", args=[world.fund.pk])).content.decode()
+    )
     assert '<div class="num">10</div>' in html and "10.00</div>" not in html
