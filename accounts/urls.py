@@ -19,4 +19,5 @@ urlpatterns = [
     path("logout/", views.LogoutView.as_view(), name="logout"),
     path("password/", views.PasswordChangeView.as_view(), name="password_change"),
     path("notices/<int:pk>/dismiss/", views.notice_dismiss, name="notice_dismiss"),
+    path("notices/<int:pk>/open/", views.notice_open, name="notice_open"),
 ]

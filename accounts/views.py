@@ -6,12 +6,14 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse, reverse_lazy
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from core.api import error_body
 from core.selectors import notice_for
 from core.services import notice_dismiss as dismiss
+from core.services import notice_read
 
 from . import services
 from .apis import LockedOut
@@ -23,6 +25,19 @@ def notice_dismiss(request, pk):
     """Hide a dashboard notice for this user only; colleagues still see it."""
     dismiss(acting_user=request.user, notice=notice_for(user=request.user, pk=pk))
     return HttpResponseRedirect(reverse("home"))
+
+
+@login_required
+def notice_open(request, pk):
+    """Follow a notice's link: it is marked read for this user, then the page it names opens.
+    Only a page of this site (a path such as /loans/12/): anything else leads home."""
+    notice = notice_for(user=request.user, pk=pk)
+    notice_read(acting_user=request.user, notice=notice)
+    url = notice.url
+    internal = url.startswith("/") and not url.startswith(("//", "/\\")) and url_has_allowed_host_and_scheme(
+        url, allowed_hosts=None
+    )
+    return HttpResponseRedirect(url if internal else reverse("home"))
 
 
 def lockout_response(request, original_response=None, credentials=None):

@@ -1,6 +1,7 @@
 """The menu (issue 14: moved up from accounts so that it may show counts from every app's to-do
 list; config depends on all apps). `nav_items` is a list of NavItem: a label, a link, a count
-(None: no badge) and a group (items of one group sit together under the group's name)."""
+(None: no badge) and a group (items of one group sit together under the group's name). The counts
+are the home page's to-do counts (config/todo.py), computed once per request for both."""
 
 from typing import NamedTuple
 
@@ -9,6 +10,8 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Role
 from core.views import AUDIT_LOG_TITLE
+
+from .todo import menu_counts
 
 
 class NavItem(NamedTuple):
@@ -31,9 +34,12 @@ def _loan_items(user) -> list:
         items.append(NavItem(_("Acceptance"), reverse("loans:acceptance_queue")))
     if user.has_role(Role.APPROVER):
         items.append(NavItem(_("Approval"), reverse("loans:approval_queue")))
+        items.append(NavItem(_("Extensions"), reverse("loans:change_extension_queue")))
     if user.has_role(Role.LOAN_OFFICER):
         items.append(NavItem(_("Disbursement"), reverse("loans:disbursement_queue")))
     items.append(NavItem(_("Loan book"), reverse("loans:book_list")))
+    if user.has_role(Role.LOAN_OFFICER):
+        items.append(NavItem(_("Overdue loans"), reverse("loans:overdue_list")))
     if user.has_role(Role.LOAN_OFFICER, Role.VILLAGE_CADRE):
         items.append(NavItem(_("Post-loan checks"), reverse("loans:checks_due")))
     return items
@@ -70,4 +76,7 @@ def navigation(request):
         items.append(NavItem(_("System administration"), reverse("admin:index")))
     else:
         items.append(NavItem(_("Policy profiles"), reverse("policies:profile_list")))
+    # The to-do counts as badges on the entries whose lists hold the items (none when zero).
+    counts = menu_counts(request)
+    items = [item._replace(count=counts[item.href]) if counts.get(item.href) else item for item in items]
     return {"nav_items": items}

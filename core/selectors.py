@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime
 
 from django.apps import apps
-from django.db.models import CharField, Q, QuerySet
+from django.db.models import CharField, Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import Cast
 from django.http import Http404
 from django.utils import timezone
@@ -192,12 +192,13 @@ def _start_of(day: datetime.date) -> datetime.datetime:
 
 def notices_for(*, user, limit: int | None = 10) -> QuerySet[Notice]:
     """Dashboard notices addressed to a role the user holds at the user's unit, not dismissed by
-    them, newest first."""
+    them, newest first, each with `is_read` (whether this user has opened it)."""
     if user.unit_id is None:
         return Notice.objects.none()
     qs = (
         Notice.objects.filter(unit_id=user.unit_id, role__in=list(user.role_codes))
         .exclude(dismissed_by=user)
+        .annotate(is_read=Exists(Notice.read_by.through.objects.filter(notice=OuterRef("pk"), user=user)))
         .order_by("-created_at", "-id")
     )
     return qs[:limit] if limit else qs

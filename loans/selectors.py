@@ -55,6 +55,7 @@ from .models import (
     Repayment,
     Settlement,
 )
+from . import waiting
 from .workflow import IN_FLIGHT_STATES, State
 
 # ---------------------------------------------------------------------------------------------
@@ -97,12 +98,12 @@ def application_detail(*, user, pk) -> LoanApplication:
 
 
 def application_search(
-    *, user, q: str = "", state: str = "", sorting: Sorting | None = None
+    *, user, q: str = "", state: str = "", sorting: Sorting | None = None, todo: str = ""
 ) -> tuple[QuerySet[LoanApplication], dict]:
     """The application list's rows (newest first unless `sorting` says otherwise, of one state
     when asked) for a search on registration number or member name, and how many of the
-    search's rows are in each state."""
-    qs = application_list(user=user)
+    search's rows are in each state. `todo`: what waits (waiting.py), as the home page counts it."""
+    qs = waiting.narrow_applications(application_list(user=user), todo)
     if q := (q or "").strip():
         # A subquery, not a join, so an application is listed once whatever its household's members.
         qs = qs.filter(

@@ -24,7 +24,7 @@ from policies.exceptions import CalendarMissing
 from policies.models import PolicyProfile
 from policies.selectors import add_working_days, profile_for
 
-from . import compute, selectors
+from . import compute, notices, selectors
 from .models import BatchChunk, SubsidyBatch, SubsidyLine
 from .workflow import STEP_LABELS, State, is_county_finance
 
@@ -350,6 +350,7 @@ def _finish(batch: SubsidyBatch) -> None:
         system=True,
         data={"run": batch.run, "total": str(batch.total), "lines": batch.line_count},
     )
+    notices.batch_computed(batch)
 
 
 # ---- review, approve, pay, cancel ----------------------------------------------------------------

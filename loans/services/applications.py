@@ -22,7 +22,7 @@ from policies import citations
 from policies.models import Rate
 from policies.selectors import add_working_days, contract_rate_for, county_of, lpr_stale_on, profile_for
 
-from .. import disbursement_checks, eligibility, lifecycle
+from .. import disbursement_checks, eligibility, lifecycle, notices
 from ..accounts import normalise_account_no
 from ..exceptions import TransitionNotAllowed
 from ..models import ApplicationHistory, InvestigationPhoto, Loan, LoanApplication, Objection, PublicityNotice
@@ -182,9 +182,11 @@ def _reasoned_step(name: str, *, acting_user, application, comment: str, final: 
 
 @transaction.atomic
 def application_send_back(*, acting_user, application, comment: str = "") -> LoanApplication:
-    return _reasoned_step(
+    app = _reasoned_step(
         "send_back", acting_user=acting_user, application=application, comment=comment, final=False
     )
+    notices.sent_back(app, comment)
+    return app
 
 
 @transaction.atomic
@@ -267,6 +269,7 @@ def objection_lodge(*, acting_user, application, text: str, objector: str = "") 
     )
     app.notices.filter(status=PublicityNotice.Status.RUNNING).update(status=PublicityNotice.Status.SUSPENDED)
     audit(actor=acting_user, action="application.objection", obj=objection, reason=text)
+    notices.objection_filed(app, text)
     return objection
 
 
@@ -415,9 +418,11 @@ def application_reject(*, acting_user, application, comment: str = "") -> LoanAp
 
 @transaction.atomic
 def application_return_to_officer(*, acting_user, application, comment: str = "") -> LoanApplication:
-    return _reasoned_step(
+    app = _reasoned_step(
         "return_to_officer", acting_user=acting_user, application=application, comment=comment, final=False
     )
+    notices.returned_to_officer(app, comment)
+    return app
 
 
 def disbursement_rate(

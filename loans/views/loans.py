@@ -28,7 +28,7 @@ from policies import selectors as policy_selectors
 from policies.exceptions import PolicyProfileMissing
 from policies.models import PolicyProfile
 
-from .. import exports, interest, selectors
+from .. import exports, interest, selectors, waiting
 from ..choices import Classification
 from ..classification import BUCKETS, bucket_for
 from ..models import Extension, Loan
@@ -86,8 +86,8 @@ def book_criteria(request) -> tuple[LoanFilterForm, dict]:
 
 
 def book_search(request, criteria: dict, sorting=None):
-    """The loan book's rows for the filters and `sorting`: the page and its export
-    (loans/exports.py) hold the same loans."""
+    """The loan book's rows for the filters, the home page's to-do narrowing and `sorting`: the
+    page and its export (loans/exports.py) hold the same loans."""
     bucket = criteria.get("bucket")
     qs = selectors.loan_search(
         user=request.user,
@@ -97,6 +97,13 @@ def book_search(request, criteria: dict, sorting=None):
         bucket=BUCKET_BY_BOOK_KEY[bucket] if bucket else None,
         village=criteria.get("village"),
         sorting=sorting,
+    )
+    # The home page's to-do links: loans maturing within 30 days, loans without an account.
+    todo = request.GET.get("todo", "")
+    qs = waiting.narrow_loans(
+        qs,
+        maturing_from=timezone.localdate() if todo == waiting.MATURING else None,
+        account_missing=todo == waiting.ACCOUNT_MISSING,
     )
     return qs
 

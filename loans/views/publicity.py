@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy
 from accounts.models import OrgUnit
 from core.pages import NOT_POSTED, run_form_step
 
-from .. import selectors
+from .. import selectors, waiting
 from ..forms import (
     ObjectionForm,
     PublicityFilterForm,
@@ -38,8 +38,12 @@ def publicity_board(request):
     criteria = filters.cleaned_data if filters.is_bound and filters.is_valid() else {}
     village = criteria.get("village")
     level = criteria.get("level", "")
-    page = page_of(request, selectors.under_notice(user=user, village=village, level=level))
     today = timezone.localdate()
+    rows = selectors.under_notice(user=user, village=village, level=level)
+    if request.GET.get("ending") == waiting.ENDING_THIS_WEEK:
+        # The home page's to-do link: publicity ending this week.
+        rows = waiting.ending_by(rows, waiting.week_end(today))
+    page = page_of(request, rows)
     apps = list(page.object_list)
     left = selectors.working_days_left([n for app in apps for n in app.running], today)
     rows = [
