@@ -381,9 +381,8 @@ def loan_detail(*, user, pk) -> Loan:
 def loan_history(*, loan: Loan, user=None) -> Loan:
     """Every list of the loan page on `loan` (from `loan_detail`), each one query whatever the
     length of the loan's history: settlements, repayments, reclassifications, checks,
-    extensions, follow-up applications, insurance policies and the borrower's events. With
-    `user`, the follow-up applications are only those `user` may open (issue 14: the bank was
-    shown a link to the village's renewal draft, which answers 404 for it)."""
+    extensions, follow-up applications (only those `user` may open, #14), insurance policies
+    and the borrower's events."""
     follow_ups = application_list(user=user) if user is not None else LoanApplication.objects.all()
     prefetch_related_objects(
         [loan],

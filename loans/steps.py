@@ -13,6 +13,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from .services import applications
+from .workflow import State
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,35 @@ STEPS: dict[str, Step] = {
 # (it takes `text` and `objector` and is posted to the objections list too), but the page offers it
 # among the steps with its own form. The daily task alone ends publicity: it is in neither table.
 OBJECTION = Step(applications.objection_lodge, "objection", danger=True, form="loans:objection_create")
+
+
+# Who acts next once the application is in a state (workflow.py's permissions): the success
+# message and the progress bar say it, so nobody has to guess whose turn it is (issue 14).
+NEXT_ACTOR = {
+    State.DRAFT: _("the village cadre completes the draft and submits it for village review"),
+    State.VILLAGE_REVIEW: _("the village cadre reviews it (pass and publicise, send back or reject)"),
+    State.PUBLICITY: _("publicity runs; when it ends without objection the bank accepts it"),
+    State.BANK_ACCEPTANCE: _("the loan officer of the branch accepts it and investigates"),
+    State.BANK_APPROVAL: _("the approver reviews and approves it"),
+    State.APPROVED: _("the loan officer signs the contract and disburses"),
+    State.DISBURSED: _("the loan officer does the post-loan checks"),
+    State.REJECTED: _("nobody: the application is closed"),
+    State.WITHDRAWN: _("nobody: the application is closed"),
+}
+
+
+def next_actor(state: str):
+    return NEXT_ACTOR.get(state, "")
+
+
+def done_message(name: str, application) -> str:
+    """The message once step `name` is done: what happened, and who acts next."""
+    step = offered(name)
+    done = step.done if step is not None and step.done else ""
+    nxt = next_actor(application.state)
+    if not nxt:
+        return str(done)
+    return _("%(done)s Next: %(next)s.") % {"done": done, "next": nxt}
 
 
 def offered(name: str) -> Step | None:

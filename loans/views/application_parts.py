@@ -281,6 +281,17 @@ def steps_for(request, app, *, failed: str | None = None, failed_form=None) -> l
         buttons.append(step)
     # Forward steps first, then the ones that send back, refuse or withdraw.
     buttons.sort(key=lambda s: (s.get("reason", False), s["danger"]))
+    # One primary action (the first forward step); the ones that send back, refuse or withdraw
+    # are quieter and behind a confirmation that opens their reason box (issue 14). A step
+    # refused just now stays open with its errors.
+    primary_taken = False
+    for step in buttons:
+        backward = step.get("reason", False) or step["danger"]
+        step["primary"] = not backward and not primary_taken
+        primary_taken = primary_taken or step["primary"]
+        step["secondary"] = backward
+        step["open"] = step["name"] == failed
+        step["confirm"] = _("Confirm: %(step)s") % {"step": step["label"]}
     return buttons
 
 
@@ -300,6 +311,51 @@ def four_eyes(app, user) -> bool:
         and app.investigated_by_id is not None
         and app.investigated_by_id == user.pk
     )
+
+
+# The stages of the progress bar at the top of the application page, in the workflow's order
+# (workflow.py): the state each stage is, and its short name.
+STAGES = (
+    (State.DRAFT, gettext_lazy("Draft")),
+    (State.VILLAGE_REVIEW, gettext_lazy("Village review")),
+    (State.PUBLICITY, gettext_lazy("Publicity")),
+    (State.BANK_ACCEPTANCE, gettext_lazy("Bank acceptance")),
+    (State.BANK_APPROVAL, gettext_lazy("Approval")),
+    (State.APPROVED, gettext_lazy("Awaiting disbursement")),
+    (State.DISBURSED, gettext_lazy("Loan disbursed")),
+)
+STAGE_ORDER = [state for state, _label in STAGES]
+
+
+def progress(app: LoanApplication, today=None) -> dict:
+    """Where the application stands and how long it has waited there: the stages, the current
+    one, the days since it entered its state (its last history row, or its creation for a new
+    draft; read from the prefetched history) and who acts next. A rejected or withdrawn
+    application stops at the stage it left."""
+    today = today or timezone.localdate()
+    history = list(app.history.all())
+    last = max(history, key=lambda h: (h.at, h.pk)) if history else None
+    since = timezone.localdate(last.at) if last else timezone.localdate(app.created_at)
+    stopped = app.state in (State.REJECTED, State.WITHDRAWN)
+    current = last.from_state if stopped and last else app.state
+    index = STAGE_ORDER.index(current) if current in STAGE_ORDER else 0
+    stages = []
+    for i, (state, label) in enumerate(STAGES):
+        if i < index or app.state == State.DISBURSED:
+            status = "done"
+        elif i == index:
+            status = "stopped" if stopped else "current"
+        else:
+            status = "todo"
+        stages.append({"state": state, "label": label, "status": status})
+    return {
+        "stages": stages,
+        "stopped": stopped,
+        "since": since,
+        "days": (today - since).days,
+        "final": app.state in (State.DISBURSED, State.REJECTED, State.WITHDRAWN),
+        "next": steps.next_actor(app.state),
+    }
 
 
 def summary_context(request, app) -> dict:

@@ -39,6 +39,7 @@ from .application_parts import (
     four_eyes,
     page_of,
     place_rule_error,
+    progress,
     report_dict,
     require,
     step_gate,
@@ -137,16 +138,17 @@ def _evaluate_data(household, data, application=None):
 
 def _application_form_page(request, *, household, application=None):
     user = request.user
+    # Said on the page when nobody is chosen because the head is outside the age range.
+    head_outside_age = False
     if application is not None:
         initial = {f: getattr(application, f) for f in applications.EDITABLE_FIELDS}
     else:
         head = household_selectors.head_of(household)
         # The head is chosen for the cadre only when the age rule lets them borrow (issue 14: a
         # head of 70 opened the form on a failed rule); otherwise the cadre picks a member.
-        initial = {
-            "borrower": head.pk if _may_borrow_by_age(household, head) else None,
-            "use_mode": UseMode.SELF,
-        }
+        head_may_borrow = _may_borrow_by_age(household, head)
+        head_outside_age = head is not None and not head_may_borrow
+        initial = {"borrower": head.pk if head_may_borrow else None, "use_mode": UseMode.SELF}
     form = ApplicationForm(request.POST or None, household=household, initial=initial)
     submit = request.POST.get("action") == "submit"
 
@@ -171,7 +173,7 @@ def _application_form_page(request, *, household, application=None):
     if outcome.ok:
         saved = outcome.result
         if submit:
-            messages.success(request, steps.STEPS["submit"].done)
+            messages.success(request, steps.done_message("submit", saved))
         else:
             messages.success(
                 request,
@@ -206,6 +208,7 @@ def _application_form_page(request, *, household, application=None):
         "report": report,
         "rule_errors": leftover,
         "check_url": reverse("loans:eligibility_check"),
+        "head_outside_age": head_outside_age,
     }
     return render(request, "loans/form.html", context, status=status)
 
@@ -326,6 +329,7 @@ def _detail_page(request, app, *, failed=None, failed_form=None, rule_errors=Non
         "objections": app.objections.all(),
         "photos": app.photos.all(),
         "history": app.history.all(),
+        "progress": progress(app),
         "loan": loan,
     }
     return render(request, "loans/detail.html", context, status=status)
@@ -358,7 +362,7 @@ def application_transition(request, pk, name):
         default_field="comment",
     )
     if outcome.ok:
-        messages.success(request, step.done)
+        messages.success(request, steps.done_message(name, outcome.result))
         return redirect("loans:application_detail", pk=app.pk)
     # The service rolled back; show the application as it is now.
     app = selectors.application_detail(user=request.user, pk=pk)

@@ -619,7 +619,8 @@ def test_approve_form_shows_the_indicative_rate_and_checks_the_amount(
     assert app.rate == Decimal("3.00")  # 12 months: the 1-year LPR of 2025-05-20
     html = client.get(url("application_detail", app.pk)).content.decode()
     with translation.override("zh-hans"):
-        assert translation.gettext("indicative rate at approval (%%)").replace("%%", "%") in html
+        assert translation.gettext("indicative rate at approval") in html
+    assert "3.00%" in html  # the rate as a percentage (issue 14), not 3.0000
 
 
 def test_approve_form_refuses_the_investigating_approver_and_other_roles(

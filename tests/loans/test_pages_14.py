@@ -2,10 +2,13 @@
 judged only on what is filled in, rule citations as readers cite them, the action panel and the
 stepper, and amounts labelled and formatted the same everywhere."""
 
+import datetime
 import re
+from decimal import Decimal
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from loans.services import changes
 from loans.workflow import State
@@ -98,6 +101,7 @@ def test_no_borrower_is_chosen_when_the_head_is_too_old_and_ages_are_shown(world
     select = re.search(r'<select name="borrower".*?</select>', html, re.S).group(0)
     assert "selected" not in select.replace('value="" selected', "")
     assert "70岁" in select and "35岁" in select
+    assert "不在可借款年龄" in html
 
 
 def test_an_eligible_head_is_still_chosen(world, client_as, household):
@@ -119,3 +123,84 @@ def test_refused_submit_cites_the_document_with_its_title(world, client_as, new_
     assert "《山西省实施意见》四（五）" in section
     assert 'title="《山西省扶贫小额信贷实施意见》"' in section
     assert "P2 §" not in html and "art." not in section
+
+
+# ---- 4. the action panel, the success message and the progress bar ---------------------------
+
+
+def actions_card(html: str) -> str:
+    return html[html.index('id="actions"') :]
+
+
+def test_draft_has_one_primary_action_and_withdrawal_behind_a_confirmation(world, client_as, new_application):
+    app = new_application()
+    html = actions_card(client_as(world.cadre).get(url("application_detail", app.pk)).content.decode())
+    assert html.count("btn primary") == 1
+    primary = re.search(r'<button type="submit" class="btn primary">([^<]+)</button>', html).group(1)
+    assert primary == "提交村级审核"
+    # Withdrawal is a quiet <details>: its reason box and its confirm button are inside it.
+    withdraw = re.search(
+        r'<details class="step secondary-step danger" id="step-withdraw">(.*?)</details>', html, re.S
+    )
+    assert (
+        withdraw and 'name="withdraw-comment"' in withdraw.group(1) and "确认：撤回申请" in withdraw.group(1)
+    )
+    # No text area is open outside the step it belongs to: submit's comment is folded away.
+    outside = re.sub(r"<details.*?</details>", "", html, flags=re.S)
+    assert "<textarea" not in outside
+
+
+def test_refused_withdrawal_reopens_its_box_with_the_error(world, client_as, new_application):
+    app = new_application()
+    r = client_as(world.cadre).post(
+        url("application_transition", app.pk, "withdraw"), {"withdraw-comment": " "}
+    )
+    assert r.status_code == 400
+    assert re.search(r'id="step-withdraw" open>', r.content.decode())
+
+
+def test_success_message_says_what_happened_and_who_acts_next(world, client_as, new_application):
+    app = new_application()
+    r = client_as(world.cadre).post(url("application_transition", app.pk, "submit"), follow=True)
+    text = " ".join(str(m) for m in r.context["messages"])
+    assert "提交" in text and "下一步：村干部进行村级审核" in text
+
+
+def test_progress_bar_shows_the_stage_and_how_long_it_has_waited(
+    world, client_as, new_application, drive, pinned_clock
+):
+    app = drive(new_application(), State.PUBLICITY)
+    entered = timezone.localdate()
+    pinned_clock.shift(datetime.timedelta(days=3))
+    html = client_as(world.cadre).get(url("application_detail", app.pk)).content.decode()
+    bar = html[html.index('id="progress"') : html.index('class="layout-2"')]
+    labels = re.findall(r'<span class="stage-label">([^<]+)</span>', bar)
+    assert labels[:4] == ["草稿", "村级审核", "公示", "银行受理"]
+    assert re.search(r'class="stage current" aria-current="step">.*?公示', bar)
+    assert bar.count('class="stage done"') == 2
+    assert f"已停留3天（自{entered:%Y-%m-%d}起）" in bar
+    assert "下一步：公示进行中" in bar
+
+
+def test_rejected_application_stops_at_its_stage(world, client_as, new_application, drive):
+    app = drive(new_application(), State.VILLAGE_REVIEW)
+    client_as(world.cadre).post(
+        url("application_transition", app.pk, "village_reject"), {"village_reject-comment": "不符合"}
+    )
+    html = client_as(world.cadre).get(url("application_detail", app.pk)).content.decode()
+    assert re.search(r'class="stage stopped" aria-current="step">.*?村级审核', html)
+
+
+# ---- 5. amounts labelled and formatted the same everywhere -------------------------------------
+
+
+def test_detail_labels_applied_and_approved_amounts_and_formats_rates(
+    world, client_as, new_application, drive
+):
+    app = drive(new_application(amount=Decimal("30000")), State.DISBURSED)
+    html = client_as(world.cadre).get(url("application_detail", app.pk)).content.decode()
+    assert re.search(r"<th>申请金额（元）</th><td>30,000.00</td>", html)
+    assert re.search(r"<th>批准金额（元）</th><td>30,000.00</td>", html)
+    assert "<th>金额（元）</th>" not in html
+    assert re.search(r"<td>\d+\.\d{1,2}%</td>", html)  # the loan's rate as 4.35%
+    assert not re.search(r"<td>\d+\.\d{4}</td>", html)
