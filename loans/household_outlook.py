@@ -79,7 +79,8 @@ def _borrower_reason(case, members) -> Reason | None:
         if not messages:
             return None
         failures.append(_("%(name)s: %(reasons)s") % {"name": member.name, "reasons": " ".join(messages)})
-    sources = "; ".join(eligibility.SOURCES[c] for c in BORROWER_RULES)
+    parts = (part for c in BORROWER_RULES for part in eligibility.SOURCES[c].split("; "))
+    sources = "; ".join(dict.fromkeys(parts))
     return Reason(
         "no_borrower",
         _("No member of the household can be the borrower. %(members)s")

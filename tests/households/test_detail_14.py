@@ -84,6 +84,8 @@ def test_without_a_rating_no_button_and_the_reason(world, client_as, home):
     html = page(client_as(world.cadre), home)
     assert new_link(home) not in html
     assert "不能新建贷款申请" in html and "没有有效的评级授信" in html
+    # The rule's source is cited as the policy pages cite it, not as "P1 art.10".
+    assert "《临桂区实施细则》第十条" in html and "P1 art.10" not in html
 
 
 def test_a_rating_of_none_is_a_reason(world, client_as, home):
