@@ -58,11 +58,16 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     # Authentication (issue 10): the absolute session lifetime, after the messages it uses.
     "accounts.middleware.SessionLifetimeMiddleware",
+    # The Chinese 404/403/500 pages even with DEBUG on, when FRIENDLY_ERROR_PAGES (issue 14).
+    "core.middleware.FriendlyErrorPagesMiddleware",
     # Last, as django-axes requires: it turns a lockout flagged during the view into its page.
     "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
+# The project's 404/403/500 pages instead of Django's technical pages when DEBUG is on (the demo
+# turns it on; with DEBUG off Django's own handlers render the same templates).
+FRIENDLY_ERROR_PAGES = env.bool("DJANGO_FRIENDLY_ERROR_PAGES", default=False)
 WSGI_APPLICATION = "config.wsgi.application"
 
 TEMPLATES = [

@@ -5,6 +5,9 @@ from .base import BASE_DIR, env
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="local-only-not-a-secret-0f3c9a7e")
+# The demo shows its users the Chinese 404 and 500 pages, not Django's English debug pages (the
+# traceback of a 500 is still in the server's log). DJANGO_FRIENDLY_ERROR_PAGES=0 for the latter.
+FRIENDLY_ERROR_PAGES = env.bool("DJANGO_FRIENDLY_ERROR_PAGES", default=True)
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Concurrent requests on SQLite must be answered as on PostgreSQL (one step wins, the others
