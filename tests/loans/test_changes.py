@@ -480,7 +480,7 @@ def test_pages(world, loan, client):
     assert r.status_code == 400
     r = client.post(payout_url, {"amount": "30000.00", "paid_on": "2025-06-01", "reason": "身故"})
     assert r.status_code == 302
-    assert "30000.00" in client.get(reverse("loans:change_insurance", args=[loan.pk])).content.decode()
+    assert "30,000.00" in client.get(reverse("loans:change_insurance", args=[loan.pk])).content.decode()
     assert client.get(reverse("loans:change_extension_queue")).status_code == 403
     assert client.get(reverse("loans:change_renewal", args=[loan.pk])).status_code == 403
     client.force_login(world.approver)

@@ -706,7 +706,7 @@ def test_disburse_form_shows_the_contract_rate_and_warns_of_a_stale_lpr_table(
     # 24 months signed today under the LPR basis: the 5-year LPR of 2025-05-20, 3.50.
     assert r.context["contract_rate"].annual_rate == Decimal("3.50")
     html = r.content.decode()
-    assert re.search(r'id="contract-rate">3\.50<', html)
+    assert re.search(r'id="contract-rate">3\.50%<', html)
     # The last LPR entered is 2025-05-20, more than a month before today.
     assert r.context["lpr_stale"] == datetime.date(2025, 5, 20)
     assert 'id="rate-stale"' in html and "2025-05-20" in html

@@ -204,3 +204,16 @@ def test_detail_labels_applied_and_approved_amounts_and_formats_rates(
     assert "<th>金额（元）</th>" not in html
     assert re.search(r"<td>\d+\.\d{1,2}%</td>", html)  # the loan's rate as 4.35%
     assert not re.search(r"<td>\d+\.\d{4}</td>", html)
+
+
+def test_bank_forms_and_publicity_show_rates_and_amounts_formatted(world, client_as, new_application, drive):
+    app = drive(new_application(amount=Decimal("30000")), State.APPROVED)
+    html = client_as(world.officer).get(url("application_disburse", app.pk)).content.decode()
+    assert re.search(r'id="contract-rate">\d+\.\d{2}%<', html)
+    assert "30,000.00" in html
+
+
+def test_publicity_board_labels_the_amount_applied_for(world, client_as, new_application, drive):
+    drive(new_application(amount=Decimal("30000")), State.PUBLICITY)
+    html = client_as(world.cadre).get(url("publicity_board")).content.decode()
+    assert "申请金额（元）" in html and "30,000.00" in html
