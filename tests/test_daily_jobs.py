@@ -124,6 +124,17 @@ def test_the_scheduler_catches_up_what_was_due_while_the_machine_was_off(
     assert daily.due_run() == []
 
 
+def test_runs_recorded_under_a_clock_set_ahead_do_not_stop_the_scheduler(world, pinned_clock, eager):
+    """A demo started with `faketime -f '+8d'`, then again on the real date: the runs recorded "in
+    the future" count as not run today, so today's jobs still run (once)."""
+    today = datetime.date(2026, 6, 17)
+    pinned_clock.move_to(at(today + datetime.timedelta(days=8), 9, 0))
+    assert len(daily.due_run()) == len(daily.jobs())
+    pinned_clock.move_to(at(today, 9, 0))
+    assert [r.job for r in daily.due_run()] == [job.key for job in daily.jobs()]
+    assert daily.due_run() == []
+
+
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 @pytest.mark.skipif(shutil.which("faketime") is None, reason="faketime is installed by make test")
 def test_the_scheduler_process_under_a_clock_just_after_0010(world, in_publicity):
