@@ -15,7 +15,8 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 
-from django.db.models import QuerySet
+from django.db.models import F, OuterRef, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce, NullIf
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -27,6 +28,7 @@ from accounts.models import Role
 from core.audit import audit
 from core.cells import set_xlsx_value, xlsx_cell
 from core.exceptions import ApplicationError
+from households.models import Member
 
 from .choices import Classification
 from .classification import bucket_for
@@ -95,7 +97,8 @@ BOOK_COLUMNS = _columns(
     ("state", gettext_lazy("state"), 10),
     ("branch__name", gettext_lazy("bank branch"), 14),
 )
-PHONE = Column("borrower__phone", gettext_lazy("phone"), 14, TEXT_FORMAT)
+# The borrower's phone, or the household head's when the borrower has none recorded.
+PHONE = Column("contact_phone", gettext_lazy("phone"), 14, TEXT_FORMAT)
 OVERDUE_COLUMNS = _columns(
     ("household__village__parent__name", gettext_lazy("township"), 12),
     ("household__village__name", gettext_lazy("village"), 12),
@@ -191,13 +194,20 @@ def book_xlsx(*, user, loans: QuerySet[Loan], filters: dict) -> bytes:
 
 def overdue_xlsx(*, user, loans: QuerySet[Loan], filters: dict) -> bytes:
     """The overdue list's rows `loans` (already scoped, filtered and ordered) as a workbook, with
-    the borrower's phone number after the ID number for PHONE_ROLES."""
+    the borrower's phone number after the ID number for PHONE_ROLES (the household head's when
+    none is recorded for the borrower)."""
     _checked(loans)
     phones = can_see_phones(user)
     columns = OVERDUE_COLUMNS
     if phones:
         at = [column.path for column in columns].index("borrower__id_number_masked") + 1
         columns = (*columns[:at], PHONE, *columns[at:])
+        head_phone = Member.objects.filter(household=OuterRef("household_id"), is_head=True).values("phone")[
+            :1
+        ]
+        loans = loans.annotate(
+            contact_phone=Coalesce(NullIf(F("borrower__phone"), Value("")), Subquery(head_phone), Value(""))
+        )
     classes = _labels(Classification.choices)
     # "bucket" is computed from the days past due; every other column is read as it is.
     paths = [column.path if column.path != "bucket" else "days_past_due" for column in columns]

@@ -21,7 +21,7 @@ from core.models import AuditEvent
 from loans import exports
 from loans.models import Loan, LoanApplication, PostLoanCheck
 from loans.workflow import State
-from tests.factories import HouseholdFactory, LoanFactory
+from tests.factories import HouseholdFactory, LoanFactory, MemberFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -228,10 +228,22 @@ def test_the_overdue_export_has_the_phone_for_the_loan_officer_only(world, clien
     assert row["联系电话"] == phone and row["逾期天数"] == 45 and row["逾期区间"] == "31-90 天"
     assert AuditEvent.objects.get(action="loan.export_overdue").data["phones"] is True
 
+    # A borrower without a phone of their own: the household head's number is given.
+    spouse_loan = loan(world, contract_no="SPOUSE", days_past_due=10, state=Loan.State.OVERDUE)
+    spouse = MemberFactory(household=spouse_loan.household, phone="")
+    spouse_loan.borrower = spouse
+    spouse_loan.save()
+    head_phone = spouse_loan.household.members.get(is_head=True).phone
+    rows = list(
+        workbook(client_as(world.officer).get(reverse("loans:overdue_export"))).iter_rows(values_only=True)
+    )
+    by_contract = {r[rows[1].index("借款合同编号")]: r[rows[1].index("联系电话")] for r in rows[2:]}
+    assert by_contract == {"LATE": phone, "SPOUSE": head_phone}
+
     ws = workbook(client_as(world.county_office).get(reverse("loans:overdue_export")))
     rows = list(ws.iter_rows(values_only=True))
     assert "联系电话" not in rows[1] and phone not in str(rows)
-    assert [r[rows[1].index("借款合同编号")] for r in rows[2:]] == ["LATE"]
+    assert [r[rows[1].index("借款合同编号")] for r in rows[2:]] == ["LATE", "SPOUSE"]
 
 
 def test_an_export_over_the_row_limit_is_refused_with_a_message(world, client_as, monkeypatch):
