@@ -25,6 +25,9 @@ PAGE_SIZE = 20
 LINE_PAGE_SIZE = 50
 # Steps drawn as a red button: they end something.
 DANGER_STEPS = {"cancel", "send_back"}
+# The step that moves the batch on, in the order the batch meets them: the page's one primary
+# button. The others (recompute, send back, cancel) are quieter and open their form on demand.
+FORWARD_STEPS = ("resume", "review", "approve", "pay")
 
 
 def _can_create(user) -> bool:
@@ -85,7 +88,11 @@ def batch_create(request):
 
 def _step_forms(batch: SubsidyBatch, user, bound: tuple[str, StepForm] | None = None) -> list[dict]:
     forms = []
-    for name in steps.available(batch, user):
+    names = steps.available(batch, user)
+    forward = next((n for n in FORWARD_STEPS if n in names), None)
+    if forward is None and "compute" in names and batch.state != State.COMPUTED:
+        forward = "compute"
+    for name in names:
         step = steps.STEPS[name]
         form = bound[1] if bound and bound[0] == name else StepForm(fields=step.fields, step=name)
         forms.append(
@@ -97,10 +104,12 @@ def _step_forms(batch: SubsidyBatch, user, bound: tuple[str, StepForm] | None = 
                 "form": form,
                 "confirm": step.confirm,
                 "danger": name in DANGER_STEPS,
+                "primary": name == forward,
                 "open": bool(bound and bound[0] == name),
             }
         )
-    return forms
+    # The primary step first: on a phone it is the first thing under the figures.
+    return sorted(forms, key=lambda f: not f["primary"])
 
 
 def _export_info(batch: SubsidyBatch) -> dict:
