@@ -169,3 +169,17 @@ def test_paging_keeps_the_sort_and_the_filters(world, client_as):
     # A header link starts the new order on page 1 and keeps the filter.
     header = re.search(r'<th class="sortable"><a href="\?(sort=village[^"]*)"', second.content.decode())
     assert header.group(1) == "sort=village&amp;grade=AAA"
+
+
+def test_the_export_holds_what_the_filtered_list_shows(world, client_as):
+    import io
+
+    from openpyxl import load_workbook
+
+    rate(world, HouseholdFactory(village=world.v1a, registration_no="H-AAA"))
+    rate(
+        world, HouseholdFactory(village=world.v1a, registration_no="H-AA"), CreditRating.Grade.AA, "30000.00"
+    )
+    r = client_as(world.cadre).get(reverse("households:export"), {"grade": "AA", "can_apply": "on"})
+    rows = list(load_workbook(io.BytesIO(r.content)).active.iter_rows(values_only=True))
+    assert {row[0] for row in rows[2:]} == {"H-AA"}

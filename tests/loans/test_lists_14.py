@@ -272,3 +272,26 @@ def test_the_checks_page_opens_on_overdue_checks_when_there_are_any(world, clien
     # An explicit tab still wins.
     assert client.get(url, {"status": "due"}).context["status"] == "due"
     assert client.get(url, {"tab": "due"}).context["status"] == "due"
+
+
+@pytest.mark.parametrize(
+    "name, params",
+    [("loans:application_list", {"sort": "-amount"}), ("loans:overdue_list", {"sort": "borrower"})],
+)
+def test_the_other_lists_keep_a_fixed_query_count_when_sorted(
+    world, client_as, django_assert_max_num_queries, name, params
+):
+    user = world.cadre if name == "loans:application_list" else world.officer
+
+    def grow(n):
+        for _i in range(n):
+            application(world, "10000.00")
+            loan(world, days_past_due=40, state=Loan.State.OVERDUE)
+
+    client = client_as(user)
+    grow(2)
+    with CaptureQueriesContext(connection) as few:
+        assert client.get(reverse(name), params).status_code == 200
+    grow(12)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        assert client.get(reverse(name), params).status_code == 200
