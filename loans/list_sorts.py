@@ -8,7 +8,6 @@ from core.sorting import SortableColumns
 APPLICATION_SORTS = SortableColumns(
     {
         "no": ("id",),
-        "household": ("household__registration_no",),
         "borrower": ("borrower__name",),
         "village": ("household__village__parent__code", "household__village__code"),
         "amount": ("amount",),
