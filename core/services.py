@@ -1,6 +1,5 @@
 """Writes on the shared models that belong to no one app."""
 
-from django.db.models import Q
 from django.utils import timezone
 
 from .models import Notice
@@ -20,16 +19,27 @@ def notice_post(*, unit, role: str, title: str, body: str = "", url: str = "") -
     return notice
 
 
-def notice_update(*, url: str, role: str, title: str, body: str = "", unit=None) -> int:
-    """Bring the notices about the page at `url` up to date (e.g. a batch's "being computed"
-    notice once it is computed), new again for everyone. Returns how many were found."""
-    notices = Notice.objects.filter(Q(url=url) & Q(role=role))
+def notice_update(*, url: str, role: str, title: str, body: str | None = None, unit=None) -> int:
+    """Bring the notices about the page at `url` up to date (e.g. a batch's notice when the batch
+    moves on), new again for everyone; the text stays when no `body` is given. Creates none.
+    Returns how many were found."""
+    notices = Notice.objects.filter(url=url, role=role)
     if unit is not None:
         notices = notices.filter(unit=unit)
     found = list(notices)
     for notice in found:
-        notice_post(unit=notice.unit, role=role, title=title, body=body, url=url)
+        notice_post(
+            unit=notice.unit, role=role, title=title, body=notice.body if body is None else body, url=url
+        )
     return len(found)
+
+
+def notice_withdraw(*, url: str, role: str, unit=None) -> int:
+    """Remove the notices about the page at `url`: what they asked for is done. Returns how many."""
+    notices = Notice.objects.filter(url=url, role=role)
+    if unit is not None:
+        notices = notices.filter(unit=unit)
+    return notices.delete()[1].get(Notice._meta.label, 0)
 
 
 def notice_dismiss(*, acting_user, notice: Notice) -> None:

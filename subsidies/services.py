@@ -107,6 +107,8 @@ def _take(
         not_allowed=TransitionNotAllowed,
         denied=_denied,
     )
+    # The finance staff's notice about the batch says what it is now (issue 14).
+    notices.batch_state_changed(batch)
 
 
 # ---- create ------------------------------------------------------------------------------------
@@ -350,7 +352,6 @@ def _finish(batch: SubsidyBatch) -> None:
         system=True,
         data={"run": batch.run, "total": str(batch.total), "lines": batch.line_count},
     )
-    notices.batch_computed(batch)
 
 
 # ---- review, approve, pay, cancel ----------------------------------------------------------------

@@ -110,9 +110,10 @@ def test_a_notice_leads_only_to_a_page_of_this_site(world, client_as, url):
 
 
 @pytest.mark.today("2025-10-09")
-def test_the_finance_notice_says_the_batch_is_computed(world, client_as):
+def test_the_finance_notice_follows_the_batch(world, client_as):
     """The quarterly run posts "being computed" and computes; a county without loans is computed
-    at once, and the notice then says so (it said "正在计算" for ever before issue 14)."""
+    at once, and the notice then says so (it said "正在计算" for ever before issue 14). It goes on
+    following the batch: reviewed, approved, and gone once paid."""
     created = subsidy_services.quarterly_batches_ensure(on_date=datetime.date(2025, 10, 9))
     batch = SubsidyBatch.objects.get(county=world.county)
     assert batch.pk in created and batch.state == "computed"
@@ -122,5 +123,18 @@ def test_the_finance_notice_says_the_batch_is_computed(world, client_as):
     html = home(client_as(world.finance))
     assert notice.title in html and "正在计算" not in html
     # One notice for the batch, however many times it is computed.
-    subsidy_services.batch_compute(acting_user=world.finance, batch=batch)
+    batch = subsidy_services.batch_compute(acting_user=world.finance, batch=batch)
     assert Notice.objects.filter(unit=world.county, role=Role.FINANCE).count() == 1
+
+    def title() -> str:
+        return Notice.objects.get(unit=world.county, role=Role.FINANCE).title
+
+    batch = subsidy_services.batch_review(acting_user=world.finance, batch=batch)
+    assert "已复核" in title() and "待审批" in title()
+    colleague = UserFactory(username="finance_b", unit=world.county, roles=[Role.FINANCE])
+    batch = subsidy_services.batch_approve(acting_user=colleague, batch=batch)
+    assert "已审批" in title() and "待支付" in title()
+    subsidy_services.batch_pay(acting_user=world.finance, batch=batch, paid_on=datetime.date(2025, 10, 9))
+    assert not Notice.objects.filter(unit=world.county, role=Role.FINANCE).exists()
+    # The other county's batch and notice are its own.
+    assert Notice.objects.filter(unit=world.other_county, role=Role.FINANCE).count() == 1
