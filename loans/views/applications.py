@@ -314,17 +314,26 @@ def application_list(request):
 def _detail_page(request, app, *, failed=None, failed_form=None, rule_errors=None, status=200):
     user = request.user
     loan = selectors.application_loan(application=app)
+    report = None if app.state in FINAL_STATES else application_report(app)
+    can_edit = app.state == State.DRAFT and can_apply_for(user, app.household)
+    actions = steps_for(request, app, failed=failed, failed_form=failed_form)
+    # A draft that breaks a rule is edited before it is submitted: editing is the primary action.
+    edit_first = can_edit and bool(report and (report.get("failed") or report.get("error")))
+    if edit_first:
+        for step in actions:
+            step["primary"] = False
     context = {
         **summary_context(request, app),
         "household": app.household,
-        "steps": steps_for(request, app, failed=failed, failed_form=failed_form),
+        "steps": actions,
+        "edit_first": edit_first,
         "failed_step": failed,
         "rule_errors": rule_errors or [],
-        "can_edit": app.state == State.DRAFT and can_apply_for(user, app.household),
+        "can_edit": can_edit,
         "four_eyes": four_eyes(app, user),
         # A finished application is not judged again: today's rules say nothing about it.
         "is_final": app.state in FINAL_STATES,
-        "report": None if app.state in FINAL_STATES else application_report(app),
+        "report": report,
         "notices": sorted(app.notices.all(), key=lambda n: (n.start_on, LEVELS.index(n.level))),
         "objections": app.objections.all(),
         "photos": app.photos.all(),

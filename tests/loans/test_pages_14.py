@@ -217,3 +217,10 @@ def test_publicity_board_labels_the_amount_applied_for(world, client_as, new_app
     drive(new_application(amount=Decimal("30000")), State.PUBLICITY)
     html = client_as(world.cadre).get(url("publicity_board")).content.decode()
     assert "申请金额（元）" in html and "30,000.00" in html
+
+
+def test_a_draft_that_breaks_a_rule_is_edited_first(world, client_as, new_application):
+    app = new_application(bank_account_no="")
+    html = actions_card(client_as(world.cadre).get(url("application_detail", app.pk)).content.decode())
+    assert html.count("btn primary") == 1
+    assert re.search(r'<a class="btn primary" href="/loans/\d+/edit/">修改草稿</a>', html)
