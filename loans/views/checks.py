@@ -28,7 +28,8 @@ from ..forms import MultipleImageField
 from ..services import checks
 
 PAGE_SIZE = 50
-DATE_INPUT = forms.DateInput(attrs={"type": "date"})
+# A date input takes ISO dates only; the zh-hans input format (2026/06/17) would leave it empty.
+DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
 class CheckForm(forms.Form):

@@ -36,7 +36,8 @@ SHOW_ERRORS = 500
 SHOW_ROWS = 300
 PAGE_SIZE = 50
 MONEY = {"max_digits": 12, "decimal_places": 2}
-DATE_INPUT = forms.DateInput(attrs={"type": "date"})
+# A date input takes ISO dates only; the zh-hans input format (2026/06/17) would leave it empty.
+DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 

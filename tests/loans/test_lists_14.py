@@ -295,3 +295,14 @@ def test_the_other_lists_keep_a_fixed_query_count_when_sorted(
     grow(12)
     with django_assert_max_num_queries(len(few.captured_queries)):
         assert client.get(reverse(name), params).status_code == 200
+
+
+def test_the_check_and_repayment_forms_open_with_todays_date_filled_in(world, client_as):
+    """A date input shows only an ISO value; the zh-hans format (2026/06/17) left it empty."""
+    item = loan(world)
+    check = PostLoanCheck.objects.create(loan=item, due_on=datetime.date(2026, 7, 1))
+    client = client_as(world.officer)
+    html = client.get(reverse("loans:check_record", args=[check.pk])).content.decode()
+    assert 'name="done_on" value="2026-06-17"' in html
+    html = client.get(reverse("loans:repayment_create", args=[item.pk])).content.decode()
+    assert 'name="paid_on" value="2026-06-17"' in html
