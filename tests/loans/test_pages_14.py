@@ -217,6 +217,8 @@ def test_publicity_board_labels_the_amount_applied_for(world, client_as, new_app
     drive(new_application(amount=Decimal("30000")), State.PUBLICITY)
     html = client_as(world.cadre).get(url("publicity_board")).content.decode()
     assert "申请金额（元）" in html and "30,000.00" in html
+    # On a phone each application is a card instead of the row-spanned table.
+    assert 'class="card pub-card"' in html and "个工作日" in html
 
 
 def test_a_draft_that_breaks_a_rule_is_edited_first(world, client_as, new_application):
