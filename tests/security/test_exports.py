@@ -187,7 +187,13 @@ def test_the_full_id_export_is_audited_and_marked_sensitive_on_every_sheet(world
     assert event.reason == "农商行征信查询" and event.data["purpose"] == "农商行征信查询"
     assert (event.data["households"], event.data["rows"], event.data["full_id_numbers"]) == (1, 2, True)
     # The filter is recorded, a searched ID number only masked: the log is no second store of them.
-    assert event.data["filter"] == {"q": head.id_number_masked, "village": world.v1a.pk, "status": ""}
+    assert event.data["filter"] == {
+        "q": head.id_number_masked,
+        "village": world.v1a.pk,
+        "status": "",
+        "grade": "",
+        "can_apply": False,
+    }
     assert head.id_number not in str(event.data)
 
 
