@@ -12,6 +12,7 @@ class LoansConfig(AppConfig):
         # way), so loans registers the condition there (households/apply_conditions.py).
         from households import apply_conditions
 
-        from .selectors import household_free_to_apply
+        from .household_outlook import household_could_borrow, household_free_to_apply
 
         apply_conditions.register(household_free_to_apply)
+        apply_conditions.register(household_could_borrow)

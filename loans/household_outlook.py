@@ -13,17 +13,21 @@ P1 art.23-26), not through a new application."""
 
 from __future__ import annotations
 
+import calendar
 import dataclasses
 import datetime
 from dataclasses import dataclass, field
 
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
 from core.exceptions import ApplicationError
 from core.templatetags.core_tags import money
 from households import selectors as household_selectors
-from households.models import Household
+from households.models import Household, Member
+from policies.models import PolicyProfile
 
 from . import eligibility
 from .choices import UseMode
@@ -159,3 +163,52 @@ def new_application_outlook(household: Household, *, on_date: datetime.date) -> 
     if no_borrower is not None:
         reasons.append(no_borrower)
     return Outlook(reasons)
+
+
+# ---- the households list's "could apply now" filter (registered in loans/apps.py) ------------
+
+
+def household_free_to_apply() -> Q:
+    """Households with no open loan and no application in progress (DOMAIN §3: one loan at a time
+    per household; a draft counts, as on the household page, since it is continued rather than
+    started again) — the loans part of the households list's "could apply now" filter,
+    registered with households.apply_conditions in loans/apps.py."""
+    in_progress = (State.DRAFT, *IN_FLIGHT_STATES)
+    return ~Q(Exists(Loan.objects.filter(household=OuterRef("pk"), state__in=Loan.OPEN_STATES))) & ~Q(
+        Exists(LoanApplication.objects.filter(household=OuterRef("pk"), state__in=in_progress))
+    )
+
+
+def _latest_birth_date(on: datetime.date, years: int) -> datetime.date:
+    """The latest birth date of someone at least `years` old on `on`, counted as
+    households.idnumbers.age_on counts (born 29 February: a year older on 1 March)."""
+    year = on.year - years
+    day = min(on.day, calendar.monthrange(year, on.month)[1])
+    return datetime.date(year, on.month, day)
+
+
+def household_could_borrow(on: datetime.date | None = None) -> Q:
+    """Households the eligibility engine's household and borrower rules let apply today, as a
+    query condition (the households list's "could apply now", registered in loans/apps.py, so the
+    list agrees with the household page's loans/household_outlook.py): registered poor (monitored
+    households only where the county's profile in force allows them), in a county with a profile
+    in force, and with a member of the profile's age range who can work (eligibility
+    registered_poor, in_lending_county, age_range, capacity). One query for the profiles."""
+    on = on or timezone.localdate()
+    latest: dict[int, PolicyProfile] = {}
+    in_force = PolicyProfile.objects.filter(effective_from__lte=on).order_by("county_id", "-effective_from")
+    for profile in in_force:
+        latest.setdefault(profile.county_id, profile)
+    condition = Q(pk__in=[])
+    for county_id, profile in latest.items():
+        statuses = [Household.PovertyStatus.NOT_EXITED, Household.PovertyStatus.EXITED]
+        if profile.allow_monitored_households:
+            statuses += list(Household.MONITORED)
+        borrower = Member.objects.filter(
+            household=OuterRef("pk"),
+            birth_date__lte=_latest_birth_date(on, profile.age_min),
+            birth_date__gt=_latest_birth_date(on, profile.age_max + 1),
+        ).exclude(labour_capacity=Member.Labour.NONE)
+        in_county = Q(village__parent__parent_id=county_id, poverty_status__in=statuses)
+        condition |= in_county & Q(Exists(borrower))
+    return condition

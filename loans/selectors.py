@@ -13,7 +13,6 @@ from django.db.models import (
     Count,
     DateField,
     DecimalField,
-    Exists,
     IntegerField,
     Max,
     Min,
@@ -36,6 +35,7 @@ from households import selectors as household_selectors
 from households.models import Household, Member
 from policies.models import CalendarDay, CalendarYear
 
+from . import waiting
 from .classification import BUCKET_BY_KEY, BUCKETS, Bucket
 from .list_sorts import APPLICATION_SORTS, LOAN_SORTS, OVERDUE_SORTS
 from .models import (
@@ -55,8 +55,7 @@ from .models import (
     Repayment,
     Settlement,
 )
-from . import waiting
-from .workflow import IN_FLIGHT_STATES, State
+from .workflow import State
 
 # ---------------------------------------------------------------------------------------------
 # Applications
@@ -114,17 +113,6 @@ def application_search(
     if state:
         qs = qs.filter(state=state)
     return APPLICATION_SORTS.apply(qs, sorting or APPLICATION_SORTS.default), counts
-
-
-def household_free_to_apply() -> Q:
-    """Households with no open loan and no application in progress (DOMAIN §3: one loan at a time
-    per household; a draft counts, as on the household page, since it is continued rather than
-    started again) — the loans part of the households list's "could apply now" filter,
-    registered with households.apply_conditions in loans/apps.py."""
-    in_progress = (State.DRAFT, *IN_FLIGHT_STATES)
-    return ~Q(Exists(Loan.objects.filter(household=OuterRef("pk"), state__in=Loan.OPEN_STATES))) & ~Q(
-        Exists(LoanApplication.objects.filter(household=OuterRef("pk"), state__in=in_progress))
-    )
 
 
 def application_rows(*, user, state: str = "", household=None) -> QuerySet[LoanApplication]:
@@ -408,9 +396,7 @@ def loan_history(*, loan: Loan, user=None) -> Loan:
         ),
         Prefetch(
             "follow_up_applications",
-            queryset=follow_ups.select_related("loan", "created_by").order_by(
-                "created_at", "id"
-            ),
+            queryset=follow_ups.select_related("loan", "created_by").order_by("created_at", "id"),
         ),
         Prefetch(
             "insurance_policies",
