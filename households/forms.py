@@ -8,18 +8,12 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from accounts.scoping import visible_villages
+from core.forms import DateInput
 
 from . import idnumbers
 from .models import CreditRating, Household, Member
 from .services.households import HOUSEHOLD_FIELDS
 from .services.ratings import DIMENSIONS, dimension_label
-
-
-class DateInput(forms.DateInput):
-    input_type = "date"
-
-    def __init__(self, attrs=None):
-        super().__init__(attrs, format="%Y-%m-%d")
 
 
 class VillageChoiceField(forms.ModelChoiceField):

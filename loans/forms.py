@@ -11,7 +11,8 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.scoping import visible_villages
 from core import uploads
-from households.forms import DateInput, VillageChoiceField
+from core.forms import DateInput
+from households.forms import VillageChoiceField
 
 from .choices import UseMode
 from .models import LoanApplication, PublicityNotice

@@ -11,6 +11,7 @@ from django.forms.models import fields_for_model
 from django.utils.translation import gettext_lazy as _
 
 from accounts.scoping import visible_counties
+from core.forms import DateInput
 
 from . import calendar_files
 from .models import PolicyProfile, Rate
@@ -101,7 +102,8 @@ PROFILE_SECTIONS = [
 ]
 assert sorted(f for _k, _t, fs in PROFILE_SECTIONS[1:] for f in fs) == sorted(PARAMETER_FIELDS)
 
-DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+# A date input shows its value only in ISO form (core.forms.DateInput).
+DATE_INPUT = DateInput()
 
 
 def _dates_as_date_inputs(fields):

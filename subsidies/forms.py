@@ -4,7 +4,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.scoping import visible_regions
-from households.forms import DateInput
+from core.forms import DateInput
 
 from .models import ExcludedReason
 from .workflow import State

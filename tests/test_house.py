@@ -139,3 +139,46 @@ def test_every_audited_action_has_a_label_for_the_audit_viewer():
     actions |= {f"riskfund.{kind}" for kind in LedgerTransaction.Kind.values}
     actions |= {f"compensation_claim.{name}" for name in CLAIM_STEPS}
     assert actions and sorted(actions - set(ACTION_LABELS)) == []
+
+
+def raw_date_inputs(source: str) -> list[int]:
+    """Lines that build Django's DateInput directly (`forms.DateInput(...)`): in zh-hans its value
+    is 2026/12/06, which a browser's date input cannot show, so the field opens empty (issue 14)."""
+    return [
+        node.lineno
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "DateInput"
+        and getattr(node.func.value, "id", "") == "forms"
+    ]
+
+
+def test_the_date_input_check_finds_a_raw_one():
+    assert raw_date_inputs('W = forms.DateInput(attrs={"type": "date"})\nX = DateInput()') == [1]
+
+
+def test_every_date_input_is_the_iso_one():
+    found = {
+        str(path.relative_to(BASE)): lines
+        for path in project_modules()
+        if path.relative_to(BASE).as_posix() != "core/forms.py"
+        and (lines := raw_date_inputs(path.read_text(encoding="utf-8")))
+    }
+    assert found == {}
+
+
+def test_a_date_input_shows_its_date_in_chinese_too():
+    import datetime
+
+    from django import forms
+    from django.utils import translation
+
+    from core.forms import DateInput
+
+    class Form(forms.Form):
+        on = forms.DateField(widget=DateInput())
+
+    with translation.override("zh-hans"):
+        html = str(Form(initial={"on": datetime.date(2026, 12, 6)})["on"])
+    assert 'type="date"' in html and 'value="2026-12-06"' in html

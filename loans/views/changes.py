@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy
 
 from accounts.models import Role
 from core.exceptions import ApplicationError
+from core.forms import DateInput
 from core.pages import run_form_step
 
 from .. import selectors
@@ -26,7 +27,8 @@ from ..purposes import Purpose
 from ..services import borrowers, changes
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
-DATE_INPUT = forms.DateInput(attrs={"type": "date"})
+# A date input shows its value only in ISO form (core.forms.DateInput).
+DATE_INPUT = DateInput()
 
 
 def _loan(request, pk) -> Loan:

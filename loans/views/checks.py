@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy
 
 from core import uploads
 from core.exceptions import ApplicationError
+from core.forms import DateInput
 from core.pages import run_form_step
 
 from .. import selectors
@@ -29,7 +30,8 @@ from ..services import checks
 
 PAGE_SIZE = 50
 # A date input takes ISO dates only; the zh-hans input format (2026/06/17) would leave it empty.
-DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+# A date input shows its value only in ISO form (core.forms.DateInput).
+DATE_INPUT = DateInput()
 
 
 class CheckForm(forms.Form):

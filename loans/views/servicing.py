@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy
 
 from core import uploads
 from core.exceptions import ApplicationError
+from core.forms import DateInput
 from core.pages import run_form_step
 
 from .. import exports, selectors
@@ -37,7 +38,8 @@ SHOW_ROWS = 300
 PAGE_SIZE = 50
 MONEY = {"max_digits": 12, "decimal_places": 2}
 # A date input takes ISO dates only; the zh-hans input format (2026/06/17) would leave it empty.
-DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+# A date input shows its value only in ISO form (core.forms.DateInput).
+DATE_INPUT = DateInput()
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 

@@ -22,6 +22,7 @@ from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views.decorators.http import require_POST
 
 from accounts.models import OrgUnit
+from core.forms import DateInput
 from core.pages import run_form_step
 
 from .. import selectors, statements
@@ -31,7 +32,8 @@ from ..services import ledger
 
 PAGE_SIZE = 20
 MONEY = {"max_digits": 14, "decimal_places": 2}
-DATE_INPUT = forms.DateInput(attrs={"type": "date"})
+# A date input shows its value only in ISO form (core.forms.DateInput).
+DATE_INPUT = DateInput()
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 Kind = LedgerTransaction.Kind
 MOVEMENT_KINDS = [(k.value, k.label) for k in (Kind.DEPOSIT, Kind.INTEREST, Kind.WITHDRAWAL)]

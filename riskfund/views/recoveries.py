@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.models import Role
+from core.forms import DateInput
 from core.pages import run_form_step
 
 from .. import selectors
@@ -25,7 +26,8 @@ from ..services import recoveries as recovery_services
 PAGE_SIZE = 20
 MONEY = {"max_digits": 14, "decimal_places": 2}
 # An <input type="date"> takes ISO dates only, whatever the language.
-DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+# A date input shows its value only in ISO form (core.forms.DateInput).
+DATE_INPUT = DateInput()
 TAB_LABELS = {
     "due": gettext_lazy("Not returned yet"),
     "late": gettext_lazy("Late"),
