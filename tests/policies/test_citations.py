@@ -100,3 +100,20 @@ def test_cite_filter_renders_the_title_attribute():
     assert 'title="《桂林市临桂区扶贫小额信贷实施细则》"' in html
     assert "《临桂区实施细则》第十条" in html and "业务规则" in html and "DOMAIN" not in html
     assert citations.as_dicts("P1 art.10")[0]["title"]
+
+
+def test_no_chinese_text_cites_a_source_by_its_code():
+    """What users read cites documents as the policy pages do (《…》第十条), never by this
+    project's codes ("P1 art.10", "P1 第38条", "DOMAIN §8") — issue 14."""
+    import glob
+
+    import polib
+
+    code = re.compile(r"\bP\d\b|DOMAIN|\bart\.\s*\d")
+    found = [
+        (path, entry.msgid)
+        for path in glob.glob("*/locale/zh_Hans/LC_MESSAGES/django.po")
+        for entry in polib.pofile(path)
+        if code.search(entry.msgstr)
+    ]
+    assert found == []
