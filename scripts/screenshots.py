@@ -5,7 +5,8 @@ Starts nothing itself: point it at a server you run (for example the demo on SQL
 account and the paths to capture. It logs in through the login page (capturing that page first,
 as 00-login.png), then saves one PNG per path into the output folder (./screenshots/ by default,
 which git ignores). A path ending in "!submit" is loaded and its main form submitted empty, to
-capture the page with its error messages. --width sets the viewport (1366 by default; 390 for a
+capture the page with its error messages; one ending in "!menu" is captured with the phone menu
+opened (its 菜单 button clicked). --width sets the viewport (1366 by default; 390 for a
 phone); a page that comes out wider than the viewport is flagged, with its width.
 
     .venv/bin/python scripts/screenshots.py --base-url http://127.0.0.1:8765 \\
@@ -23,6 +24,7 @@ import sys
 from pathlib import Path
 from urllib.parse import urljoin
 
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
@@ -36,6 +38,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 SUBMIT = "!submit"
+MENU = "!menu"
 
 
 def slug(path: str) -> str:
@@ -86,9 +89,21 @@ def main(argv=None) -> int:
 
         for n, raw in enumerate(args.paths, start=1):
             path, submit = (raw[: -len(SUBMIT)], True) if raw.endswith(SUBMIT) else (raw, False)
+            path, menu = (path[: -len(MENU)], True) if path.endswith(MENU) else (path, False)
             errors.clear()
-            response = page.goto(urljoin(args.base_url, path))
+            try:
+                response = page.goto(urljoin(args.base_url, path))
+            except PlaywrightError as error:
+                # A download (a CSV, a PDF) or a refused address: no page to capture.
+                problems += 1
+                print(f"{raw:40}    ?  not a page: {error.message.splitlines()[0]}  <-- check")
+                page.wait_for_timeout(500)  # let Chromium's own error page finish loading
+                continue
             status = response.status if response else 0
+            if menu:
+                toggle = page.locator("[data-menu-toggle]")
+                if toggle.is_visible():
+                    toggle.click()
             if submit:
                 # Skip the browser's own checks of required fields so the server's messages show.
                 page.eval_on_selector_all("main form", "forms => forms.forEach(f => f.noValidate = true)")
@@ -98,7 +113,7 @@ def main(argv=None) -> int:
                 status = page.evaluate(
                     "() => performance.getEntriesByType('navigation')[0]?.responseStatus ?? 0"
                 )
-            name = f"{n:02d}-{slug(path)}{'-submitted' if submit else ''}.png"
+            name = f"{n:02d}-{slug(path)}{'-submitted' if submit else ''}{'-menu' if menu else ''}.png"
             page.wait_for_load_state("networkidle")
             page.screenshot(path=args.out / name, full_page=True)
             # A page wider than the viewport scrolls sideways as a whole: on a phone that hides
