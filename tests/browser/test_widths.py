@@ -70,8 +70,8 @@ class County:
         w = self.world = World()
         for unit, name in (
             (w.county, "桂林市临桂区"),
-            (w.t1, "黄沙瑶族乡（原五通镇）"),
-            (w.v1a, "大岭脚瑶族村民委员会"),
+            (w.t1, "黄沙瑶族乡"),
+            (w.v1a, "大岭脚瑶族村"),
             (w.bank, "桂林临桂农村商业银行股份有限公司"),
             (w.br1, "黄沙瑶族乡农商银行营业部"),
         ):
