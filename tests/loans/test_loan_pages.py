@@ -23,6 +23,7 @@ from loans.models import (
     Repayment,
     Settlement,
 )
+from loans.workflow import State
 from tests.factories import HouseholdFactory, LoanFactory, RepaymentFactory, SettlementFactory
 
 
@@ -355,8 +356,14 @@ def test_detail_lists_follow_up_applications(world, household, client_as, new_ap
     app.kind = LoanApplication.Kind.ADDITIONAL
     app.related_loan = loan
     app.save(update_fields=["kind", "related_loan"])
-    response = client_as(world.officer).get(reverse("loans:book_detail", args=[loan.pk]))
-    assert reverse("loans:application_detail", args=[app.pk]) in response.content.decode()
+    link = reverse("loans:application_detail", args=[app.pk])
+    page = reverse("loans:book_detail", args=[loan.pk])
+    # A draft is the village's: its cadre gets the link, the bank does not (it could not open it).
+    assert link in client_as(world.cadre).get(page).content.decode()
+    assert link not in client_as(world.officer).get(page).content.decode()
+    # Once the application has reached the bank, the officer is linked to it too.
+    LoanApplication.objects.filter(pk=app.pk).update(state=State.BANK_ACCEPTANCE)
+    assert link in client_as(world.officer).get(page).content.decode()
 
 
 def test_list_tags_days_past_due_by_bucket(world, household, client_as):
