@@ -117,7 +117,8 @@ def test_cadre_finds_a_household_by_name_and_by_id_number(page: Page, village, s
     expect(rows.first).not_to_contain_text(village.head_number)
     shot("search-id")
 
-    rows.first.get_by_role("link", name="4503991012010001").click()
+    # A household is titled by its head's name, the registration number beside it (issue 14).
+    rows.first.get_by_role("link", name="韦秀兰").click()
     expect(page).to_have_url(re.compile(rf"/households/{village.household.pk}/$"))
     expect(page.locator("h1")).to_contain_text("4503991012010001")
     members = page.locator("table.list tbody tr")
