@@ -124,3 +124,28 @@ def narrow_loans(qs: QuerySet[Loan], *, maturing_from=None, account_missing: boo
 MATURING = "maturing"
 ACCOUNT_MISSING = "account_missing"
 ENDING_THIS_WEEK = "week"
+
+
+def todo_filter(request) -> dict | None:
+    """The to-do filter a list was opened with from the home page (?todo=… or ?ending=week), as the
+    list's banner shows it: its name, the same words as the home page's line, and the address of
+    the list without it. None when the list is not narrowed so."""
+    from django.utils.translation import gettext as _
+
+    labels = {
+        ("todo", RETURNED): _("Applications sent back for changes"),
+        ("todo", OBJECTION): _("Objections to review"),
+        ("todo", STUCK): _("Applications in one stage for more than %(days)d days") % {"days": STUCK_DAYS},
+        ("todo", MATURING): _("Loans maturing within %(days)d days") % {"days": MATURING_DAYS},
+        ("todo", ACCOUNT_MISSING): _("Loans without a borrower account"),
+        ("ending", ENDING_THIS_WEEK): _("Publicity ending this week"),
+    }
+    for param in ("todo", "ending"):
+        label = labels.get((param, request.GET.get(param, "")))
+        if label:
+            rest = request.GET.copy()
+            rest.pop(param, None)
+            rest.pop("page", None)
+            query = rest.urlencode()
+            return {"label": label, "clear_url": request.path + (f"?{query}" if query else "")}
+    return None

@@ -26,7 +26,7 @@ from core.pages import NOT_POSTED, run_form_step
 from households import selectors as household_selectors
 from policies.selectors import county_of, profile_for
 
-from .. import eligibility, eligibility_facts, selectors, steps
+from .. import eligibility, eligibility_facts, selectors, steps, waiting
 from ..choices import UseMode
 from ..forms import ApplicationFilterForm, ApplicationForm
 from ..models import PublicityNotice
@@ -296,6 +296,7 @@ def application_list(request):
         "loans/list.html",
         {
             "filters": filters,
+            "todo_filter": waiting.todo_filter(request),
             "q": criteria.get("q", ""),
             "state": state,
             "tabs": tabs,

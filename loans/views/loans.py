@@ -118,6 +118,7 @@ def book_list(request):
         loan.bucket, loan.dpd_tag = _days_past_due_tag(loan.days_past_due)
     context = {
         "filters": filters,
+        "todo_filter": waiting.todo_filter(request),
         "sorting": sorting,
         "page_obj": page_obj,
         "filtered": bool(criteria and any(criteria.values())),

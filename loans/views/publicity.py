@@ -64,6 +64,7 @@ def publicity_board(request):
         "loans/publicity_board.html",
         {
             "filters": filters,
+            "todo_filter": waiting.todo_filter(request),
             "page_obj": page,
             "rows": rows,
             "today": today,
