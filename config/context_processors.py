@@ -49,7 +49,7 @@ def navigation(request):
     """The menu a user sees: only what their roles can use."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
-        return {"nav_items": []}
+        return {"nav_items": [], "nav_waiting": 0}
     items = [NavItem(_("Home"), reverse("home"))]
     items.append(NavItem(_("Households"), reverse("households:list")))
     items.append(NavItem(_("Blacklist"), reverse("households:blacklist")))
@@ -79,4 +79,5 @@ def navigation(request):
     # The to-do counts as badges on the entries whose lists hold the items (none when zero).
     counts = menu_counts(request)
     items = [item._replace(count=counts[item.href]) if counts.get(item.href) else item for item in items]
-    return {"nav_items": items}
+    # On a phone the menu is folded: its button shows how many items wait in all (issue 14).
+    return {"nav_items": items, "nav_waiting": sum(item.count or 0 for item in items)}

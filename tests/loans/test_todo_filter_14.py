@@ -1,6 +1,8 @@
 """A list opened from a home page's to-do line says so (issue 14): a banner names the same words as
 the home page's line and links back to the whole list, keeping the other filters."""
 
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -43,3 +45,18 @@ def test_no_banner_without_a_known_to_do_filter(world, client_as, query):
         assert response.status_code == 200
         assert response.context["todo_filter"] is None
         assert "todo-filter" not in response.content.decode()
+
+
+def test_the_folded_phone_menu_shows_how_many_items_wait(cadre_world, client_as):
+    response = client_as(cadre_world.cadre).get(reverse("home"))
+    badges = sum(item.count or 0 for item in response.context["nav_items"])
+    assert badges > 0 and response.context["nav_waiting"] == badges
+    button = re.search(r"<button[^>]*data-menu-toggle[^>]*>(.*?)</button>", response.content.decode(), re.S)
+    assert button and re.search(rf'<span class="badge"[^>]*>{badges}</span>', button.group(1))
+
+
+def test_nothing_waiting_no_badge_on_the_menu_button(world, client_as):
+    response = client_as(world.county_office).get(reverse("home"))
+    assert response.context["nav_waiting"] == 0
+    button = re.search(r"<button[^>]*data-menu-toggle[^>]*>(.*?)</button>", response.content.decode(), re.S)
+    assert button and "badge" not in button.group(1)
