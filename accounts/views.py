@@ -34,8 +34,10 @@ def notice_open(request, pk):
     notice = notice_for(user=request.user, pk=pk)
     notice_read(acting_user=request.user, notice=notice)
     url = notice.url
-    internal = url.startswith("/") and not url.startswith(("//", "/\\")) and url_has_allowed_host_and_scheme(
-        url, allowed_hosts=None
+    internal = (
+        url.startswith("/")
+        and not url.startswith(("//", "/\\"))
+        and url_has_allowed_host_and_scheme(url, allowed_hosts=None)
     )
     return HttpResponseRedirect(url if internal else reverse("home"))
 

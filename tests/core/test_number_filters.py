@@ -57,7 +57,7 @@ def test_percent(value, shown):
 
 
 def test_filters_in_a_template_and_the_old_library_still_loads():
-    out = Template(
-        "{% load core_tags household_tags %}{{ a|money }} {{ r|rate }} {{ s|percent }}"
-    ).render(Context({"a": Decimal("50000"), "r": Decimal("4.35"), "s": Decimal("0.5")}))
+    out = Template("{% load core_tags household_tags %}{{ a|money }} {{ r|rate }} {{ s|percent }}").render(
+        Context({"a": Decimal("50000"), "r": Decimal("4.35"), "s": Decimal("0.5")})
+    )
     assert out == "50,000.00 4.35% 50%"
