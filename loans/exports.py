@@ -79,13 +79,17 @@ def _columns(*specs) -> tuple[Column, ...]:
     return tuple(Column(*spec) for spec in specs)
 
 
-BOOK_COLUMNS = _columns(
+# Where the loan is and whose it is: the first columns of both workbooks.
+WHOSE = (
     ("household__village__parent__name", gettext_lazy("township"), 12),
     ("household__village__name", gettext_lazy("village"), 12),
     ("household__registration_no", gettext_lazy("registration number"), 20, TEXT_FORMAT),
     ("borrower__name", gettext_lazy("borrower"), 10),
     ("borrower__id_number_masked", gettext_lazy("ID number (masked)"), 21, TEXT_FORMAT),
     ("contract_no", gettext_lazy("contract number"), 18, TEXT_FORMAT),
+)
+BOOK_COLUMNS = _columns(
+    *WHOSE,
     ("amount", gettext_lazy("loan amount"), 13, MONEY_FORMAT),
     ("outstanding", gettext_lazy("outstanding principal"), 13, MONEY_FORMAT),
     ("rate", gettext_lazy("annual rate (%)"), 10, RATE_FORMAT),
@@ -100,12 +104,7 @@ BOOK_COLUMNS = _columns(
 # The borrower's phone, or the household head's when the borrower has none recorded.
 PHONE = Column("contact_phone", gettext_lazy("phone"), 14, TEXT_FORMAT)
 OVERDUE_COLUMNS = _columns(
-    ("household__village__parent__name", gettext_lazy("township"), 12),
-    ("household__village__name", gettext_lazy("village"), 12),
-    ("household__registration_no", gettext_lazy("registration number"), 20, TEXT_FORMAT),
-    ("borrower__name", gettext_lazy("borrower"), 10),
-    ("borrower__id_number_masked", gettext_lazy("ID number (masked)"), 21, TEXT_FORMAT),
-    ("contract_no", gettext_lazy("contract number"), 18, TEXT_FORMAT),
+    *WHOSE,
     ("outstanding", gettext_lazy("outstanding principal"), 13, MONEY_FORMAT),
     ("maturity_on", gettext_lazy("matures on"), 12, DATE_FORMAT),
     ("days_past_due", gettext_lazy("days past due"), 10, COUNT_FORMAT),
