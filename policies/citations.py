@@ -182,3 +182,64 @@ def plain(source: str | None) -> str:
 def as_dicts(source: str | None) -> list[dict]:
     """For JSON: [{"text": …, "title": …, "internal": …}]."""
     return [{"text": c.text, "title": c.title, "internal": c.internal} for c in parse(source)]
+
+
+# ---- citations inside free text (issue 14) -------------------------------------------------------
+# A help text or a profile's source text cites inline: "(P3 §3.2, P5 §3(1)1)", "P1 art.12: …", and
+# in its Chinese translation "（第三篇§3.2、第五篇§3(1)1）", "第一篇第十二条"; an admin may write
+# "P1《…》第二条". `in_text` cuts such a text into plain strings and Citations, so every code
+# reads as 《短名》第十条 with the full title on hover.
+_NUMERAL = "一二三四五"
+_CN_ARTICLE = r"第[零一二三四五六七八九十百]+条(?:第（[一二三四五六七八九十]+）项)?(?:至第?[零一二三四五六七八九十百]+条)?"
+_SECTION_TOKEN = r"§\s*\d+(?:\.\d+)?(?:\(\d+\))?\d*"
+_ART_TOKEN = r"arts?\.\s*\d+(?:\(\d+\))?(?:-\d+)?(?:\s*,\s*\d+(?:\(\d+\))?(?:-\d+)?)*"
+_INLINE = re.compile(
+    r"(?<![A-Za-z0-9])(?:P(?P<p>[1-5])|第(?P<c>[一二三四五])篇)\s*"
+    rf"(?P<loc>{_SECTION_TOKEN}|{_ART_TOKEN}|ch\.\s*\d+|{_CN_ARTICLE})?"
+)
+_CHAIN = re.compile(rf"(?P<sep>\s*[、,，]\s*)(?P<loc>{_SECTION_TOKEN})")
+
+
+def _inline_locator(loc: str) -> str:
+    if loc.startswith("第"):
+        return loc
+    return _locator(loc) or loc
+
+
+def in_text(text: str | None) -> list[str | Citation]:
+    """ "年龄（第三篇§3.2、第五篇§3(1)1）" → ["年龄（", Citation(《庙山镇小额扶贫信贷知识》三、2),
+    "、", Citation(《XX区实施方案》三（一）1), "）"]. A code before a title written out ("P1《桂林市…》")
+    is dropped; a code with nothing readable after it becomes the short name."""
+    if not text:
+        return []
+    text = str(text)
+    out: list[str | Citation] = []
+    pos = 0
+    for m in _INLINE.finditer(text):
+        if m.start() < pos:
+            continue
+        code = "P" + (m.group("p") or str(_NUMERAL.index(m.group("c")) + 1))
+        short, title = DOCUMENTS[code]
+        if m.start() > pos:
+            out.append(text[pos : m.start()])
+        loc = m.group("loc")
+        end = m.end()
+        if not loc and text[end : end + 1] == "《":
+            pos = end  # the title is written out after the code: drop the code
+            continue
+        out.append(Citation(short + (_inline_locator(loc) if loc else ""), title=title))
+        # "P2 §4(4)2, §4(6)": the next section belongs to the same document (named once).
+        while chained := _CHAIN.match(text, end):
+            out.append("、" if "、" in chained.group("sep") or "，" in chained.group("sep") else ", ")
+            out.append(Citation(_inline_locator(chained.group("loc")), title=title))
+            end = chained.end()
+        pos = end
+    if pos < len(text):
+        out.append(text[pos:])
+    return out
+
+
+def plain_text(text: str | None) -> str:
+    """`in_text` as one plain line."""
+    return "".join(p.text if isinstance(p, Citation) else p for p in in_text(text))
+

@@ -34,6 +34,7 @@ from .forms import (
     WorkingDaysForm,
 )
 from .models import PolicyProfile
+from .templatetags.citation_tags import cite_text
 
 
 def _is_admin(user) -> bool:
@@ -190,6 +191,15 @@ class ProfileCreateView(AdminRequiredMixin, FormView):
         initial = {name: getattr(base, name) for name in services.PARAMETER_FIELDS}
         initial.update(county=base.county_id, name=base.name, effective_from=timezone.localdate())
         return initial
+
+    def get_form(self, form_class=None):
+        form = super().get_form(form_class)
+        # Help texts cite the policy texts by code ("P1 art.10", "第三篇§3.2"): shown as
+        # 《临桂区实施细则》第十条 with the full title on hover (issue 14).
+        for field in form.fields.values():
+            if field.help_text:
+                field.help_text = cite_text(field.help_text)
+        return form
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
