@@ -190,7 +190,8 @@ def as_dicts(source: str | None) -> list[dict]:
 # "P1《…》第二条". `in_text` cuts such a text into plain strings and Citations, so every code
 # reads as 《短名》第十条 with the full title on hover.
 _NUMERAL = "一二三四五"
-_CN_ARTICLE = r"第[零一二三四五六七八九十百]+条(?:第（[一二三四五六七八九十]+）项)?(?:至第?[零一二三四五六七八九十百]+条)?"
+_CN_NUMBER = "[零一二三四五六七八九十百]+"
+_CN_ARTICLE = rf"第{_CN_NUMBER}条(?:第（{_CN_NUMBER}）项)?(?:至第?{_CN_NUMBER}条)?"
 _SECTION_TOKEN = r"§\s*\d+(?:\.\d+)?(?:\(\d+\))?\d*"
 _ART_TOKEN = r"arts?\.\s*\d+(?:\(\d+\))?(?:-\d+)?(?:\s*,\s*\d+(?:\(\d+\))?(?:-\d+)?)*"
 _INLINE = re.compile(
@@ -242,4 +243,3 @@ def in_text(text: str | None) -> list[str | Citation]:
 def plain_text(text: str | None) -> str:
     """`in_text` as one plain line."""
     return "".join(p.text if isinstance(p, Citation) else p for p in in_text(text))
-
