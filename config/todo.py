@@ -11,6 +11,7 @@ from django.utils import timezone
 from core import todo
 from core.todo import TodoItem
 from loans.todo import loan_todo
+from riskfund.todo import claim_todo
 from subsidies.todo import subsidy_todo
 
 _CACHE_ATTRIBUTE = "_todo_items"
@@ -22,7 +23,11 @@ def todo_items(request) -> list[TodoItem]:
     if items is None:
         user = request.user
         now = timezone.now()
-        plans = loan_todo(user=user, today=timezone.localdate(now), now=now) + subsidy_todo(user=user)
+        plans = (
+            loan_todo(user=user, today=timezone.localdate(now), now=now)
+            + subsidy_todo(user=user)
+            + claim_todo(user=user)
+        )
         # Every count of every app in one query (core/todo.py).
         items = todo.run(user, plans)
         setattr(request, _CACHE_ATTRIBUTE, items)

@@ -265,10 +265,20 @@ def claim_queues(user) -> list[str]:
     return [name for name, (_state, role) in CLAIM_QUEUES.items() if user.has_role(role)]
 
 
+def claim_queue_aggregates() -> dict:
+    """Per queue, the count of its claims (the claim list's `queue` filter), to aggregate over
+    `claim_scope(user)`: the claim list's tabs and the home page's to-do lines (riskfund/todo.py)
+    count with these."""
+    return {name: Count("pk", filter=Q(state=state)) for name, (state, _role) in CLAIM_QUEUES.items()}
+
+
+def claim_scope(user) -> QuerySet[CompensationClaim]:
+    """The claims on funds the user sees, nothing joined (for counting)."""
+    return CompensationClaim.objects.filter(fund_q(user, "fund"))
+
+
 def claim_queue_counts(user) -> dict[str, int]:
-    return CompensationClaim.objects.filter(fund_q(user, "fund")).aggregate(
-        **{name: Count("pk", filter=Q(state=state)) for name, (state, _role) in CLAIM_QUEUES.items()}
-    )
+    return claim_scope(user).aggregate(**claim_queue_aggregates())
 
 
 def claimable_on(loan, trigger: str, *, on_date=None):

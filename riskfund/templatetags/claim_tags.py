@@ -56,15 +56,3 @@ def loan_claim(context, loan):
         and user.is_authenticated
         and is_filing_officer(user, loan),
     }
-
-
-@register.inclusion_tag("riskfund/claim_queues_panel.html", takes_context=True)
-def claim_queues_panel(context):
-    """On the home page: the claims waiting for this user's role (to review, decide or pay), one
-    query, and none for anyone who works no queue."""
-    request = context.get("request")
-    user = getattr(request, "user", None)
-    queues = selectors.claim_queues(user) if user is not None and user.is_authenticated else []
-    counts = selectors.claim_queue_counts(user) if queues else {}
-    labels = {"review": _("Claims to review"), "decide": _("Claims to decide"), "pay": _("Claims to pay")}
-    return {"queues": [{"name": q, "label": labels[q], "count": counts.get(q, 0)} for q in queues]}

@@ -40,7 +40,7 @@ def claim_list(request):
     counts = selectors.claim_queue_counts(request.user) if queues else {}
     labels = {
         "review": _("To review"),
-        "decide": _("Claims to decide"),
+        "decide": _("To decide"),
         "pay": _("To pay"),
     }
     context = {

@@ -8,6 +8,7 @@ import pytest
 from django.urls import reverse
 
 from riskfund.models import CompensationClaim
+from riskfund.services import claims
 from tests.factories import HouseholdFactory
 
 from .claim_helpers import ROLES, approved, file, make_loan, second_user, unpaid_settlement
@@ -144,8 +145,10 @@ def test_home_shows_the_queue_of_each_role(world, client_as):
     url = reverse("riskfund:claim_list") + "?queue=review"
     assert url in client_as(world.county_office).get(reverse("home")).content.decode()
     assert "?queue=" not in client_as(world.cadre).get(reverse("home")).content.decode()
+    # Issue 14: a queue is a to-do line, a link once something waits in it.
+    assert "?queue=decide" not in client_as(world.committee).get(reverse("home")).content.decode()
+    claims.claim_review(acting_user=world.county_office, claim=claim, comment="")
     assert "?queue=decide" in client_as(world.committee).get(reverse("home")).content.decode()
-    assert claim.pk
 
 
 def test_village_staff_see_the_claim_state_without_a_link(world, client_as):
