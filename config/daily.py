@@ -146,6 +146,23 @@ def job_run(job: Job, *, trigger: str, user=None) -> JobRun:
     return run
 
 
+def job_run_here(task_name: str, *, trigger: str, on_date: datetime.date | None = None):
+    """Run one job's task in this process now, recorded like every run: its JobRun row, filled in
+    by the task's own start and end (`task_started`, `task_finished`), eager or not. The demo's
+    story runs the nightly jobs this way on the nights it tells (trigger "demo", issue 14), so
+    the jobs page says when they last ran. Returns the task's return value; an error propagates
+    (the run is then recorded as failed)."""
+    job = job_for_task(task_name)
+    if job is None:
+        raise ValueError(f"{task_name} is not a scheduled job")
+    run = JobRun.objects.create(
+        job=job.key, task_id=str(uuid.uuid4()), trigger=trigger, queued_at=timezone.now()
+    )
+    current_app.loader.import_default_modules()
+    kwargs = {"on_date": on_date.isoformat()} if on_date else {}
+    return current_app.tasks[task_name].apply(kwargs=kwargs, task_id=run.task_id).get()
+
+
 def jobs_run_now(*, acting_user) -> list[JobRun]:
     """The administrators' button: every scheduled job now, in order; each run is audited (who,
     when, what it moved — or that it was queued)."""

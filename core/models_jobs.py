@@ -18,6 +18,7 @@ class JobRun(models.Model):
         SCHEDULE = "schedule", _("on schedule")
         CATCH_UP = "catch_up", _("caught up at start-up")
         MANUAL = "manual", _("run by an administrator")
+        DEMO = "demo", _("while the demo data was loaded")
 
     class State(models.TextChoices):
         QUEUED = "queued", _("queued")

@@ -12,7 +12,9 @@ from django.db.models import Prefetch
 from django.utils import timezone
 
 from accounts.models import OrgUnit
+from config import daily
 from core.exceptions import ApplicationError
+from core.models import JobRun
 from demo.dates import clock
 from demo.regions import ACCOUNTS, SEED, TOWNSHIPS, VILLAGE_CADRES
 from households.models import BlacklistEntry, CreditRating, Household, Member
@@ -516,7 +518,8 @@ class SeedApplications:
     def end_publicity(self, app: LoanApplication, night: datetime.date) -> None:
         """The daily task, just after midnight following the notices' last day."""
         with clock(min(self.at(night, 0, 10), self.real_now)):
-            moved = loan_services.publicity_end_due(on_date=night)
+            # As the scheduler runs it, so the jobs page records the run (issue 14).
+            moved = daily.job_run_here("loans.end_due_publicity", trigger=JobRun.Trigger.DEMO, on_date=night)
         if app.pk not in moved:
             raise CommandError(f"Demo application {app.purpose_detail}: publicity did not end on {night}")
 

@@ -15,6 +15,8 @@ from django.core.management.base import CommandError
 from django.db import transaction
 from django.utils import timezone
 
+from config import daily
+from core.models import JobRun
 from demo.dates import clock
 from demo.regions import SEED
 from households.models import Household, Member
@@ -23,8 +25,7 @@ from loans.interest import interest_for, schedule, settlement_dates
 from loans.models import BorrowerEvent, InsurancePolicy, Loan, PostLoanCheck
 from loans.services import borrowers, changes, import_rows, servicing, settlement_list
 from loans.services import imports as loan_imports
-from loans.services.checks import check_record, check_schedule_ensure
-from loans.services.servicing import overdue_refresh
+from loans.services.checks import check_record
 from policies.exceptions import CalendarMissing
 from policies.selectors import contract_rate_for
 from subsidies.models import SubsidyBatch, SubsidyLine
@@ -184,10 +185,20 @@ class SeedLoans:
             self.counts["subsidy_lines"] = SubsidyLine.objects.filter(batch__county=units["county"]).count()
 
     def daily_task_events(self, day: datetime.date) -> list:
-        """The nightly ageing of overdue loans and the scheduling of post-loan checks (beat times)."""
+        """The nightly ageing of overdue loans and the scheduling of post-loan checks (beat times),
+        run as the scheduler runs them, so the jobs page records the night's runs (issue 14)."""
+        demo = JobRun.Trigger.DEMO
         return [
-            (self.at(day, 0, 30), 0, lambda: overdue_refresh(on_date=day)),
-            (self.at(day, 0, 45), 0, lambda: check_schedule_ensure(on_date=day)),
+            (
+                self.at(day, 0, 30),
+                0,
+                lambda: daily.job_run_here("loans.refresh_overdue", trigger=demo, on_date=day),
+            ),
+            (
+                self.at(day, 0, 45),
+                0,
+                lambda: daily.job_run_here("loans.schedule_checks", trigger=demo, on_date=day),
+            ),
         ]
 
     def loan_dates(self, planned: PlannedLoan) -> tuple[datetime.date, datetime.date]:
