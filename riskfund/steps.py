@@ -11,6 +11,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from .services import claims
+from .workflow import State
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,15 @@ def available(claim, user) -> list[str]:
     """The steps this user may take on the claim now (state, role, county and four-eyes)."""
     names = {t.name for t in claim.get_available_user_state_transitions(user)}
     return [name for name in STEPS if name in names]
+
+
+def fields_for(name: str, claim) -> tuple[str, ...]:
+    """The inputs step `name` asks for on this claim: rejecting at the county's review names no
+    committee members (only the committee's decision does, claims.claim_reject)."""
+    fields = STEPS[name].fields
+    if name == "reject" and claim.state == State.FILED:
+        fields = tuple(f for f in fields if f != "committee_members")
+    return fields
 
 
 def take(name: str, *, claim, user, data: dict):

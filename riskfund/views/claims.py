@@ -53,20 +53,38 @@ def claim_list(request):
 
 
 def _step_forms(claim, user, bound: tuple[str, ClaimStepForm] | None = None) -> list[dict]:
+    """The steps this user may take, each with its form: one primary action (the first step that
+    moves the claim forward); the steps that reject or withdraw are secondary, each behind a
+    confirmation on the page that opens its own reason box (the template's <details>)."""
     forms = []
+    primary_taken = False
     for name in steps.available(claim, user):
         step = steps.STEPS[name]
-        form = bound[1] if bound and bound[0] == name else ClaimStepForm(fields=step.fields, step=name)
+        is_bound = bool(bound and bound[0] == name)
+        form = bound[1] if is_bound else ClaimStepForm(fields=steps.fields_for(name, claim), step=name)
+        primary = not step.danger and not primary_taken
+        primary_taken = primary_taken or primary
         forms.append(
             {
                 "name": name,
                 "label": STEP_LABELS[name],
                 "form": form,
                 "danger": step.danger,
-                "open": bool(bound and bound[0] == name),
+                "primary": primary,
+                "secondary": step.danger,
+                "open": is_bound,
             }
         )
     return forms
+
+
+def _waiting_for(claim) -> str:
+    """Who takes the claim's next step, for a user with none to take."""
+    return {
+        State.FILED: _("Next: the county office reviews it."),
+        State.REVIEWED: _("Next: the fund committee decides it."),
+        State.APPROVED: _("Next: finance pays the fund's share."),
+    }.get(claim.state, "")
 
 
 @login_required
@@ -77,6 +95,7 @@ def claim_detail(request, pk, bound=None, status=200):
         "loan": claim.loan,
         "history": selectors.claim_history(claim),
         "steps": _step_forms(claim, request.user, bound),
+        "waiting_for": _waiting_for(claim),
         "fund_percent": claim.fund_ratio * 100,
         "bank_percent": (1 - claim.fund_ratio) * 100,
         "four_eyes_note": (
@@ -95,7 +114,7 @@ def claim_step(request, pk, name):
     if step is None:
         messages.error(request, _("Unknown step."))
         return HttpResponseRedirect(reverse("riskfund:claim_detail", args=[pk]))
-    form = ClaimStepForm(request.POST, fields=step.fields, step=name)
+    form = ClaimStepForm(request.POST, fields=steps.fields_for(name, claim), step=name)
     outcome = run_form_step(form, lambda data: steps.take(name, claim=claim, user=request.user, data=data))
     if outcome.ok:
         messages.success(request, str(step.done))
