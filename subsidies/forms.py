@@ -6,7 +6,8 @@ from django.utils.translation import gettext_lazy
 from accounts.scoping import visible_regions
 from core.forms import DateInput
 
-from .models import ExcludedReason
+from .models import ExcludedReason, SubsidyBatch
+from .services import previous_quarter, quarter_of
 from .workflow import State
 
 
@@ -23,13 +24,33 @@ QUARTERS = [
 ]
 
 
+def default_quarter(taken, today) -> tuple[int, int]:
+    """The quarter a new batch is most likely for (issue 14): the one after the county's latest
+    batch (batches go in order), else the latest quarter that has ended. `taken` holds the
+    (year, quarter) of the county's live batches."""
+    if not taken:
+        return previous_quarter(*quarter_of(today))
+    year, quarter = max(taken)
+    return (year, quarter + 1) if quarter < 4 else (year + 1, 1)
+
+
 class BatchCreateForm(forms.Form):
     year = forms.TypedChoiceField(label=gettext_lazy("year"), coerce=int)
     quarter = forms.TypedChoiceField(label=gettext_lazy("quarter"), coerce=int, choices=QUARTERS)
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, county=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["year"].choices = _year_choices()
+        if county is not None and not self.is_bound:
+            taken = set(
+                SubsidyBatch.objects.filter(county=county)
+                .exclude(state=State.CANCELLED)
+                .values_list("year", "quarter")
+            )
+            year, quarter = default_quarter(taken, timezone.localdate())
+            if year in dict(self.fields["year"].choices):
+                self.initial.setdefault("year", year)
+                self.initial.setdefault("quarter", quarter)
 
 
 class BatchFilterForm(forms.Form):

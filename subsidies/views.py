@@ -55,7 +55,7 @@ def batch_list(request, create_form=None):
         "rows": [{"batch": b, "area": area.get(b.pk)} for b in page_obj.object_list],
         "area": request.user.unit if area else None,
         "can_create": can_create,
-        "create_form": create_form or (BatchCreateForm() if can_create else None),
+        "create_form": create_form or (BatchCreateForm(county=request.user.unit) if can_create else None),
     }
     return render(request, "subsidies/batch_list.html", context, status=400 if create_form else 200)
 
