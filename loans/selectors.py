@@ -524,6 +524,18 @@ def _due_q(on_date: datetime.date, status: str = "") -> Q:
     return Q(due_on__lte=soon)
 
 
+def check_status(check: PostLoanCheck, on_date: datetime.date) -> str:
+    """Which of the checks list's tabs an open check is on (`_due_q` in Python): `overdue` past
+    its due date, `due` within 30 days, else "" (done, or not due yet)."""
+    if check.done_on is not None:
+        return ""
+    if check.due_on < on_date:
+        return Status.OVERDUE
+    if check.due_on <= on_date + datetime.timedelta(days=DUE_SOON_DAYS):
+        return Status.DUE
+    return ""
+
+
 def checks_due(*, user, on_date: datetime.date, status: str = "") -> QuerySet[PostLoanCheck]:
     """Open checks due within 30 days (`due`), past their due date (`overdue`), or both (no
     status), in the user's area; the earliest due first."""

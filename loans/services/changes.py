@@ -144,6 +144,37 @@ def extension_max_months(loan: Loan, profile: PolicyProfile) -> int:
     return int(share.to_integral_value(rounding=ROUND_FLOOR))
 
 
+def _extension_failures(loan: Loan, profile: PolicyProfile, on_date: datetime.date) -> list[dict]:
+    """What bars any extension of the loan, whatever its length."""
+    failures = _common_failures(loan, profile, on_date, _("extended"))
+    done = loan.extensions.filter(status__in=COUNTED_EXTENSIONS).count()
+    if done >= profile.extension_max_count:
+        failures.append(
+            rule_failure(
+                "extension_once",
+                _(
+                    "This loan already has %(done)d extension requested or approved; "
+                    "at most %(max)d is allowed."
+                )
+                % {"done": done, "max": profile.extension_max_count},
+            )
+        )
+    return failures
+
+
+def extension_obstacles(loan: Loan) -> list[dict]:
+    """The rules that bar any extension of the loan today (the request's rules but the length):
+    the loan page shows them instead of the button, the request form above its fields."""
+    today = _today()
+    return _extension_failures(loan, _profile(loan, today), today)
+
+
+def renewal_obstacles(loan: Loan) -> list[dict]:
+    """The rules that bar any renewal of the loan today, whatever its amount and term."""
+    today = _today()
+    return _renewal_failures(loan, _profile(loan, today), today, amount=None, term_months=0)
+
+
 def can_request_extension(user, loan: Loan) -> bool:
     return user.has_role(Role.LOAN_OFFICER) and user.unit_id == loan.branch_id
 
@@ -169,19 +200,7 @@ def extension_request(*, acting_user, loan: Loan, months: int, reason: str) -> E
         raise ApplicationError(_("The extension must be at least one month."), "invalid", field="months")
     today = _today()
     profile = _profile(loan, today)
-    failures = _common_failures(loan, profile, today, _("extended"))
-    done = loan.extensions.filter(status__in=COUNTED_EXTENSIONS).count()
-    if done >= profile.extension_max_count:
-        failures.append(
-            rule_failure(
-                "extension_once",
-                _(
-                    "This loan already has %(done)d extension requested or approved; "
-                    "at most %(max)d is allowed."
-                )
-                % {"done": done, "max": profile.extension_max_count},
-            )
-        )
+    failures = _extension_failures(loan, profile, today)
     limit = extension_max_months(loan, profile)
     if months > limit:
         failures.append(

@@ -325,6 +325,8 @@ STAGES = (
     (State.DISBURSED, gettext_lazy("Loan disbursed")),
 )
 STAGE_ORDER = [state for state, _label in STAGES]
+# The transitions that send an application back a step for the reason given with them.
+SENT_BACK = ("send_back", "return_to_officer")
 
 
 def progress(app: LoanApplication, today=None) -> dict:
@@ -355,6 +357,9 @@ def progress(app: LoanApplication, today=None) -> dict:
         "days": (today - since).days,
         "final": app.state in (State.DISBURSED, State.REJECTED, State.WITHDRAWN),
         "next": steps.next_actor(app.state),
+        # Sent back (to the draft by village review, or to the officer by the approver) and not
+        # yet moved on: the reason, who sent it back and when, shown at the top of the page.
+        "sent_back": last if last and last.transition in SENT_BACK and last.to_state == app.state else None,
     }
 
 

@@ -79,6 +79,7 @@ def extension_request(request, pk):
         ),
         status=status,
         extensions=selectors.extension_list(loan=loan),
+        obstacles=changes.extension_obstacles(loan) if request.method == "GET" else [],
     )
 
 
@@ -170,7 +171,10 @@ def _follow_up(request, pk, *, service, title, intro, done_message):
         if outcome.ok:
             messages.success(request, done_message)
             return redirect(reverse("loans:application_detail", args=[outcome.result.pk]))
-    return _page(request, loan, form, title=title, intro=intro, status=status)
+    obstacles = []
+    if request.method == "GET" and service is changes.renewal_start:
+        obstacles = changes.renewal_obstacles(loan)
+    return _page(request, loan, form, title=title, intro=intro, status=status, obstacles=obstacles)
 
 
 @login_required

@@ -31,7 +31,7 @@ from policies.models import PolicyProfile
 from .. import exports, interest, selectors, waiting
 from ..choices import Classification
 from ..classification import BUCKETS, bucket_for
-from ..models import Extension, Loan
+from ..models import Extension, Loan, LoanApplication
 from ..permissions import can_service
 from ..services import changes, import_rows
 from ..services import imports as loan_imports
@@ -208,8 +208,29 @@ def _actions(user, loan: Loan, extensions) -> dict:
     is_open = loan.state in Loan.OPEN_STATES
     branch_officer = user.has_role(Role.LOAN_OFFICER) and user.unit_id == loan.branch_id
     servicer = can_service(user) and (branch_officer or user.has_role(Role.ADMIN))
-    extension_used = any(e.status in changes.COUNTED_EXTENSIONS for e in extensions)
+    # An action the user could take but a rule bars shows the rule instead of its button; an
+    # in-flight renewal shows a link to itself.
+    blocked = []
+    extension = is_open and changes.can_request_extension(user, loan)
+    if extension and (failures := changes.extension_obstacles(loan)):
+        blocked.append((_("Request an extension (展期)"), failures))
+        extension = False
+    follow_up = is_open and changes.can_start_follow_up(user, loan)
+    renewal_pending = next(
+        (
+            a
+            for a in loan.follow_up_applications.all()
+            if a.kind == LoanApplication.Kind.RENEWAL and a.state in changes.COUNTED_RENEWAL_STATES
+        ),
+        None,
+    )
+    renewal = follow_up and renewal_pending is None
+    if renewal and (failures := changes.renewal_obstacles(loan)):
+        blocked.append((_("Apply for a renewal (续贷)"), failures))
+        renewal = False
     return {
+        "blocked": blocked,
+        "renewal_pending": renewal_pending if follow_up else None,
         "repayment": servicer and is_open,
         "settlement": servicer and is_open,
         "confirm_settlement": servicer,
@@ -217,12 +238,12 @@ def _actions(user, loan: Loan, extensions) -> dict:
         "insurance": servicer,
         "event": servicer,
         "account": servicer,
-        "extension": is_open and not extension_used and changes.can_request_extension(user, loan),
+        "extension": extension,
         "decide_extension": any(e.status == Extension.Status.REQUESTED for e in extensions)
         and changes.can_decide_extension(user, loan),
         "malicious_default": is_open and (branch_officer or user.has_role(Role.COUNTY_OFFICE)),
-        "renewal": is_open and changes.can_start_follow_up(user, loan),
-        "additional": is_open and changes.can_start_follow_up(user, loan),
+        "renewal": renewal,
+        "additional": follow_up,
     }
 
 
@@ -254,6 +275,9 @@ def book_detail(request, pk):
         policy.payout_total = sum((p.amount for p in policy.payout_list), 0)
 
     today = timezone.localdate()
+    checks = list(loan.checks.all())
+    for check in checks:
+        check.status = selectors.check_status(check, today)
     schedule = _schedule_rows(loan, settlements, _settlement_day(loan), today)
     bucket, dpd_tag = _days_past_due_tag(loan.days_past_due)
     context = {
@@ -263,6 +287,8 @@ def book_detail(request, pk):
         "schedule_expected": sum((row["expected"] for row in schedule), 0),
         "chain": chain if len(chain) > 1 else [],
         "policies": policies,
+        "checks": checks,
+        "extended_months": sum(e.months for e in extensions if e.status == Extension.Status.APPROVED),
         "events": loan.borrower.events.all(),
         "can": _actions(request.user, loan, extensions),
         "dpd_tag": dpd_tag,
