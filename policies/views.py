@@ -78,6 +78,8 @@ def _display(profile: PolicyProfile, name: str):
         return _("No limit")
     if isinstance(value, Model):
         return str(value)
+    if isinstance(value, datetime.date):
+        return value.strftime("%Y-%m-%d")  # dates as on every page (issue 14)
     if isinstance(field, DecimalField):
         # Shares as percentages (subsidy share 1.0000 → 100%), a multiple as a plain number,
         # amounts as banks print them (50,000.00), as on every page (issue 14).

@@ -64,3 +64,14 @@ def test_the_demo_source_text_cites_in_chinese():
 
     assert "《桂林市临桂区扶贫小额信贷实施细则》第二条" in PROFILE_SOURCE
     assert not CODES.search(PROFILE_SOURCE)
+
+
+def test_the_profile_page_prints_dates_as_y_m_d(world, client_as):
+    html = (
+        client_as(world.admin)
+        .get(reverse("policies:profile_detail", args=[world.profile.pk]))
+        .content.decode()
+    )
+    assert not re.search(r"\d{4}年\d{1,2}月\d{1,2}日", html)
+    world.profile.refresh_from_db()
+    assert world.profile.entrusted_cutoff.strftime("%Y-%m-%d") in html
