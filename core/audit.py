@@ -8,11 +8,12 @@ from django.core.exceptions import FieldDoesNotExist
 from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, pgettext_lazy
+from django.utils.translation import gettext_lazy, pgettext, pgettext_lazy
 
 from .cells import csv_text
 from .middleware import current_address
 from .models import AuditEvent
+from .templatetags.core_tags import money
 
 
 def audit(*, actor, action: str, obj: models.Model, reason: str = "", data: dict | None = None):
@@ -61,6 +62,8 @@ ACTION_LABELS = {
     "application.update": gettext_lazy("Application edited"),
     "application.photo": gettext_lazy("Investigation photo added"),
     "application.objection": gettext_lazy("Objection raised"),
+    # The objection's step on the application (it goes back to the village's review).
+    "application.object": gettext_lazy("Application returned to village review by an objection"),
     "application.submit": gettext_lazy("Application submitted"),
     "application.send_back": gettext_lazy("Application sent back"),
     "application.village_approve": gettext_lazy("Approved by the village"),
@@ -203,15 +206,38 @@ def _field_label(model, key: str) -> str:
     return str(KEY_LABELS.get(key, key))
 
 
+def _pair(label, value) -> str:
+    """ "label: value" with the language's colon (名称：李飞)."""
+    return pgettext("audit data", "%(label)s: %(value)s") % {"label": label, "value": value}
+
+
+def _joined(parts) -> str:
+    """Items of a snapshot one after another, with the language's separator (；)."""
+    return pgettext("audit data", "; ").join(parts)
+
+
+def _model_field(model, key: str):
+    if model is None:
+        return None
+    try:
+        return model._meta.get_field(key)
+    except FieldDoesNotExist:
+        return None
+
+
 def _value(model, key: str, value) -> str:
-    """`value` of field `key` as text, a choice by its label (劳动能力: 无, not "none")."""
-    if model is not None and isinstance(value, str | int):
-        try:
-            choices = model._meta.get_field(key).flatchoices
-        except (FieldDoesNotExist, AttributeError):
-            choices = None
+    """`value` of field `key` as text: a choice by its label (劳动能力: 无, not "none"), an amount
+    of a money field (a DecimalField of two places) as 50,000.00, a reference to another row
+    (a foreign key) as #600, so it does not read as a quantity."""
+    field = _model_field(model, key)
+    if field is not None and isinstance(value, str | int) and not isinstance(value, bool):
+        choices = getattr(field, "flatchoices", None)
         if choices:
             return str(dict(choices).get(value, value))
+        if isinstance(field, models.DecimalField) and field.decimal_places == 2:
+            return money(value)
+        if field.many_to_one and str(value).isdigit():
+            return f"#{value}"
     if key == "via" and value in VALUE_LABELS:
         return str(VALUE_LABELS[value])
     return _text(value)
@@ -223,12 +249,12 @@ def _text(value) -> str:
     if isinstance(value, bool):
         return _("yes") if value else _("no")
     if isinstance(value, list):
-        return ", ".join(_text(v) for v in value)
+        return pgettext("audit data", ", ").join(_text(v) for v in value)
     if isinstance(value, dict):
         # An ID number is recorded as its keyed hash and masked form; people read the masked one.
         if "masked" in value:
             return str(value["masked"])
-        return "; ".join(f"{k}: {_text(v)}" for k, v in value.items())
+        return _joined(_pair(k, _text(v)) for k, v in value.items())
     return str(value)
 
 
@@ -240,7 +266,7 @@ def _model(label: str):
 
 
 def _snapshot(model, item: dict) -> str:
-    return "; ".join(f"{_field_label(model, k)}: {_value(model, k, v)}" for k, v in item.items() if k != "id")
+    return _joined(_pair(_field_label(model, k), _value(model, k, v)) for k, v in item.items() if k != "id")
 
 
 def _nested_rows(model, block: dict) -> list[dict]:
@@ -339,12 +365,9 @@ def changes_text(event: AuditEvent) -> str:
     """The changes on one line, for the export."""
     parts = []
     for row in changes(event):
-        label = f"{row['label']}: " if row["label"] else ""
-        if "value" in row:
-            parts.append(f"{label}{row['value']}")
-        else:
-            parts.append(f"{label}{row['before']} → {row['after']}")
-    return "; ".join(parts)
+        text = row["value"] if "value" in row else f"{row['before']} → {row['after']}"
+        parts.append(_pair(row["label"], text) if row["label"] else text)
+    return _joined(parts)
 
 
 # At most this many events go into one export; a larger selection is refused and the page asks
