@@ -90,11 +90,13 @@ def _waiting_for(claim) -> str:
 @login_required
 def claim_detail(request, pk, bound=None, status=200):
     claim = selectors.claim_get(request.user, pk)
+    step_forms = _step_forms(claim, request.user, bound)
     context = {
         "claim": claim,
         "loan": claim.loan,
         "history": selectors.claim_history(claim),
-        "steps": _step_forms(claim, request.user, bound),
+        "steps": step_forms,
+        "has_primary": any(s["primary"] for s in step_forms),
         "waiting_for": _waiting_for(claim),
         "fund_percent": claim.fund_ratio * 100,
         "bank_percent": (1 - claim.fund_ratio) * 100,

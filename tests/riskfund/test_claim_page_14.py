@@ -96,3 +96,5 @@ def test_officer_withdraw_is_folded(world, client_as):
     assert [s["name"] for s in response.context["steps"]] == ["withdraw"]
     withdraw = secondary(html, "withdraw")
     assert 'name="withdraw-reason"' in withdraw
+    # No primary step of theirs: the panel says who acts next.
+    assert "下一步：由县扶贫办审核" in html
