@@ -3,6 +3,7 @@ the loan's compensation claim and its state, or for an open loan the day a claim
 under each trigger that applies, with a link to file one once that day has come."""
 
 from django import template
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
@@ -43,13 +44,22 @@ def loan_claim(context, loan):
     user = getattr(request, "user", None)
     outlook = selectors.claim_outlook(loan)
     claim = outlook["claim"]
+    triggers = outlook["triggers"]
     return {
+        # A loan that is neither overdue nor otherwise in trouble (no death recorded, no claim
+        # possible yet) and has no claim gets no card (issue 14: on a current loan it was noise,
+        # with a button nobody needed).
+        "relevant": claim is not None
+        or loan.state == "overdue"
+        or (loan.days_past_due or 0) > 0
+        or (loan.outstanding > 0 and loan.maturity_on < timezone.localdate())
+        or any(row["open"] or row["trigger"] == "death" for row in triggers),
         "loan": loan,
         "claim": claim,
         "live": claim is not None and claim.state in LIVE,
         # Village and township staff see the loan but not the fund's claims.
         "claim_visible": user is not None and selectors.fund_q(user) != selectors.NOTHING,
-        "triggers": outlook["triggers"],
+        "triggers": triggers,
         "has_fund": outlook["fund"] is not None,
         "can_file": outlook["open"]
         and user is not None
