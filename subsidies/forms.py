@@ -1,3 +1,6 @@
+import calendar
+import datetime
+
 from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -47,10 +50,25 @@ class BatchCreateForm(forms.Form):
                 .exclude(state=State.CANCELLED)
                 .values_list("year", "quarter")
             )
-            year, quarter = default_quarter(taken, timezone.localdate())
+            today = timezone.localdate()
+            year, quarter = default_quarter(taken, today)
             if year in dict(self.fields["year"].choices):
                 self.initial.setdefault("year", year)
                 self.initial.setdefault("quarter", quarter)
+            if (year, quarter) >= quarter_of(today):
+                # The next batch's quarter is still running: say when it can be made, rather than
+                # let the form answer with an error (issue 14).
+                end = quarter_end(year, quarter)
+                self.fields["quarter"].help_text = _(
+                    "The next batch is for %(year)d Q%(quarter)d, which ends on %(end)s: it can be "
+                    "created after that day (the system creates it by itself on the first working day after)."
+                ) % {"year": year, "quarter": quarter, "end": end.isoformat()}
+
+
+def quarter_end(year: int, quarter: int) -> datetime.date:
+    """The last day of a quarter."""
+    month = quarter * 3
+    return datetime.date(year, month, calendar.monthrange(year, month)[1])
 
 
 class BatchFilterForm(forms.Form):

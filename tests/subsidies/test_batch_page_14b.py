@@ -88,3 +88,18 @@ def test_the_new_batch_form_opens_on_the_latest_ended_quarter_without_batches(wo
     make_batch(world, 2026, 2, State.CANCELLED)
     html = client_as(world.finance).get(reverse("subsidies:batch_list")).content.decode()
     assert (selected(html, "year"), selected(html, "quarter")) == ("2026", "2")
+
+
+@pytest.mark.today("2026-12-05")
+def test_a_quarter_still_running_is_named_with_the_day_it_ends(world, client_as):
+    make_batch(world, 2026, 3)
+    html = client_as(world.finance).get(reverse("subsidies:batch_list")).content.decode()
+    assert "下一个批次是 2026 年第 4 季度，该季度到 2026-12-31 结束" in html
+
+
+@pytest.mark.today("2027-01-06")
+def test_an_ended_quarter_needs_no_note(world, client_as):
+    make_batch(world, 2026, 3)
+    html = client_as(world.finance).get(reverse("subsidies:batch_list")).content.decode()
+    assert (selected(html, "year"), selected(html, "quarter")) == ("2026", "4")
+    assert "下一个批次是" not in html
