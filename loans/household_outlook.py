@@ -173,9 +173,8 @@ def household_free_to_apply() -> Q:
     per household; a draft counts, as on the household page, since it is continued rather than
     started again) — the loans part of the households list's "could apply now" filter,
     registered with households.apply_conditions in loans/apps.py."""
-    in_progress = (State.DRAFT, *IN_FLIGHT_STATES)
     return ~Q(Exists(Loan.objects.filter(household=OuterRef("pk"), state__in=Loan.OPEN_STATES))) & ~Q(
-        Exists(LoanApplication.objects.filter(household=OuterRef("pk"), state__in=in_progress))
+        Exists(LoanApplication.objects.filter(household=OuterRef("pk"), state__in=BUSY_STATES))
     )
 
 

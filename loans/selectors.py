@@ -515,7 +515,7 @@ def check_list(*, user) -> QuerySet[PostLoanCheck]:
     )
 
 
-def _due_q(on_date: datetime.date, status: str = "") -> Q:
+def due_q(on_date: datetime.date, status: str = "") -> Q:
     soon = on_date + datetime.timedelta(days=DUE_SOON_DAYS)
     if status == Status.OVERDUE:
         return Q(due_on__lt=on_date)
@@ -525,7 +525,7 @@ def _due_q(on_date: datetime.date, status: str = "") -> Q:
 
 
 def check_status(check: PostLoanCheck, on_date: datetime.date) -> str:
-    """Which of the checks list's tabs an open check is on (`_due_q` in Python): `overdue` past
+    """Which of the checks list's tabs an open check is on (`due_q` in Python): `overdue` past
     its due date, `due` within 30 days, else "" (done, or not due yet)."""
     if check.done_on is not None:
         return ""
@@ -542,19 +542,17 @@ def checks_due(*, user, on_date: datetime.date, status: str = "") -> QuerySet[Po
     return (
         check_list(user=user)
         .filter(done_on__isnull=True)
-        .filter(_due_q(on_date, status))
+        .filter(due_q(on_date, status))
         .order_by("due_on", "pk")
     )
 
 
 def checks_due_counts(*, user, on_date: datetime.date) -> dict[str, int]:
     """How many checks are due soon and overdue, in one query."""
-    qs = PostLoanCheck.objects.filter(
-        village_q(user, "loan__household__village"), loan__state__in=Loan.OPEN_STATES, done_on__isnull=True
-    )
+    qs = check_list(user=user).filter(done_on__isnull=True)
     return qs.aggregate(
-        due=Count("pk", filter=_due_q(on_date, Status.DUE)),
-        overdue=Count("pk", filter=_due_q(on_date, Status.OVERDUE)),
+        due=Count("pk", filter=due_q(on_date, Status.DUE)),
+        overdue=Count("pk", filter=due_q(on_date, Status.OVERDUE)),
     )
 
 

@@ -46,10 +46,13 @@ def _applications(state: str = "", todo: str = "") -> str:
 def _checks_counts(user, today: datetime.date) -> dict:
     """Open checks due soon and overdue, as the check list counts them (selectors.checks_due)."""
     checks = selectors.check_list(user=user).filter(done_on__isnull=True)
-    soon = today + datetime.timedelta(days=selectors.DUE_SOON_DAYS)
     return {
-        "loans_checks_overdue": count_of(checks, Count("pk", filter=Q(due_on__lt=today))),
-        "loans_checks_due": count_of(checks, Count("pk", filter=Q(due_on__gte=today, due_on__lte=soon))),
+        "loans_checks_overdue": count_of(
+            checks, Count("pk", filter=selectors.due_q(today, selectors.Status.OVERDUE))
+        ),
+        "loans_checks_due": count_of(
+            checks, Count("pk", filter=selectors.due_q(today, selectors.Status.DUE))
+        ),
     }
 
 
