@@ -254,6 +254,16 @@ def job_get(*, user, pk) -> DossierJob:
     return job
 
 
+def may_download(user, job: DossierJob) -> bool:
+    """The printed files carry full ID numbers when their requester may see them (DOMAIN §2):
+    another user of the area downloads them only if allowed full numbers too."""
+    from households.permissions import can_see_full_id
+
+    if job.requested_by_id == user.pk or can_see_full_id(user):
+        return True
+    return job.requested_by is None or not can_see_full_id(job.requested_by)
+
+
 def job_progress(job: DossierJob) -> dict:
     finished = job.done + job.failed
     percent = int(finished * 100 / job.total) if job.total else 100

@@ -52,6 +52,7 @@ def batch_detail(request, pk):
         "progress": batch.job_progress(job),
         "failures": batch.job_failures(job),
         "running": job.state in (DossierJob.State.QUEUED, DossierJob.State.RUNNING),
+        "may_download": batch.may_download(request.user, job),
     }
     return render(request, "archives/batch_detail.html", context)
 
@@ -75,7 +76,7 @@ def batch_resume(request, pk):
 @login_required
 def batch_download(request, pk):
     job = batch.job_get(user=request.user, pk=pk)
-    if job.state != DossierJob.State.DONE or not job.result:
+    if job.state != DossierJob.State.DONE or not job.result or not batch.may_download(request.user, job):
         raise Http404
     content_type = "application/zip" if job.mode == DossierJob.Mode.ZIP else "application/pdf"
     return FileResponse(

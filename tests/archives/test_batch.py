@@ -153,6 +153,23 @@ def test_pages_progress_and_download(
     assert other.post(reverse("archives:batch_resume", args=[job.pk])).status_code == 404
 
 
+def test_full_ids_printed_for_one_user_are_not_downloaded_by_a_user_without_them(world, village, client_as):
+    # The admin's batch prints full ID numbers; the township officer of the same area sees the job
+    # but may not download it (masked numbers only for that role); the loan officer may.
+    job = batch.dossier_job_start(acting_user=world.admin, unit=world.v1a, mode="zip")
+    batch.job_run(job.pk)
+    url = reverse("archives:batch_download", args=[job.pk])
+    township = client_as(world.township_officer)
+    page = township.get(reverse("archives:batch_detail", args=[job.pk]))
+    assert page.status_code == 200 and url not in page.content.decode()
+    assert township.get(url).status_code == 404
+    assert client_as(world.officer).get(url).status_code == 200
+    # A batch the township officer printed (masked numbers) is theirs to download.
+    own = batch.dossier_job_start(acting_user=world.township_officer, unit=world.v1a, mode="zip")
+    batch.job_run(own.pk)
+    assert township.get(reverse("archives:batch_download", args=[own.pk])).status_code == 200
+
+
 def test_the_sweep_queues_a_stalled_job_again(
     world, village, django_capture_on_commit_callbacks, monkeypatch
 ):
