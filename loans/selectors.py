@@ -475,8 +475,11 @@ def overdue_list(*, user, bucket: str = "") -> QuerySet[Loan]:
 
 def overdue_bucket_counts(*, user) -> list[tuple[Bucket, int]]:
     """How many loans fall in each bucket, in one query."""
-    qs = loan_list(user=user).filter(state__in=Loan.OPEN_STATES, days_past_due__gt=0)
-    totals = qs.aggregate(**{f"b{i}": Count("pk", filter=b.q()) for i, b in enumerate(BUCKETS)})
+    totals = (
+        overdue_list(user=user)
+        .order_by()
+        .aggregate(**{f"b{i}": Count("pk", filter=b.q()) for i, b in enumerate(BUCKETS)})
+    )
     return [(b, totals[f"b{i}"]) for i, b in enumerate(BUCKETS)]
 
 

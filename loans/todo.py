@@ -28,7 +28,6 @@ from core.todo import TodoItem, TodoPlan, count_of
 
 from . import selectors, waiting
 from .classification import BUCKETS
-from .models import Loan
 from .services import changes
 from .workflow import IN_FLIGHT_STATES, State
 
@@ -127,15 +126,12 @@ def cadre_plan(user, today: datetime.date, now: datetime.datetime) -> TodoPlan:
 def officer_plan(user, today: datetime.date) -> TodoPlan:
     queue = selectors.application_list(user=user).filter(branch_id=user.unit_id)
     loans = selectors.loan_list(user=user)
-    overdue = Q(state__in=Loan.OPEN_STATES, days_past_due__gt=0)
+    overdue = selectors.overdue_list(user=user)
     counts = {
         "loans_accept": count_of(queue, Count("pk", filter=Q(state=State.BANK_ACCEPTANCE))),
         "loans_disburse": count_of(queue, Count("pk", filter=Q(state=State.APPROVED))),
         "loans_maturing": count_of(loans, Count("pk", filter=waiting.maturing_q(today))),
-        **{
-            f"loans_bucket_{i}": count_of(loans, Count("pk", filter=overdue & b.q()))
-            for i, b in enumerate(BUCKETS)
-        },
+        **{f"loans_bucket_{i}": count_of(overdue, Count("pk", filter=b.q())) for i, b in enumerate(BUCKETS)},
         **_checks_counts(user, today),
     }
 
