@@ -1,6 +1,8 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from core.templatetags.core_tags import money
+
 from .models import Item
 from .services.documents import DOCUMENT_ACCEPT
 
@@ -23,4 +25,4 @@ class DocumentUploadForm(forms.Form):
     def __init__(self, *args, loans, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["loan"].queryset = loans
-        self.fields["loan"].label_from_instance = lambda loan: f"{loan.contract_no} · {loan.amount}"
+        self.fields["loan"].label_from_instance = lambda loan: f"{loan.contract_no} · {money(loan.amount)}"

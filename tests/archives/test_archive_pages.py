@@ -1,6 +1,7 @@
 """The household's archive page and the scoped document download."""
 
 import io
+from decimal import Decimal
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -52,6 +53,14 @@ def test_the_page_shows_missing_generated_and_present(world, household, client_a
     assert 'enctype="multipart/form-data"' in html
     assert "/media/" not in html
     assert reverse("archives:dossier_pdf", args=[household.pk]) in html
+
+
+def test_the_loan_choice_prints_its_amount_as_banks_do(world, household, client_as):
+    loan = add_loan(world, household)
+    loan.amount = Decimal("50000.00")
+    loan.save(update_fields=["amount"])
+    page = client_as(world.cadre).get(reverse("archives:household_archive", args=[household.pk]))
+    assert f"{loan.contract_no} · 50,000.00" in page.content.decode()
 
 
 def test_the_household_page_links_to_the_archive(world, household, client_as):
