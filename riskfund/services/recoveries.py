@@ -1,6 +1,7 @@
 """Recoveries (DOMAIN §8; P1 art.40): after the fund compensated a loan, the bank keeps pursuing the
 debt. Each recovery it records is split in the claim's ratio with the claim's remainder rule
-(claim_rules.split: the fund's share rounded away from the side that takes the remainder fen), and
+(claim_rules.split: the fund's share rounded away from the side that takes the remainder fen),
+applied to the running total so the fund's shares add up to its share of all recovered, and
 the fund's share is due back in the co-managed account within the profile's working days, counted
 on the working-day calendar from the day after the money came in (a year the calendar lacks is the
 usual CalendarMissing, never a guess of Monday to Friday). Finance records the return, which posts
@@ -107,7 +108,12 @@ def recovery_record(
             extra={"loss": str(claim.loss), "recovered": str(already), "left": str(left)},
         )
     due_on = due_on_for(claim, received_on)
-    fund_share, bank_share = split(amount, claim.fund_ratio, claim.remainder_to)
+    # Split the running total, not each recovery alone: the fund's shares of a claim's recoveries
+    # then always add up to its share of all recovered so far (a hundred recoveries of 0.01 at
+    # 0.8 return 0.80 to the fund, not a hundred shares of 0.00).
+    fund_before = split(already, claim.fund_ratio, claim.remainder_to)[0]
+    fund_share = split(already + amount, claim.fund_ratio, claim.remainder_to)[0] - fund_before
+    bank_share = amount - fund_share
     recovery = Recovery.objects.create(
         claim=claim,
         amount=amount,

@@ -284,3 +284,11 @@ def test_a_recovery_leaving_the_fund_no_share_is_returned_without_a_posting(worl
     assert r.returned_on == D(2026, 6, 2)
     assert not LedgerTransaction.objects.filter(recovery=r).exists()
     assert ledger.balance(world.fund) == Decimal("10000000.00")
+
+
+def test_the_fund_shares_of_small_recoveries_add_up_to_its_share_of_their_total(world, claim):
+    # Each 0.01 × 0.8 = 0.008 alone gives the fund 0.00; the running total gives it its fen in turn.
+    shares = [record(world, claim, "0.01", D(2026, 6, 1)).fund_share for _ in range(5)]
+    assert shares == [Decimal("0.00"), Decimal("0.01"), Decimal("0.01"), Decimal("0.01"), Decimal("0.01")]
+    assert sum(shares) == split(Decimal("0.05"), Decimal("0.8000"), "bank")[0] == Decimal("0.04")
+    assert all(r.fund_share + r.bank_share == r.amount for r in claim.recoveries.all())
