@@ -24,9 +24,6 @@ from .models import HOUSEHOLD_ITEMS, ArchiveDocument, Item
 PRESENT, GENERATED, MISSING = "present", "generated", "missing"
 
 LOAN_ITEMS = tuple(item for item in Item if item not in HOUSEHOLD_ITEMS)
-APPLICATION_ITEMS = (Item.APPLICATION_FORM, Item.PHOTOS)
-# Items only the system makes: an upload does not stand in for the record.
-GENERATED_ITEMS = (Item.RATING_FORM, Item.APPLICATION_FORM, Item.CLASSIFICATION_FORM, Item.CHECK_REPORT)
 
 
 @dataclass
