@@ -205,6 +205,8 @@ class FullIdExportForm(forms.Form):
     q = forms.CharField(required=False, widget=forms.HiddenInput)
     village = forms.CharField(required=False, widget=forms.HiddenInput)
     status = forms.CharField(required=False, widget=forms.HiddenInput)
+    grade = forms.CharField(required=False, widget=forms.HiddenInput)
+    can_apply = forms.CharField(required=False, widget=forms.HiddenInput)
 
 
 class ReasonForm(forms.Form):

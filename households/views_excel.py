@@ -166,6 +166,11 @@ class ImportTemplateView(ImportAllowedMixin, View):
         return _xlsx_response(data, "贫困户导入模板.xlsx")
 
 
+# The list's filters that an export with full ID numbers carries from its page to its POST (the
+# hidden fields of FullIdExportForm): every one, so the file holds no more households than the list.
+FULL_EXPORT_FILTERS = ("q", "village", "status", "grade", "can_apply")
+
+
 def _export_criteria(request, data) -> dict:
     """The list page's own filter form, read the same way, so the file holds what the list shows."""
     filters = HouseholdFilterForm(data or None, user=request.user)
@@ -236,12 +241,12 @@ class FullIdExportView(LoginRequiredMixin, View):
 
     def get(self, request):
         criteria = _export_criteria(request, request.GET)
-        initial = {key: request.GET.get(key, "") for key in ("q", "village", "status")}
+        initial = {key: request.GET.get(key, "") for key in FULL_EXPORT_FILTERS}
         return self._render(request, FullIdExportForm(initial=initial), criteria)
 
     def post(self, request):
         form = FullIdExportForm(request.POST)
-        filter_data = {key: request.POST.get(key, "") for key in ("q", "village", "status")}
+        filter_data = {key: request.POST.get(key, "") for key in FULL_EXPORT_FILTERS}
         criteria = _export_criteria(request, filter_data)
         if not form.is_valid():
             return self._render(request, form, criteria, status=400)

@@ -183,3 +183,33 @@ def test_the_export_holds_what_the_filtered_list_shows(world, client_as):
     r = client_as(world.cadre).get(reverse("households:export"), {"grade": "AA", "can_apply": "on"})
     rows = list(load_workbook(io.BytesIO(r.content)).active.iter_rows(values_only=True))
     assert {row[0] for row in rows[2:]} == {"H-AA"}
+
+
+def test_the_full_id_export_holds_only_the_households_of_the_lists_grade_and_could_apply_filters(
+    world, client_as
+):
+    """Review (#14): the list filtered by grade (or 可申请) links to the export with full ID
+    numbers; its form carried only q/village/status, so the POST exported every household of the
+    area with whole ID numbers. The page's count and the file now agree with the list."""
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    rated = HouseholdFactory(village=world.v1a, registration_no="H-FULL-AAA")
+    rate(world, rated)
+    HouseholdFactory(village=world.v1a, registration_no="H-FULL-NONE")
+    client = client_as(world.cadre)
+    url = reverse("households:export_full")
+
+    response = client.post(url, {"purpose": "核对", "grade": "AAA", "can_apply": ""})
+    assert response.status_code == 200
+    ws = load_workbook(BytesIO(response.content)).worksheets[0]
+    text = " ".join(str(c.value) for row in ws.iter_rows() for c in row if c.value is not None)
+    assert "H-FULL-AAA" in text
+    assert "H-FULL-NONE" not in text
+
+    # The form the page shows carries the filter to the POST.
+    page = client.get(url, {"grade": "AAA"})
+    assert page.context["count"] == 1
+    initial = page.context["form"].initial
+    assert initial["grade"] == "AAA"
