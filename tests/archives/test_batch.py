@@ -82,6 +82,15 @@ def test_batch_survives_one_broken_household_zip(world, village, broken):
         assert head in text
 
 
+def test_a_failed_household_is_explained_in_chinese_not_by_its_exception(world, village, broken, client_as):
+    broken.add(village[1].pk)
+    job = batch.dossier_job_start(acting_user=world.officer, unit=world.v1a, mode="zip")
+    batch.job_run(job.pk)
+    html = client_as(world.officer).get(reverse("archives:batch_detail", args=[job.pk])).content.decode()
+    assert "无法打印" in html and village[1].registration_no in html
+    assert ">ValueError" not in html and 'title="ValueError: template broke"' in html
+
+
 def test_combined_pdf_has_the_sum_of_pages(world, village):
     job = batch.dossier_job_start(acting_user=world.admin, unit=world.v1a, mode="combined")
     batch.job_run(job.pk)
