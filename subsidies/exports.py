@@ -413,17 +413,9 @@ def public_pdf(
 # ---- the payment file (CSV) ---------------------------------------------------------------------
 
 # The bank's import format, not interface text: the same in every language, headed in Chinese
-# as the banks' batch-payment (代发) templates are. The English codes the file was headed with
-# before issue 14, for any reader of such a file to accept as well (nothing in this project
-# reads one back).
-PAYMENT_COLUMNS = (
-    ("account", "收款账号"),
-    ("name", "户名"),
-    ("amount", "金额(元)"),
-    ("contract_no", "借款合同编号"),
-)
-PAYMENT_HEADER = tuple(header for _code, header in PAYMENT_COLUMNS)
-PAYMENT_CODES = tuple(code for code, _header in PAYMENT_COLUMNS)
+# as the banks' batch-payment (代发) templates are (before issue 14: account, name, amount,
+# contract_no).
+PAYMENT_HEADER = ("收款账号", "户名", "金额(元)", "借款合同编号")
 
 
 def payment_rows(lines: QuerySet[SubsidyLine]) -> QuerySet:
