@@ -63,6 +63,16 @@ def test_the_loan_choice_prints_its_amount_as_banks_do(world, household, client_
     assert f"{loan.contract_no} · 50,000.00" in page.content.decode()
 
 
+def test_the_page_is_titled_by_the_head_s_name(world, household, client_as):
+    head = household.members.get(is_head=True)
+    html = (
+        client_as(world.cadre)
+        .get(reverse("archives:household_archive", args=[household.pk]))
+        .content.decode()
+    )
+    assert f"{head.name}户档案" in html and household.registration_no in html
+
+
 def test_the_household_page_links_to_the_archive(world, household, client_as):
     page = client_as(world.cadre).get(reverse("households:detail", args=[household.pk]))
     assert reverse("archives:household_archive", args=[household.pk]) in page.content.decode()
