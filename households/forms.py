@@ -236,7 +236,10 @@ class HouseholdFilterForm(forms.Form):
     can_apply = forms.BooleanField(
         label=_("Could apply now"),
         required=False,
-        help_text=_("A valid rating, not blacklisted, and no open loan or application in progress."),
+        help_text=_(
+            "Registered poor, a valid rating, not blacklisted, no open loan or application in progress, "
+            "and a member of the borrowing age who can work."
+        ),
     )
 
     def __init__(self, *args, user, **kwargs):

@@ -231,11 +231,16 @@ class FullIdExportView(LoginRequiredMixin, View):
 
     def _render(self, request, form, criteria, status=200):
         status_label = dict(Household.PovertyStatus.choices).get(criteria.get("status") or "", "")
+        # The list's filters, named as the list's filter form names them.
+        grade_label = dict(HouseholdFilterForm.base_fields["grade"].choices).get(
+            criteria.get("grade") or "", ""
+        )
         context = {
             "form": form,
             "count": _export_queryset(request, criteria).count(),
             "criteria": criteria,
             "status_label": status_label,
+            "grade_label": grade_label,
         }
         return render(request, self.template_name, context, status=status)
 

@@ -213,3 +213,14 @@ def test_the_full_id_export_holds_only_the_households_of_the_lists_grade_and_cou
     assert page.context["count"] == 1
     initial = page.context["form"].initial
     assert initial["grade"] == "AAA"
+
+
+def test_the_full_id_export_page_names_the_grade_and_could_apply_filters(world, client_as):
+    rate(world, HouseholdFactory(village=world.v1a, registration_no="H-NAMED"))
+    page = client_as(world.cadre).get(reverse("households:export_full"), {"grade": "AAA", "can_apply": "on"})
+    html = page.content.decode()
+    assert page.context["grade_label"] == dict(CreditRating.Grade.choices)["AAA"]
+    assert f"<th>信用等级</th><td>{page.context['grade_label']}</td>" in html
+    assert "<th>可申请</th><td>是</td>" in html
+    # Narrowed: the page does not claim to export every household of the area.
+    assert "您辖区内的全部农户" not in html
