@@ -43,6 +43,24 @@ def balance(fund: RiskFund, *, on_date: datetime.date | None = None) -> Decimal:
     return (entries.aggregate(total=Sum("amount"))["total"] or ZERO).quantize(FEN)
 
 
+def _lowest_balance_from(fund: RiskFund, booked_on: datetime.date) -> Decimal:
+    """The lowest balance the account shows on `booked_on` or any day after it (today's balance
+    included): what a movement booked on `booked_on` must not take below zero. Two queries."""
+    running = lowest = balance(fund, on_date=booked_on)
+    later = (
+        LedgerEntry.objects.filter(fund=fund, account=Account.FUND, transaction__booked_on__gt=booked_on)
+        .order_by()
+        .values("transaction__booked_on")
+        .annotate(total=Sum("amount"))
+        .order_by("transaction__booked_on")
+        .values_list("total", flat=True)
+    )
+    for total in later:
+        running += total.quantize(FEN)
+        lowest = min(lowest, running)
+    return lowest
+
+
 def fund_lock(fund: RiskFund) -> RiskFund:
     return fsm.lock(fund)
 
@@ -81,6 +99,30 @@ def post(
     fund_delta = sum(amount for account, amount in legs if account == Account.FUND)
     if fund_delta < 0:
         current = balance(fund)
+        lowest = _lowest_balance_from(fund, booked_on) if booked_on < timezone.localdate() else current
+        if current + fund_delta >= 0 and lowest + fund_delta < 0:
+            # Booked on an earlier day, the payout would leave that day (or one after it, before a
+            # later deposit) below zero, though today's balance covers it.
+            message = _(
+                "From %(date)s on the fund held as little as %(balance)s yuan; %(amount)s yuan booked on "
+                "%(date)s cannot be paid out of it. The co-managed account never goes below zero "
+                "(%(source)s)."
+            ) % {
+                "date": booked_on.isoformat(),
+                "balance": f"{lowest:,.2f}",
+                "amount": f"{-fund_delta:,.2f}",
+                "source": SPECIAL_ACCOUNT_SOURCE,
+            }
+            raise rule_failed(
+                "fund_balance",
+                message,
+                SPECIAL_ACCOUNT_SOURCE,
+                extra={
+                    "balance": str(lowest),
+                    "amount": str(-fund_delta),
+                    "booked_on": booked_on.isoformat(),
+                },
+            )
         if current + fund_delta < 0:
             message = _(
                 "The fund holds %(balance)s yuan; %(amount)s yuan cannot be paid out of it. The co-managed "

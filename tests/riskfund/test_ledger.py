@@ -318,3 +318,40 @@ def test_an_unbalanced_transaction_fails_at_commit(world):
             ]
         )
     assert ledger.balance(world.fund) == Decimal("10000000.00")
+
+
+@pytest.mark.django_db
+def test_a_backdated_withdrawal_may_not_leave_an_earlier_day_below_zero(world):
+    # Everything left on 1 June; 5,000 came in today (17 June). Today's balance would cover a
+    # withdrawal of 3,000, but booked on 10 June it would leave 10-16 June at −3,000.
+    ledger.movement_record(
+        acting_user=world.finance,
+        fund=world.fund,
+        kind=Kind.WITHDRAWAL,
+        amount=Decimal("10000000.00"),
+        booked_on=datetime.date(2026, 6, 1),
+        memo="全部退回",
+    )
+    _deposit(world, "5000.00")
+    with pytest.raises(ApplicationError) as refused:
+        ledger.movement_record(
+            acting_user=world.finance,
+            fund=world.fund,
+            kind=Kind.WITHDRAWAL,
+            amount=Decimal("3000.00"),
+            booked_on=datetime.date(2026, 6, 10),
+            memo="退回",
+        )
+    assert refused.value.extra["rules"][0]["rule"] == "fund_balance"
+    assert refused.value.extra["balance"] == "0.00"
+    assert refused.value.extra["booked_on"] == "2026-06-10"
+    assert ledger.balance(world.fund, on_date=datetime.date(2026, 6, 16)) == Decimal("0.00")
+    # Booked today it is covered.
+    ledger.movement_record(
+        acting_user=world.finance,
+        fund=world.fund,
+        kind=Kind.WITHDRAWAL,
+        amount=Decimal("3000.00"),
+        memo="退回",
+    )
+    assert ledger.balance(world.fund) == Decimal("2000.00")
