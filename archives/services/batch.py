@@ -136,7 +136,7 @@ def _render(household_id: int, user):
     from .. import dossier
 
     household = Household.objects.select_related("village__parent").get(pk=household_id)
-    return dossier.dossier_pdf(household, user=user)
+    return dossier.dossier_pdf(household, user=user, via="batch")
 
 
 def item_print_next(job_id: int) -> bool:

@@ -33,10 +33,10 @@ def broken(monkeypatch):
     bad = set()
     real = dossier.dossier_pdf
 
-    def render(household, *, user):
+    def render(household, *, user, **kwargs):
         if household.pk in bad:
             raise ValueError("template broke")
-        return real(household, user=user)
+        return real(household, user=user, **kwargs)
 
     monkeypatch.setattr(dossier, "dossier_pdf", render)
     return bad
@@ -99,6 +99,9 @@ def test_combined_pdf_has_the_sum_of_pages(world, village):
     pages = sum(job.items.values_list("pages", flat=True))
     with job.result.open("rb") as fh:
         assert len(PdfReader(io.BytesIO(fh.read())).pages) == pages > 0
+    # Each household's print is recorded as a batch print (DOMAIN §2: who printed whose file, how).
+    prints = AuditEvent.objects.filter(action="archive.dossier_print")
+    assert prints.count() == 3 and {e.data["via"] for e in prints} == {"batch"}
 
 
 def test_resume_after_a_kill_prints_only_the_pending(world, village, monkeypatch):
@@ -110,9 +113,9 @@ def test_resume_after_a_kill_prints_only_the_pending(world, village, monkeypatch
     calls = []
     real = dossier.dossier_pdf
 
-    def render(household, *, user):
+    def render(household, *, user, **kwargs):
         calls.append(household.pk)
-        return real(household, user=user)
+        return real(household, user=user, **kwargs)
 
     monkeypatch.setattr(dossier, "dossier_pdf", render)
     # The sweep queues it again (on commit, not run here); the task's run continues.
