@@ -65,9 +65,14 @@ def fund_lock(fund: RiskFund) -> RiskFund:
     return fsm.lock(fund)
 
 
-def _money(value, field: str) -> Decimal:
-    amount = Decimal(value)
-    if amount <= 0 or amount != amount.quantize(FEN, rounding=ROUND_HALF_UP):
+def amount_to_fen(value, field: str) -> Decimal:
+    """An amount of money entered (a movement, a recovery): above zero and to the fen, else the
+    field's error — never a crash on text, NaN or infinity."""
+    try:
+        amount = Decimal(value)
+    except (ArithmeticError, TypeError, ValueError):
+        amount = Decimal(0)
+    if not amount.is_finite() or amount <= 0 or amount != amount.quantize(FEN, rounding=ROUND_HALF_UP):
         raise ApplicationError(_("Enter an amount above zero, to the fen."), "invalid", field=field)
     return amount
 
@@ -196,7 +201,7 @@ def movement_record(
     if kind not in _COUNTY_MOVES:
         raise ApplicationError(_("Unknown kind of movement."), "invalid", field="kind")
     _require_finance(acting_user, fund)
-    amount = _money(amount, "amount")
+    amount = amount_to_fen(amount, "amount")
     memo = fsm.require_reason(memo, "memo")
     booked_on = _booked_on(booked_on)
     fund = fund_lock(fund)

@@ -10,7 +10,7 @@ the ledger transaction; a return after the due day is late, and the lists show b
 from __future__ import annotations
 
 import datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import Sum
@@ -28,8 +28,6 @@ from ..exceptions import RECOVERY_SOURCE
 from ..models import ZERO, Account, CompensationClaim, LedgerTransaction, Recovery
 from ..workflow import State
 from . import ledger
-
-FEN = Decimal("0.01")
 
 
 def is_claim_bank_officer(user, claim: CompensationClaim) -> bool:
@@ -54,16 +52,6 @@ def due_on_for(claim: CompensationClaim, received_on: datetime.date) -> datetime
     )
 
 
-def _amount(value) -> Decimal:
-    try:
-        amount = Decimal(value)
-    except (ArithmeticError, TypeError, ValueError):
-        amount = Decimal(0)
-    if not amount.is_finite() or amount <= 0 or amount != amount.quantize(FEN, rounding=ROUND_HALF_UP):
-        raise ApplicationError(_("Enter an amount above zero, to the fen."), "invalid", field="amount")
-    return amount
-
-
 @transaction.atomic
 def recovery_record(
     *, acting_user, claim: CompensationClaim, amount, received_on: datetime.date, note: str = ""
@@ -77,7 +65,7 @@ def recovery_record(
         raise NotPermitted(_("Only a loan officer of the claim's bank records its recoveries."))
     if claim.state != State.PAID:
         raise ConflictError(_("Recoveries are recorded only on a claim the fund has paid."), "claim_not_paid")
-    amount = _amount(amount)
+    amount = ledger.amount_to_fen(amount, "amount")
     today = timezone.localdate()
     if received_on > today:
         raise ApplicationError(_("The day received cannot be in the future."), "invalid", field="received_on")

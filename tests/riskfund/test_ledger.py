@@ -355,3 +355,14 @@ def test_a_backdated_withdrawal_may_not_leave_an_earlier_day_below_zero(world):
         memo="退回",
     )
     assert ledger.balance(world.fund) == Decimal("2000.00")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("amount", ["NaN", "Infinity", "abc", "-5.00", "1.005"])
+def test_a_movement_of_no_real_amount_is_a_field_error(world, amount):
+    with pytest.raises(ApplicationError) as refused:
+        ledger.movement_record(
+            acting_user=world.finance, fund=world.fund, kind=Kind.DEPOSIT, amount=amount, memo="存入"
+        )
+    assert refused.value.code == "invalid"
+    assert ledger.balance(world.fund) == Decimal("10000000.00")
