@@ -137,6 +137,7 @@ ACTION_LABELS = {
     "archives.completeness_export": gettext_lazy("Archive completeness report exported"),
     "dossier_batch.start": gettext_lazy("Dossier batch started"),
     "dossier_batch.resume": gettext_lazy("Dossier batch resumed"),
+    "dossier_batch.download": gettext_lazy("Dossier batch downloaded"),
 }
 
 

@@ -264,6 +264,24 @@ def may_download(user, job: DossierJob) -> bool:
     return job.requested_by is None or not can_see_full_id(job.requested_by)
 
 
+def job_download(*, acting_user, job: DossierJob) -> File:
+    """The batch's finished file, opened for `acting_user`; 404 when not finished or not theirs to
+    take (may_download). Recorded in the audit log: it holds many households' files, perhaps with
+    full ID numbers (DOMAIN §2)."""
+    from households.permissions import can_see_full_id
+
+    if job.state != DossierJob.State.DONE or not job.result or not may_download(acting_user, job):
+        raise Http404
+    full_ids = job.requested_by is not None and can_see_full_id(job.requested_by)
+    audit(
+        actor=acting_user,
+        action="dossier_batch.download",
+        obj=job,
+        data={"households": job.done, "mode": job.mode, "full_id_numbers": full_ids},
+    )
+    return job.result.open("rb")
+
+
 def job_progress(job: DossierJob) -> dict:
     finished = job.done + job.failed
     percent = int(finished * 100 / job.total) if job.total else 100

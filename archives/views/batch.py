@@ -7,7 +7,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, Http404, JsonResponse
+from django.http import FileResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -76,9 +76,7 @@ def batch_resume(request, pk):
 @login_required
 def batch_download(request, pk):
     job = batch.job_get(user=request.user, pk=pk)
-    if job.state != DossierJob.State.DONE or not job.result or not batch.may_download(request.user, job):
-        raise Http404
+    opened = batch.job_download(acting_user=request.user, job=job)
     content_type = "application/zip" if job.mode == DossierJob.Mode.ZIP else "application/pdf"
-    return FileResponse(
-        job.result.open("rb"), as_attachment=True, filename=batch.result_name(job), content_type=content_type
-    )
+    name = batch.result_name(job)
+    return FileResponse(opened, as_attachment=True, filename=name, content_type=content_type)

@@ -204,3 +204,17 @@ def test_the_menu_leads_bank_and_county_staff_to_batch_printing(world, client_as
         assert batches in links(user), user.username
     assert batches not in links(world.cadre)
     assert batches not in links(world.finance)
+
+
+def test_a_download_is_audited_and_a_refused_one_is_not(world, village, client_as):
+    from core.models import AuditEvent
+
+    job = batch.dossier_job_start(acting_user=world.admin, unit=world.v1a, mode="zip")
+    batch.job_run(job.pk)
+    url = reverse("archives:batch_download", args=[job.pk])
+    assert client_as(world.township_officer).get(url).status_code == 404
+    assert not AuditEvent.objects.filter(action="dossier_batch.download").exists()
+    assert client_as(world.officer).get(url).status_code == 200
+    event = AuditEvent.objects.get(action="dossier_batch.download")
+    assert event.actor == world.officer and event.object_id == str(job.pk)
+    assert event.data == {"households": job.total, "mode": "zip", "full_id_numbers": True}
