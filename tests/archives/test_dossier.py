@@ -142,3 +142,15 @@ def test_investigation_photos_are_placed(world, household):
     d = dossier.dossier_pdf(household, user=world.county_office)
     assert any(page.images for page in PdfReader(io.BytesIO(d.pdf)).pages)
     assert "猪舍" in text_of(d.pdf)
+
+
+def test_the_rules_cite_documents_by_name_and_say_on_which_day_they_were_checked(world, household):
+    from django.utils import timezone
+
+    from tests.factories import application_create
+
+    application_create(acting_user=world.cadre, household=household)
+    flat = "".join(text_of(dossier.dossier_pdf(household, user=world.county_office).pdf).split())
+    assert "《临桂区实施细则》" in flat
+    assert "P1art." not in flat and "DOMAIN" not in flat
+    assert f"以下条件按打印日（{timezone.localdate():%Y-%m-%d}）适用的政策" in flat
